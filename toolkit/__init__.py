@@ -1,0 +1,9 @@
+"""A Keras 3 toolkit for gated recurrent sequence models."""
+
+from toolkit import cells
+from toolkit import inspect
+from toolkit import layers
+
+__version__ = "0.1.0"
+
+__all__ = ["cells", "layers", "inspect", "__version__"]

@@ -1,0 +1,58 @@
+"""The LSTM sequence layer."""
+
+import keras
+
+from toolkit.cells.lstm import LSTMCell
+from toolkit.layers.cell_layer import CellLayer
+
+
+@keras.saving.register_keras_serializable(package="toolkit")
+class LSTM(CellLayer):
+    """Long short-term memory layer, a drop-in for `keras.layers.LSTM`.
+
+    Runs a `toolkit.cells.LSTMCell` over time (see that class for the
+    equations and every cell option: `peephole`, `coupled_input_forget`,
+    `layer_norm`, `projection`, `cell_clip`, `projection_clip`, `zoneout`,
+    `cell_zoneout`). Weights have the layout of `keras.layers.LSTM`, so
+    `set_weights(keras_lstm.get_weights())` works both ways for every option
+    Keras also has, and gives the same outputs. Masked (padded) steps leave the
+    state unchanged and output zeros, whichever side the padding is on.
+
+    Args:
+        units: Positive integer, dimensionality of the output space.
+        return_sequences: Boolean (default `False`). Return the full sequence
+            `(batch, time, units)` instead of the last output `(batch, units)`.
+        return_state: Boolean (default `False`). Also return the final states
+            `[h, c]`.
+        go_backwards: Boolean (default `False`). Process the input in reverse
+            (returned sequences are in reversed order, as in Keras).
+        stateful: Boolean (default `False`). Carry states across batches;
+            needs a static batch size; `reset_state()` clears them.
+        unroll: Boolean (default `False`). Unroll the time loop in Python.
+        **kwargs: Every `toolkit.cells.LSTMCell` argument (`activation="tanh"`,
+            `recurrent_activation="sigmoid"`, `use_bias=True`,
+            `kernel_initializer="glorot_uniform"`,
+            `recurrent_initializer="orthogonal"`, `bias_initializer="zeros"`,
+            `unit_forget_bias=True`, regularizers and constraints (`None`),
+            `dropout=0.0`, `recurrent_dropout=0.0`, `seed=None` and the
+            variant options, all off by default), and the base layer
+            arguments (`name`, `dtype`, ...).
+
+    Call arguments:
+        sequences: `(batch, time, features)` tensor.
+        initial_state: Optional list `[h, c]` of `(batch, output_size)` and
+            `(batch, units)` tensors.
+        mask: Optional boolean `(batch, time)` tensor, `True` at real steps.
+        training: Boolean, training mode (dropout, zoneout).
+
+    Example:
+
+    >>> import numpy as np, toolkit
+    >>> inputs = np.random.rand(2, 7, 3).astype("float32")
+    >>> layer = toolkit.layers.LSTM(4, return_sequences=True, return_state=True)
+    >>> outputs, h, c = layer(inputs)
+    >>> outputs.shape, h.shape, c.shape
+    ((2, 7, 4), (2, 4), (2, 4))
+    """
+
+    cell_class = LSTMCell

@@ -1,0 +1,340 @@
+"""`Recurrent`: runs any toolkit cell over masked batches of sequences."""
+
+import keras
+from keras import ops
+
+from toolkit.cells.base import RecurrentCell
+from toolkit.layers.time_loop import scan
+
+
+@keras.saving.register_keras_serializable(package="toolkit")
+class Recurrent(keras.layers.Layer):
+    """Sequence layer that runs a toolkit cell over time.
+
+    The layer owns time, masks and state; the cell owns the math of one step.
+    The input half of every step is computed for the whole sequence with one
+    matmul (`cell.project_inputs`), then a loop runs only the recurrent half
+    (`cell.recurrent_step`).
+
+    Masks: a padded batch gives, for every sequence, exactly the result of
+    running that sequence alone, whether the padding is on the right, on the
+    left, or in holes: masked steps leave the states unchanged, their outputs
+    are zero, and the last output is the output of the last unmasked step.
+
+    Dropout (`cell.dropout`, `cell.recurrent_dropout`) uses one mask per
+    sequence, shared by all its time steps (Gal & Ghahramani, 2016); zoneout
+    draws a fresh mask at every step.
+
+    Args:
+        cell: A toolkit cell (`toolkit.cells.*`).
+        return_sequences: Boolean (default `False`). Whether to return every
+            output `(batch, time, output_size)` or only the last one
+            `(batch, output_size)`.
+        return_state: Boolean (default `False`). Whether to return the final
+            states after the output.
+        go_backwards: Boolean (default `False`). Process the sequence in
+            reverse; returned sequences are then in reversed order, as in
+            Keras.
+        stateful: Boolean (default `False`). Carry the final states of a
+            batch over as the initial states of the next one; needs a static
+            batch size. `reset_state()` sets them back to zeros. The state
+            variables are saved with the model but are not part of
+            `get_weights()`, so weight layouts stay those of Keras.
+        unroll: Boolean (default `False`). Run the loop in Python, which needs
+            a static number of timesteps; can be faster for short sequences.
+        **kwargs: Base layer arguments (`name`, `dtype`, ...).
+
+    Call arguments:
+        sequences: `(batch, time, features)` tensor.
+        initial_state: Optional list of initial state tensors, one per entry
+            of `cell.state_size`.
+        mask: Optional boolean `(batch, time)` tensor, `True` at real steps.
+        training: Boolean, training mode (dropout, zoneout).
+
+    Example:
+
+    >>> import numpy as np, toolkit
+    >>> cell = toolkit.cells.LSTMCell(4, layer_norm=True)
+    >>> layer = toolkit.layers.Recurrent(cell, return_sequences=True)
+    >>> layer(np.zeros((2, 5, 3), "float32")).shape
+    (2, 5, 4)
+    """
+
+    def __init__(
+        self,
+        cell,
+        return_sequences=False,
+        return_state=False,
+        go_backwards=False,
+        stateful=False,
+        unroll=False,
+        **kwargs,
+    ):
+        if not isinstance(cell, RecurrentCell):
+            raise ValueError(
+                "Argument `cell` expected a toolkit cell (an instance of "
+                f"toolkit.cells.RecurrentCell). Received: cell={cell!r}"
+            )
+        super().__init__(**kwargs)
+        self.cell = cell
+        self.return_sequences = bool(return_sequences)
+        self.return_state = bool(return_state)
+        self.go_backwards = bool(go_backwards)
+        self.stateful = bool(stateful)
+        self.unroll = bool(unroll)
+        self.supports_masking = True
+        self.input_spec = keras.layers.InputSpec(min_ndim=3, max_ndim=3)
+        self.states = None
+        self._state_batch_size = None
+        self._trace_sink = None
+
+    @property
+    def state_size(self):
+        return self.cell.state_size
+
+    # === Build ===
+
+    def build(self, sequences_shape, initial_state_shape=None):
+        sequences_shape = tuple(sequences_shape)
+        _check_rank(sequences_shape)
+        if not self.cell.built:
+            self.cell.build((sequences_shape[0], sequences_shape[-1]))
+        if self.stateful:
+            batch_size = sequences_shape[0]
+            if batch_size is None:
+                raise ValueError(
+                    "A stateful recurrent layer needs a static batch size: give "
+                    "the input a `batch_size` (`keras.Input(..., batch_size=N)`). "
+                    f"Received: sequences.shape={sequences_shape}"
+                )
+            self._state_batch_size = batch_size
+            self.states = [
+                self.add_weight(
+                    shape=(batch_size, size),
+                    initializer="zeros",
+                    trainable=False,
+                    name=f"state_{index}",
+                )
+                for index, size in enumerate(self.cell.state_size)
+            ]
+
+    @property
+    def weights(self):
+        # The stateful state is saved with the model (it is a tracked
+        # variable) but is not a weight: get_weights/set_weights keep the
+        # layout of the Keras layers.
+        state_ids = {id(state) for state in self.states or ()}
+        return [weight for weight in super().weights if id(weight) not in state_ids]
+
+    def reset_state(self):
+        """Sets the carried states of a stateful layer back to zeros."""
+        if not self.stateful:
+            raise ValueError("`reset_state()` is for layers built with `stateful=True`.")
+        for state in self.states or ():
+            state.assign(ops.zeros(state.shape, dtype=state.dtype))
+
+    def reset_states(self):
+        """Alias of `reset_state()`, as in Keras."""
+        self.reset_state()
+
+    # === Call ===
+
+    def call(self, sequences, initial_state=None, mask=None, training=False):
+        if self._trace_sink is not None:
+            self._trace_sink.append((sequences, initial_state, mask))
+        last_output, outputs, states, _ = self._run(
+            sequences, initial_state, mask, training, return_gates=False
+        )
+        if self.stateful:
+            for variable, state in zip(self.states, states):
+                variable.assign(ops.cast(state, variable.dtype))
+        output = outputs if self.return_sequences else last_output
+        if self.return_state:
+            return [output] + list(states)
+        return output
+
+    def trace(self, sequences, initial_state=None, mask=None):
+        """Runs the layer in inference mode and returns its per-step gates.
+
+        Args:
+            sequences: `(batch, time, features)` tensor.
+            initial_state: Optional list of initial state tensors.
+            mask: Optional boolean `(batch, time)` tensor.
+
+        Returns:
+            A dict from each of `cell.gate_names` to a `(batch, time, size)`
+            tensor, in input time order (also with `go_backwards=True`). The
+            values at masked steps are zeros; see `toolkit.inspect` for a
+            view that excludes them. Stateful states are read, not updated.
+        """
+        _, _, _, gates = self._run(sequences, initial_state, mask, False, return_gates=True)
+        if self.go_backwards:
+            gates = {name: ops.flip(value, axis=1) for name, value in gates.items()}
+        return gates
+
+    def _run(self, sequences, initial_state, mask, training, return_gates):
+        cell = self.cell
+        sequences = ops.convert_to_tensor(sequences)
+        _check_rank(tuple(sequences.shape))
+        batch_size = ops.shape(sequences)[0]
+        states = self._initial_states(sequences, initial_state)
+        if mask is not None:
+            mask = _check_mask(mask, sequences)
+
+        recurrent_mask = None
+        if training:
+            input_mask = cell.input_dropout_mask(sequences[:, 0, :])
+            if input_mask is not None:
+                sequences = sequences * ops.expand_dims(input_mask, 1)
+            recurrent_mask = cell.recurrent_dropout_mask(states[0])
+
+        # Time-major from here: one projection matmul for the whole sequence.
+        step_inputs = {"projected": ops.transpose(cell.project_inputs(sequences), (1, 0, 2))}
+        if mask is not None:
+            step_inputs["mask"] = ops.expand_dims(ops.transpose(mask, (1, 0)), -1)
+        if training:
+            zoneout_masks = cell.zoneout_masks((ops.shape(sequences)[1], batch_size))
+            if zoneout_masks is not None:
+                step_inputs["zoneout"] = zoneout_masks
+        if self.go_backwards:
+            step_inputs = keras.tree.map_structure(lambda x: ops.flip(x, axis=0), step_inputs)
+
+        def step(carry, step_input):
+            previous_states, previous_output = carry
+            output, new_states, gates = cell.recurrent_step(
+                step_input["projected"],
+                previous_states,
+                recurrent_dropout_mask=recurrent_mask,
+                zoneout_masks=step_input.get("zoneout"),
+                training=training,
+                return_gates=return_gates,
+            )
+            last_output = output
+            if "mask" in step_input:
+                keep = step_input["mask"]
+                new_states = [
+                    ops.where(keep, new, old) for new, old in zip(new_states, previous_states)
+                ]
+                last_output = ops.where(keep, output, previous_output)
+                output = ops.where(keep, output, ops.zeros_like(output))
+                if gates is not None:
+                    gates = {
+                        name: ops.where(keep, value, ops.zeros_like(value))
+                        for name, value in gates.items()
+                    }
+            step_outputs = None
+            if self.return_sequences or return_gates:
+                step_outputs = (output, gates) if return_gates else output
+            return (list(new_states), last_output), step_outputs
+
+        initial_output = ops.zeros((batch_size, cell.output_size), dtype=self.compute_dtype)
+        (states, last_output), stacked = scan(
+            step, (states, initial_output), step_inputs, unroll=self.unroll
+        )
+        outputs = gates = None
+        if return_gates:
+            outputs, gates = stacked
+            gates = {name: ops.transpose(value, (1, 0, 2)) for name, value in gates.items()}
+        else:
+            outputs = stacked
+        if outputs is not None:
+            outputs = ops.transpose(outputs, (1, 0, 2))
+        return last_output, outputs, states, gates
+
+    def _initial_states(self, sequences, initial_state):
+        cell = self.cell
+        if initial_state is None:
+            if self.stateful:
+                static_batch = sequences.shape[0]
+                if static_batch is not None and static_batch != self._state_batch_size:
+                    raise ValueError(
+                        "A stateful recurrent layer must be called with the batch "
+                        f"size it was built with. Expected batch size: "
+                        f"{self._state_batch_size}. Received: "
+                        f"sequences.shape={tuple(sequences.shape)}"
+                    )
+                return [ops.cast(state, self.compute_dtype) for state in self.states]
+            return cell.get_initial_state(ops.shape(sequences)[0])
+        if not isinstance(initial_state, (list, tuple)):
+            initial_state = [initial_state]
+        if len(initial_state) != len(cell.state_size):
+            raise ValueError(
+                f"Argument `initial_state` expected {len(cell.state_size)} "
+                f"tensor(s) of sizes {list(cell.state_size)}. Received: "
+                f"{len(initial_state)} tensor(s)"
+            )
+        states = []
+        for index, (state, size) in enumerate(zip(initial_state, cell.state_size)):
+            state = ops.cast(ops.convert_to_tensor(state), self.compute_dtype)
+            if len(state.shape) != 2 or state.shape[-1] not in (None, size):
+                raise ValueError(
+                    f"Argument `initial_state` expected entry {index} of shape "
+                    f"(batch, {size}). Received: shape={tuple(state.shape)}"
+                )
+            states.append(state)
+        return states
+
+    # === Shapes and masks ===
+
+    def compute_output_shape(self, sequences_shape, initial_state_shape=None):
+        batch_size, steps = sequences_shape[0], sequences_shape[1]
+        size = self.cell.output_size
+        output_shape = (batch_size, steps, size) if self.return_sequences else (batch_size, size)
+        if self.return_state:
+            return [output_shape] + [(batch_size, s) for s in self.cell.state_size]
+        return output_shape
+
+    def compute_mask(self, sequences, mask=None):
+        output_mask = mask if self.return_sequences else None
+        if self.return_state:
+            return [output_mask] + [None] * len(self.cell.state_size)
+        return output_mask
+
+    # === Config ===
+
+    def _loop_config(self):
+        config = keras.layers.Layer.get_config(self)
+        config.update(
+            {
+                "return_sequences": self.return_sequences,
+                "return_state": self.return_state,
+                "go_backwards": self.go_backwards,
+                "stateful": self.stateful,
+                "unroll": self.unroll,
+            }
+        )
+        return config
+
+    def get_config(self):
+        config = self._loop_config()
+        config["cell"] = keras.saving.serialize_keras_object(self.cell)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["cell"] = keras.saving.deserialize_keras_object(config["cell"])
+        return cls(**config)
+
+
+def _check_rank(shape):
+    if len(shape) != 3:
+        raise ValueError(
+            "A recurrent layer expects inputs of rank 3 (batch, time, features). "
+            f"Received: sequences.shape={shape}"
+        )
+
+
+def _check_mask(mask, sequences):
+    mask = ops.convert_to_tensor(mask)
+    expected = tuple(sequences.shape[:2])
+    received = tuple(mask.shape)
+    compatible = len(received) == 2 and all(
+        e is None or r is None or e == r for e, r in zip(expected, received)
+    )
+    if not compatible:
+        raise ValueError(
+            f"Argument `mask` expected shape (batch, time) = {expected}. "
+            f"Received: mask.shape={received}"
+        )
+    return ops.cast(mask, "bool")

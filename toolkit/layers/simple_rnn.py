@@ -1,0 +1,45 @@
+"""The SimpleRNN sequence layer."""
+
+import keras
+
+from toolkit.cells.simple_rnn import SimpleRNNCell
+from toolkit.layers.cell_layer import CellLayer
+
+
+@keras.saving.register_keras_serializable(package="toolkit")
+class SimpleRNN(CellLayer):
+    """Fully connected recurrent layer, a drop-in for `keras.layers.SimpleRNN`.
+
+    Runs a `toolkit.cells.SimpleRNNCell` over time. Weights have the layout
+    of `keras.layers.SimpleRNN`. Masked (padded) steps leave the state
+    unchanged and output zeros.
+
+    Args:
+        units: Positive integer, dimensionality of the output space.
+        return_sequences: Boolean (default `False`). Return the full sequence
+            `(batch, time, units)` instead of the last output `(batch, units)`.
+        return_state: Boolean (default `False`). Also return the final state.
+        go_backwards: Boolean (default `False`). Process the input in reverse.
+        stateful: Boolean (default `False`). Carry states across batches.
+        unroll: Boolean (default `False`). Unroll the time loop in Python.
+        **kwargs: Every `toolkit.cells.SimpleRNNCell` argument
+            (`activation="tanh"`, `use_bias=True`, initializers,
+            regularizers, constraints, `dropout=0.0`,
+            `recurrent_dropout=0.0`, `zoneout=0.0`, `seed=None`) and the base
+            layer arguments (`name`, `dtype`, ...).
+
+    Call arguments:
+        sequences: `(batch, time, features)` tensor.
+        initial_state: Optional list `[h]` with `h` of shape `(batch, units)`.
+        mask: Optional boolean `(batch, time)` tensor, `True` at real steps.
+        training: Boolean, training mode (dropout, zoneout).
+
+    Example:
+
+    >>> import numpy as np, toolkit
+    >>> layer = toolkit.layers.SimpleRNN(4, return_sequences=True)
+    >>> layer(np.zeros((2, 7, 3), "float32")).shape
+    (2, 7, 4)
+    """
+
+    cell_class = SimpleRNNCell
