@@ -1,0 +1,35 @@
+"""Test configuration shared by the whole suite.
+
+The suite runs once per Keras backend (`KERAS_BACKEND=tensorflow`, then
+`KERAS_BACKEND=jax`; see `scripts/test.sh`). Tests that need TensorFlow itself
+(SavedModel export, tf.data) carry the `tensorflow_only` marker and are
+skipped on the other backends.
+"""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+
+def pytest_collection_modifyitems(config, items):
+    if keras.backend.backend() == "tensorflow":
+        return
+    skip = pytest.mark.skip(reason=f"needs TensorFlow; backend is {keras.backend.backend()}")
+    for item in items:
+        if "tensorflow_only" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_keras_state():
+    """Each test starts from float32, a fixed seed and a fresh name scope."""
+    keras.config.set_dtype_policy("float32")
+    keras.utils.set_random_seed(1234)
+    np.random.seed(1234)
+    yield
+    keras.config.set_dtype_policy("float32")
+    keras.backend.clear_session()
