@@ -1,0 +1,1 @@
+"""Ready-made jobs that train through `model.fit`, evaluate and export."""

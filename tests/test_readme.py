@@ -1,0 +1,20 @@
+"""The README's usage example runs as written."""
+
+import pathlib
+import re
+
+import pytest
+
+README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
+
+
+@pytest.mark.tensorflow_only
+def test_readme_usage_example_runs(tmp_path, monkeypatch):
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+    assert blocks, "README.md has no python example"
+    monkeypatch.chdir(tmp_path)
+    namespace = {}
+    exec(compile(blocks[0], str(README), "exec"), namespace)
+    assert (tmp_path / "model.keras").exists()
+    assert (tmp_path / "saved_model" / "saved_model.pb").exists()
+    assert namespace["traces"], "trace_gates found no toolkit layer"
