@@ -125,6 +125,12 @@ class RecurrentCell(keras.layers.Layer):
     arguments they add in `_extra_config` so that `get_config` stays a single
     mechanism instead of a copy per cell.
 
+    Used step by step through `keras.layers.RNN`, a cell in training mode
+    draws new dropout and zoneout masks at every step, and on the JAX backend
+    it cannot draw them at all (a `NotImplementedError` says so); the toolkit
+    sequence layers (`toolkit.layers.Recurrent(cell)`) draw one dropout mask
+    per sequence and work on every backend.
+
     Args:
         units: Positive integer, dimensionality of the hidden state.
         use_bias: Boolean (default `True`), whether the cell uses a bias.
@@ -212,6 +218,10 @@ class RecurrentCell(keras.layers.Layer):
         """Zoneout rate of each state, in `state_size` order."""
         return [self.zoneout] * len(self.state_size)
 
+    @property
+    def _uses_randomness(self):
+        return bool(self.dropout or self.recurrent_dropout or any(self.zoneout_rates))
+
     def get_initial_state(self, batch_size=None):
         return [ops.zeros((batch_size, size), dtype=self.compute_dtype) for size in self.state_size]
 
@@ -220,10 +230,21 @@ class RecurrentCell(keras.layers.Layer):
         batch_size = ops.shape(inputs)[0]
         recurrent_mask = None
         zoneout_masks = None
-        if training:
+        if training and self._uses_randomness:
             # Called step by step (keras.layers.RNN), the cell cannot know
             # where a sequence starts, so it draws fresh masks at every step.
             # `toolkit.layers` draw one mask per sequence instead.
+            if keras.backend.backend() == "jax":
+                # Drawing from a SeedGenerator inside keras.layers.RNN's
+                # lax.scan leaks a tracer: say so instead of failing deep in JAX.
+                raise NotImplementedError(
+                    f"{type(self).__name__} with dropout, recurrent_dropout or "
+                    "zoneout cannot train step by step inside keras.layers.RNN on "
+                    "the JAX backend. Wrap it in toolkit.layers.Recurrent(cell) "
+                    "instead, which draws its masks once per sequence. Received: "
+                    f"dropout={self.dropout}, recurrent_dropout="
+                    f"{self.recurrent_dropout}, zoneout={self.zoneout_rates}"
+                )
             input_mask = self.input_dropout_mask(inputs)
             if input_mask is not None:
                 inputs = inputs * input_mask
