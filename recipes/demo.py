@@ -43,7 +43,11 @@ class DemoConfig:
     seed: int = 7
 
 
-LAYERS = {"lstm": toolkit.layers.LSTM, "gru": toolkit.layers.GRU, "simple": toolkit.layers.SimpleRNN}
+LAYERS = {
+    "lstm": toolkit.layers.LSTM,
+    "gru": toolkit.layers.GRU,
+    "simple": toolkit.layers.SimpleRNN,
+}
 
 
 def make_dataset(config, examples, seed):
@@ -107,10 +111,16 @@ def run(config, out_dir):
         model.save(staging / "model.keras")
         reloaded = keras.models.load_model(staging / "model.keras")
         reload_gap = float(
-            np.max(np.abs(reloaded.predict(test_x[:16], verbose=0) - model.predict(test_x[:16], verbose=0)))
+            np.max(
+                np.abs(
+                    reloaded.predict(test_x[:16], verbose=0) - model.predict(test_x[:16], verbose=0)
+                )
+            )
         )
         if reload_gap > 1e-6:
-            raise RuntimeError(f"The reloaded .keras model differs from the trained one by {reload_gap}")
+            raise RuntimeError(
+                f"The reloaded .keras model differs from the trained one by {reload_gap}"
+            )
         if keras.backend.backend() == "tensorflow":
             model.export(str(staging / "saved_model"), verbose=False)
         metrics = {

@@ -51,7 +51,24 @@ def test_demo_overrides_are_checked():
 
 def test_demo_main_writes_to_out(tmp_path, capsys):
     out = tmp_path / "nested" / "run"
-    assert demo.main(["--out", str(out), "--set", "units=3", "--set", "train_examples=32",
-                      "--set", "test_examples=8", "--set", "epochs=1", "--set", "max_length=13"]) == 0
+    assert (
+        demo.main(
+            [
+                "--out",
+                str(out),
+                "--set",
+                "units=3",
+                "--set",
+                "train_examples=32",
+                "--set",
+                "test_examples=8",
+                "--set",
+                "epochs=1",
+                "--set",
+                "max_length=13",
+            ]
+        )
+        == 0
+    )
     assert (out / "metrics.json").exists()
     assert "metrics.json" in capsys.readouterr().out

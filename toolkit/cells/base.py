@@ -191,15 +191,15 @@ class RecurrentCell(keras.layers.Layer):
         )
         self.bias_regularizer = resolve_argument("bias_regularizer", bias_regularizer)
         self.kernel_constraint = resolve_argument("kernel_constraint", kernel_constraint)
-        self.recurrent_constraint = resolve_argument(
-            "recurrent_constraint", recurrent_constraint
-        )
+        self.recurrent_constraint = resolve_argument("recurrent_constraint", recurrent_constraint)
         self.bias_constraint = resolve_argument("bias_constraint", bias_constraint)
         self.dropout = check_rate("dropout", dropout)
         self.recurrent_dropout = check_rate("recurrent_dropout", recurrent_dropout)
         self.zoneout = check_rate("zoneout", zoneout)
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise ValueError(f"Argument `seed` expected an integer or None. Received: seed={seed!r}")
+            raise ValueError(
+                f"Argument `seed` expected an integer or None. Received: seed={seed!r}"
+            )
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
 

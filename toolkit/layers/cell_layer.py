@@ -9,8 +9,6 @@ config. Cell options are read through the layer (`layer.units`,
 
 import inspect
 
-import keras
-
 from toolkit.layers.recurrent import Recurrent
 
 _CELL_IDENTITY_KEYS = ("name", "trainable", "dtype")

@@ -91,7 +91,9 @@ def _tensorflow_scan(step, carry, sequences):
 
     def body(time, loop_carry, arrays):
         new_carry, step_outputs = step(loop_carry, read(time))
-        arrays = [array.write(time, y) for array, y in zip(arrays, keras.tree.flatten(step_outputs))]
+        arrays = [
+            array.write(time, y) for array, y in zip(arrays, keras.tree.flatten(step_outputs))
+        ]
         return time + 1, new_carry, arrays
 
     _, carry, output_arrays = tf.while_loop(
