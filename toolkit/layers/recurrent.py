@@ -254,7 +254,12 @@ class Recurrent(keras.layers.Layer):
                         f"sequences.shape={tuple(sequences.shape)}"
                     )
                 return [ops.cast(state, self.compute_dtype) for state in self.states]
-            return cell.get_initial_state(ops.shape(sequences)[0])
+            # In the layer's compute dtype, which is the loop's dtype even
+            # when the cell has another policy (`Recurrent(cell, dtype=...)`).
+            return [
+                ops.cast(state, self.compute_dtype)
+                for state in cell.get_initial_state(ops.shape(sequences)[0])
+            ]
         if not isinstance(initial_state, (list, tuple)):
             initial_state = [initial_state]
         if len(initial_state) != len(cell.state_size):

@@ -81,6 +81,9 @@ def _tensorflow_scan(step, carry, sequences):
             lambda time, _: time < steps,
             body_no_outputs,
             (tf.constant(1), carry),
+            # XLA (jit_compile=True) needs a bound for the gradient's
+            # accumulators of the loop.
+            maximum_iterations=steps,
         )
         return carry, None
 
@@ -100,6 +103,7 @@ def _tensorflow_scan(step, carry, sequences):
         lambda time, *_: time < steps,
         body,
         (tf.constant(1), carry, output_arrays),
+        maximum_iterations=steps,
     )
     static_steps = flat_sequences[0].shape[0]
     stacked = []
