@@ -474,6 +474,20 @@ def test_mixed_precision_model():
     assert np.isnan(trace.gates["cell_state"][1, 2:]).all()
 
 
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_layer_trace_called_directly_under_mixed_precision(policy):
+    # `Recurrent.trace` enters the layer's autocast scope itself (it used to
+    # fail with float32 variables meeting float16 inputs).
+    keras.config.set_dtype_policy(policy)
+    layer = toolkit.layers.GRU(3, return_sequences=True)
+    inputs = uniform((2, 4, 2), 40)
+    outputs = keras.ops.convert_to_numpy(keras.ops.cast(layer(inputs), "float32"))
+    gates = layer.trace(inputs)
+    hidden = keras.ops.convert_to_numpy(keras.ops.cast(gates["hidden_state"], "float32"))
+    np.testing.assert_allclose(hidden, outputs, atol=1e-6)
+    assert keras.backend.standardize_dtype(gates["update_gate"].dtype) == policy.split("_")[1]
+
+
 # === Errors and cleanup ===
 
 

@@ -266,7 +266,7 @@ def _replay_calls(found, calls_by_layer, initial_states):
         if layer.stateful:
             _assign_states(layer, initial_states.get(id(layer)))
         for index, (sequences, initial_state, mask) in enumerate(calls):
-            gates = _Replay(layer)(sequences, initial_state=initial_state, step_mask=mask)
+            gates = layer.trace(sequences, initial_state=initial_state, mask=mask)
             if layer.stateful and index < len(calls) - 1:
                 # The next call starts from the states this call left.
                 layer(sequences, initial_state=initial_state, mask=mask, training=False)
@@ -279,28 +279,6 @@ def _replay_calls(found, calls_by_layer, initial_states):
                 gate_names=tuple(layer.cell.gate_names),
             )
     return traces
-
-
-class _Replay(keras.layers.Layer):
-    """Runs `layer.trace` inside a Keras layer call.
-
-    `Recurrent.trace` is a plain method: called on its own, no autocast scope
-    is active, so under a mixed precision policy the float32 variables would
-    meet float16 inputs. Going through `Layer.__call__` with the layer's
-    dtype policy enters the same autocast scope as the forward pass did.
-    """
-
-    def __init__(self, layer):
-        super().__init__(dtype=layer.dtype_policy, name=f"{layer.name}_replay")
-        self.supports_masking = True  # the mask is an argument, not metadata
-        self._trace = layer.trace  # a bound method: not tracked as a sublayer
-        self.built = True
-
-    def call(self, sequences, initial_state=None, step_mask=None):
-        return self._trace(sequences, initial_state=initial_state, mask=step_mask)
-
-    def compute_mask(self, *args, **kwargs):
-        return None
 
 
 def _find_recurrent_layers(root):

@@ -167,6 +167,11 @@ class Recurrent(keras.layers.Layer):
             values at masked steps are zeros; see `toolkit.inspect` for a
             view that excludes them. Stateful states are read, not updated.
         """
+        # Through a Keras layer call, so that under mixed precision the same
+        # autocast scope as in `call` applies to the cell's variables.
+        return _GateTracer(self)(sequences, initial_state=initial_state, step_mask=mask)
+
+    def _trace_gates(self, sequences, initial_state=None, mask=None):
         _, _, _, gates = self._run(sequences, initial_state, mask, False, return_gates=True)
         if self.go_backwards:
             gates = {name: ops.flip(value, axis=1) for name, value in gates.items()}
@@ -320,6 +325,26 @@ class Recurrent(keras.layers.Layer):
         config = dict(config)
         config["cell"] = keras.saving.deserialize_keras_object(config["cell"])
         return cls(**config)
+
+
+class _GateTracer(keras.layers.Layer):
+    """Runs `Recurrent._trace_gates` inside a layer call with the layer's policy.
+
+    A plain method call enters no autocast scope, so under a mixed precision
+    policy the float32 variables would meet float16 inputs.
+    """
+
+    def __init__(self, layer):
+        super().__init__(dtype=layer.dtype_policy, name=f"{layer.name}_gate_tracer")
+        self.supports_masking = True  # the mask is an argument here, not metadata
+        self._trace_gates = layer._trace_gates  # a bound method: no sublayer tracking
+        self.built = True
+
+    def call(self, sequences, initial_state=None, step_mask=None):
+        return self._trace_gates(sequences, initial_state=initial_state, mask=step_mask)
+
+    def compute_mask(self, *args, **kwargs):
+        return None
 
 
 def _check_rank(shape):
