@@ -56,7 +56,7 @@ class GRUCell(RecurrentCell):
 
     >>> import numpy as np, keras, toolkit
     >>> layer = keras.layers.RNN(toolkit.cells.GRUCell(4, reset_after=False))
-    >>> layer(np.zeros((3, 5, 6), "float32")).shape
+    >>> tuple(layer(np.zeros((3, 5, 6), "float32")).shape)
     (3, 4)
     """
 

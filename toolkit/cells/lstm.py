@@ -95,7 +95,7 @@ class LSTMCell(RecurrentCell):
     >>> import numpy as np, keras, toolkit
     >>> cell = toolkit.cells.LSTMCell(4, peephole=True, projection=2)
     >>> layer = keras.layers.RNN(cell)
-    >>> layer(np.zeros((3, 5, 6), "float32")).shape
+    >>> tuple(layer(np.zeros((3, 5, 6), "float32")).shape)
     (3, 2)
     """
 

@@ -43,7 +43,7 @@ class SimpleRNNCell(RecurrentCell):
 
     >>> import numpy as np, keras, toolkit
     >>> layer = keras.layers.RNN(toolkit.cells.SimpleRNNCell(4))
-    >>> layer(np.zeros((3, 5, 6), "float32")).shape
+    >>> tuple(layer(np.zeros((3, 5, 6), "float32")).shape)
     (3, 4)
     """
 

@@ -40,7 +40,7 @@ class GRU(CellLayer):
 
     >>> import numpy as np, toolkit
     >>> layer = toolkit.layers.GRU(4, reset_after=False)
-    >>> layer(np.zeros((2, 7, 3), "float32")).shape
+    >>> tuple(layer(np.zeros((2, 7, 3), "float32")).shape)
     (2, 4)
     """
 

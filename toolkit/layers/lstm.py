@@ -51,7 +51,7 @@ class LSTM(CellLayer):
     >>> inputs = np.random.rand(2, 7, 3).astype("float32")
     >>> layer = toolkit.layers.LSTM(4, return_sequences=True, return_state=True)
     >>> outputs, h, c = layer(inputs)
-    >>> outputs.shape, h.shape, c.shape
+    >>> tuple(outputs.shape), tuple(h.shape), tuple(c.shape)
     ((2, 7, 4), (2, 4), (2, 4))
     """
 

@@ -56,7 +56,7 @@ class Recurrent(keras.layers.Layer):
     >>> import numpy as np, toolkit
     >>> cell = toolkit.cells.LSTMCell(4, layer_norm=True)
     >>> layer = toolkit.layers.Recurrent(cell, return_sequences=True)
-    >>> layer(np.zeros((2, 5, 3), "float32")).shape
+    >>> tuple(layer(np.zeros((2, 5, 3), "float32")).shape)
     (2, 5, 4)
     """
 

@@ -38,7 +38,7 @@ class SimpleRNN(CellLayer):
 
     >>> import numpy as np, toolkit
     >>> layer = toolkit.layers.SimpleRNN(4, return_sequences=True)
-    >>> layer(np.zeros((2, 7, 3), "float32")).shape
+    >>> tuple(layer(np.zeros((2, 7, 3), "float32")).shape)
     (2, 7, 4)
     """
 
