@@ -10,7 +10,13 @@ import toolkit
 
 PUBLIC = [
     (module.__name__, name, getattr(module, name))
-    for module in (toolkit.cells, toolkit.layers, toolkit.inspect)
+    for module in (
+        toolkit.cells,
+        toolkit.layers,
+        toolkit.attention,
+        toolkit.decoding,
+        toolkit.inspect,
+    )
     for name in module.__all__
 ]
 

@@ -1,9 +1,11 @@
 """A Keras 3 toolkit for gated recurrent sequence models."""
 
+from toolkit import attention
 from toolkit import cells
+from toolkit import decoding
 from toolkit import inspect
 from toolkit import layers
 
 __version__ = "0.1.0"
 
-__all__ = ["cells", "layers", "inspect", "__version__"]
+__all__ = ["cells", "layers", "attention", "decoding", "inspect", "__version__"]

@@ -1,0 +1,4 @@
+"""Attention heads: additive, multiplicative, location-aware, pooling, and the
+attentional decoder."""
+
+__all__ = []
