@@ -1,4 +1,16 @@
 """Attention heads: additive, multiplicative, location-aware, pooling, and the
 attentional decoder."""
 
-__all__ = []
+from toolkit.attention.bahdanau import BahdanauAttention
+from toolkit.attention.base import AttentionMechanism
+from toolkit.attention.location import LocationAwareAttention
+from toolkit.attention.luong import LuongAttention
+from toolkit.attention.pooling import AttentionPooling
+
+__all__ = [
+    "AttentionMechanism",
+    "BahdanauAttention",
+    "LuongAttention",
+    "LocationAwareAttention",
+    "AttentionPooling",
+]
