@@ -3,6 +3,8 @@ attentional decoder."""
 
 from toolkit.attention.bahdanau import BahdanauAttention
 from toolkit.attention.base import AttentionMechanism
+from toolkit.attention.decoder import AttentionDecoder
+from toolkit.attention.decoder import AttentionDecoderCell
 from toolkit.attention.location import LocationAwareAttention
 from toolkit.attention.luong import LuongAttention
 from toolkit.attention.pooling import AttentionPooling
@@ -13,4 +15,6 @@ __all__ = [
     "LuongAttention",
     "LocationAwareAttention",
     "AttentionPooling",
+    "AttentionDecoderCell",
+    "AttentionDecoder",
 ]
