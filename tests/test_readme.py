@@ -18,3 +18,14 @@ def test_readme_usage_example_runs(tmp_path, monkeypatch):
     assert (tmp_path / "model.keras").exists()
     assert (tmp_path / "saved_model" / "saved_model.pb").exists()
     assert namespace["traces"], "trace_gates found no toolkit layer"
+
+
+def test_readme_seq2seq_example_runs():
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+    assert len(blocks) == 2, "README.md should have the usage and the seq2seq examples"
+    namespace = {}
+    exec(compile(blocks[1], str(README), "exec"), namespace)
+    result = namespace["result"]
+    assert tuple(result["tokens"].shape) == (2, 2, 20)
+    assert tuple(result["alignments"].shape) == (2, 2, 20, 7)
+    assert tuple(namespace["model"].outputs[0].shape) == (None, None, 100)

@@ -222,7 +222,7 @@ def test_initial_state_as_cell_states_or_whole_dict():
     cell_states = [random((BATCH, MEMORY), 14), random((BATCH, MEMORY), 15)]
 
     from_list, _ = decoder(targets, memory, initial_state=cell_states)
-    whole = cell.get_initial_state(cell.prepare_memory(memory), cell_states=cell_states)
+    whole = cell.get_initial_state(memory, cell_states=cell_states)
     from_dict, _ = decoder(targets, memory, initial_state=whole)
     zeros, _ = decoder(targets, memory)
 
@@ -404,3 +404,12 @@ def test_bad_ranks_name_the_argument():
         decoder(random((2, FEATURES), 0), random((2, 3, MEMORY), 1))
     with pytest.raises(ValueError, match="memory_context_shape"):
         make_cell().build((2, FEATURES))
+
+
+def test_bad_mask_shapes_name_the_argument():
+    decoder = AttentionDecoder(make_cell(attention_layer_size=5))
+    targets, memory = random((2, 3, FEATURES), 0), random((2, 4, MEMORY), 1)
+    with pytest.raises(ValueError, match=r"memory_mask.shape=\(2, 5\)"):
+        decoder(targets, memory, memory_mask=np.ones((2, 5), bool))
+    with pytest.raises(ValueError, match=r"sequences_mask.shape=\(2,\)"):
+        decoder(targets, memory, sequences_mask=np.ones((2,), bool))

@@ -77,7 +77,7 @@ class TinySeq2Seq:
         source_ids = ops.convert_to_tensor(source_ids, dtype="int32")
         mask = ops.not_equal(source_ids, PAD)
         memory, h, c = self.encoder(self.source_embedding(source_ids), mask=mask)
-        initial = self.cell.get_initial_state(self.cell.prepare_memory(memory, mask), [h, c])
+        initial = self.cell.get_initial_state(memory, [h, c])
         rows = 1 if beam_width is None else beam_width
         context = self.cell.prepare_memory(tile_batch(memory, rows), tile_batch(mask, rows))
 

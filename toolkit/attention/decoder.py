@@ -9,7 +9,9 @@ from toolkit.cells.base import RecurrentCell
 from toolkit.cells.base import check_positive_int
 from toolkit.cells.base import resolve_argument
 from toolkit.cells.base import serialize_argument
-from toolkit.layers.recurrent import _check_mask
+from toolkit.layers.masks import check_mask
+from toolkit.layers.masks import check_rank
+from toolkit.layers.masks import masked_update
 from toolkit.layers.time_loop import scan
 
 STATE_KEYS = ("cell", "attention", "alignments")
@@ -187,11 +189,14 @@ class AttentionDecoderCell(keras.layers.Layer):
         """
         return self.attention.prepare_memory(memory, memory_mask)
 
-    def get_initial_state(self, memory_context, cell_states=None):
+    def get_initial_state(self, memory, cell_states=None):
         """The state before the first step.
 
         Args:
-            memory_context: The prepared memory (`prepare_memory`).
+            memory: The memory `(batch, memory_time, memory_size)`, or its
+                prepared form (`prepare_memory`); only its shape is read, so
+                give the untiled memory to a beam search, which tiles the
+                state itself.
             cell_states: Optional list of the cell's initial states (for
                 example the encoder's final states); zeros by default.
 
@@ -200,6 +205,7 @@ class AttentionDecoderCell(keras.layers.Layer):
             `(batch, attention_size)`, `"alignments"` the mechanism's initial
             alignments `(batch, memory_time)`.
         """
+        memory_context = memory if isinstance(memory, dict) else {"values": memory}
         values = memory_context["values"]
         batch_size = ops.shape(values)[0]
         dtype = self.compute_dtype
@@ -377,8 +383,8 @@ class AttentionDecoder(keras.layers.Layer):
         self.supports_masking = True
 
     def build(self, sequences_shape, memory_shape, initial_state_shape=None):
-        _check_rank("sequences", sequences_shape)
-        _check_rank("memory", memory_shape)
+        check_rank("sequences", sequences_shape)
+        check_rank("memory", memory_shape)
         if not self.cell.built:
             self.cell.build(
                 (sequences_shape[0], sequences_shape[-1]),
@@ -397,16 +403,16 @@ class AttentionDecoder(keras.layers.Layer):
         cell = self.cell
         sequences = ops.convert_to_tensor(sequences)
         memory = ops.convert_to_tensor(memory)
-        _check_rank("sequences", tuple(sequences.shape))
-        _check_rank("memory", tuple(memory.shape))
+        check_rank("sequences", sequences.shape)
+        check_rank("memory", memory.shape)
         if memory_mask is not None:
-            memory_mask = _check_mask(memory_mask, memory)
+            memory_mask = check_mask(memory_mask, memory, "memory_mask")
         context = cell.prepare_memory(memory, memory_mask)
         state = self._initial_state(context, initial_state)
 
         steps_inputs = {"inputs": ops.transpose(sequences, (1, 0, 2))}
         if sequences_mask is not None:
-            mask = _check_mask(sequences_mask, sequences)
+            mask = check_mask(sequences_mask, sequences, "sequences_mask")
             steps_inputs["mask"] = ops.expand_dims(ops.transpose(mask, (1, 0)), -1)
         masks = {}
         if training:
@@ -427,12 +433,9 @@ class AttentionDecoder(keras.layers.Layer):
             last_output = output
             if "mask" in step_input:
                 keep = step_input["mask"]
-                new_state = keras.tree.map_structure(
-                    lambda new, old: ops.where(keep, new, old), new_state, previous_state
+                new_state, last_output, output, alignments = masked_update(
+                    keep, new_state, previous_state, output, previous_output, alignments
                 )
-                last_output = ops.where(keep, output, previous_output)
-                output = ops.where(keep, output, ops.zeros_like(output))
-                alignments = ops.where(keep, alignments, ops.zeros_like(alignments))
             step_outputs = {}
             if self.return_sequences:
                 step_outputs["outputs"] = output
@@ -543,14 +546,6 @@ def _memory_shape(memory_context_shape):
             f"memory_context_shape={memory_context_shape!r}"
         )
     return tuple(shape)
-
-
-def _check_rank(name, shape):
-    if len(shape) != 3:
-        raise ValueError(
-            f"Argument `{name}` expected a tensor of rank 3 (batch, time, features). "
-            f"Received: {name}.shape={tuple(shape)}"
-        )
 
 
 def _as_state_list(states, cell):

@@ -4,6 +4,9 @@ import keras
 from keras import ops
 
 from toolkit.cells.base import RecurrentCell
+from toolkit.layers.masks import check_mask
+from toolkit.layers.masks import check_rank
+from toolkit.layers.masks import masked_update
 from toolkit.layers.time_loop import scan
 
 
@@ -96,7 +99,7 @@ class Recurrent(keras.layers.Layer):
 
     def build(self, sequences_shape, initial_state_shape=None):
         sequences_shape = tuple(sequences_shape)
-        _check_rank(sequences_shape)
+        check_rank("sequences", sequences_shape)
         if not self.cell.built:
             self.cell.build((sequences_shape[0], sequences_shape[-1]))
         if self.stateful:
@@ -180,11 +183,11 @@ class Recurrent(keras.layers.Layer):
     def _run(self, sequences, initial_state, mask, training, return_gates):
         cell = self.cell
         sequences = ops.convert_to_tensor(sequences)
-        _check_rank(tuple(sequences.shape))
+        check_rank("sequences", sequences.shape)
         batch_size = ops.shape(sequences)[0]
         states = self._initial_states(sequences, initial_state)
         if mask is not None:
-            mask = _check_mask(mask, sequences)
+            mask = check_mask(mask, sequences)
 
         recurrent_mask = None
         if training:
@@ -216,17 +219,9 @@ class Recurrent(keras.layers.Layer):
             )
             last_output = output
             if "mask" in step_input:
-                keep = step_input["mask"]
-                new_states = [
-                    ops.where(keep, new, old) for new, old in zip(new_states, previous_states)
-                ]
-                last_output = ops.where(keep, output, previous_output)
-                output = ops.where(keep, output, ops.zeros_like(output))
-                if gates is not None:
-                    gates = {
-                        name: ops.where(keep, value, ops.zeros_like(value))
-                        for name, value in gates.items()
-                    }
+                new_states, last_output, output, gates = masked_update(
+                    step_input["mask"], new_states, previous_states, output, previous_output, gates
+                )
             step_outputs = None
             if self.return_sequences or return_gates:
                 step_outputs = (output, gates) if return_gates else output
@@ -345,26 +340,3 @@ class _GateTracer(keras.layers.Layer):
 
     def compute_mask(self, *args, **kwargs):
         return None
-
-
-def _check_rank(shape):
-    if len(shape) != 3:
-        raise ValueError(
-            "A recurrent layer expects inputs of rank 3 (batch, time, features). "
-            f"Received: sequences.shape={shape}"
-        )
-
-
-def _check_mask(mask, sequences):
-    mask = ops.convert_to_tensor(mask)
-    expected = tuple(sequences.shape[:2])
-    received = tuple(mask.shape)
-    compatible = len(received) == 2 and all(
-        e is None or r is None or e == r for e, r in zip(expected, received)
-    )
-    if not compatible:
-        raise ValueError(
-            f"Argument `mask` expected shape (batch, time) = {expected}. "
-            f"Received: mask.shape={received}"
-        )
-    return ops.cast(mask, "bool")
