@@ -28,6 +28,8 @@ setup(
         "scikit-learn",
         "numpy",
         "matplotlib",
+        "pyyaml",
+        "tensorboard",
     ],
     extras_require={
         "test": ["pytest>=8", "pytest-xdist", "ruff", "nbformat", "nbclient", "ipykernel"],

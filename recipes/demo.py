@@ -15,14 +15,15 @@ import argparse
 import dataclasses
 import json
 import pathlib
-import shutil
 import sys
-import tempfile
 
 import keras
 import numpy as np
 
 import toolkit
+from recipes.runner import config_to_dict
+from recipes.runner import load_config
+from recipes.runner import staged_output
 
 
 @dataclasses.dataclass
@@ -31,7 +32,7 @@ class DemoConfig:
 
     cell: str = "lstm"
     units: int = 32
-    frequencies: tuple = (1.0, 2.0, 3.0)
+    frequencies: tuple[float, ...] = (1.0, 2.0, 3.0)
     min_length: int = 12
     max_length: int = 40
     train_examples: int = 900
@@ -106,8 +107,7 @@ def run(config, out_dir):
     )
     test_loss, test_accuracy = model.evaluate(test_x, test_y, verbose=0)
 
-    staging = pathlib.Path(tempfile.mkdtemp(prefix=".demo-", dir=out_dir.parent))
-    try:
+    with staged_output(out_dir) as staging:
         model.save(staging / "model.keras")
         reloaded = keras.models.load_model(staging / "model.keras")
         reload_gap = float(
@@ -133,52 +133,18 @@ def run(config, out_dir):
             "backend": keras.backend.backend(),
         }
         (staging / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-        (staging / "config.json").write_text(
-            json.dumps(dataclasses.asdict(config), indent=2) + "\n"
-        )
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        staging.rename(out_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+        (staging / "config.json").write_text(json.dumps(config_to_dict(config), indent=2) + "\n")
     return metrics
-
-
-def parse_overrides(config, overrides):
-    """Applies `key=value` strings to a config dataclass, with type checks."""
-    fields = {field.name: field for field in dataclasses.fields(config)}
-    for override in overrides:
-        key, separator, raw = override.partition("=")
-        if not separator or key not in fields:
-            raise ValueError(
-                f"Argument `--set` expected key=value with key in {sorted(fields)}. "
-                f"Received: {override!r}"
-            )
-        current = getattr(config, key)
-        try:
-            if isinstance(current, tuple):
-                value = tuple(float(v) for v in raw.split(","))
-            elif isinstance(current, bool):
-                value = raw.lower() in ("1", "true", "yes")
-            else:
-                value = type(current)(raw)
-        except ValueError:
-            raise ValueError(
-                f"Argument `--set {key}` expected a {type(current).__name__}. Received: {raw!r}"
-            ) from None
-        setattr(config, key, value)
-    return config
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")
+    parser.add_argument("--preset", help="YAML file of config fields")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args(argv)
-    config = parse_overrides(DemoConfig(), args.set)
+    config = load_config(DemoConfig, args.preset, args.set)
     out_dir = pathlib.Path(args.out)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
     metrics = run(config, out_dir)
     print(json.dumps(metrics, indent=2))
     print(f"Wrote {out_dir}/: config.json metrics.json model.keras saved_model/")

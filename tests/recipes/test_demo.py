@@ -6,6 +6,7 @@ import keras
 import pytest
 
 from recipes import demo
+from recipes.runner import load_config
 
 
 def tiny_config(**overrides):
@@ -41,12 +42,12 @@ def test_demo_bad_cell_leaves_no_output(tmp_path):
 
 
 def test_demo_overrides_are_checked():
-    config = demo.parse_overrides(demo.DemoConfig(), ["units=3", "frequencies=1,2"])
+    config = load_config(demo.DemoConfig, None, ["units=3", "frequencies=1,2"])
     assert config.units == 3 and config.frequencies == (1.0, 2.0)
-    with pytest.raises(ValueError, match="--set"):
-        demo.parse_overrides(demo.DemoConfig(), ["nonexistent=1"])
+    with pytest.raises(ValueError, match="--set nonexistent=1"):
+        load_config(demo.DemoConfig, None, ["nonexistent=1"])
     with pytest.raises(ValueError, match="units"):
-        demo.parse_overrides(demo.DemoConfig(), ["units=many"])
+        load_config(demo.DemoConfig, None, ["units=many"])
 
 
 def test_demo_main_writes_to_out(tmp_path, capsys):

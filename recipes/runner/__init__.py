@@ -1,0 +1,30 @@
+"""The shared recipe runner: config, output folders, and what `model.fit` needs.
+
+Each recipe (`recipes.text_classification`, ...) declares a config dataclass
+and a `run(config, out_dir)`; the runner gives it YAML presets with checked
+`--set key=value` overrides (`config`), all-or-nothing output folders
+(`outputs`), and strategies, precision and the callbacks for early stopping,
+best-checkpoint selection, the wall-clock budget and logs (`training`).
+"""
+
+from recipes.runner.config import ConfigError
+from recipes.runner.config import config_to_dict
+from recipes.runner.config import load_config
+from recipes.runner.outputs import staged_output
+from recipes.runner.training import WallClockBudget
+from recipes.runner.training import fit_callbacks
+from recipes.runner.training import make_strategy
+from recipes.runner.training import restore_best
+from recipes.runner.training import set_precision
+
+__all__ = [
+    "ConfigError",
+    "config_to_dict",
+    "load_config",
+    "staged_output",
+    "WallClockBudget",
+    "fit_callbacks",
+    "make_strategy",
+    "restore_best",
+    "set_precision",
+]

@@ -1,0 +1,157 @@
+"""What every recipe's `model.fit` shares: strategy, precision, callbacks.
+
+* `make_strategy(name)`: the `tf.distribute` strategy chosen by `--strategy`
+  (`default`, `mirrored`, `multiworker` from `TF_CONFIG`).
+* `set_precision(mixed)`: `--mixed-precision` (`mixed_float16` on GPU,
+  `mixed_bfloat16` on CPU).
+* `fit_callbacks(...)`: early stopping and best-checkpoint selection on the
+  dev split, the wall-clock budget (`--max-train-minutes`), CSV and
+  TensorBoard logs.
+* `restore_best(model, callbacks)`: loads the best dev checkpoint after
+  `fit`, whether training ended by patience, budget or the last epoch.
+"""
+
+import pathlib
+import time
+
+import keras
+
+STRATEGIES = ("default", "mirrored", "multiworker")
+
+
+def make_strategy(name):
+    """The `tf.distribute` strategy named by `--strategy`.
+
+    Args:
+        name: `"default"` (one device), `"mirrored"` (all local GPUs) or
+            `"multiworker"` (`MultiWorkerMirroredStrategy`, cluster from the
+            `TF_CONFIG` environment variable).
+
+    Returns:
+        A `tf.distribute.Strategy`; build and compile the model under its
+        `scope()`.
+    """
+    if name not in STRATEGIES:
+        raise ValueError(
+            f"Argument `--strategy` expected one of {list(STRATEGIES)}. Received: {name!r}"
+        )
+    if keras.backend.backend() != "tensorflow":
+        if name != "default":
+            raise ValueError(
+                f"Argument `--strategy {name}` needs the TensorFlow backend. "
+                f"Received backend: {keras.backend.backend()}"
+            )
+        return None
+    import tensorflow as tf
+
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multiworker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def set_precision(mixed):
+    """Sets the global dtype policy; returns its name."""
+    if not mixed:
+        policy = "float32"
+    else:
+        gpus = []
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
+
+            gpus = tf.config.list_physical_devices("GPU")
+        policy = "mixed_float16" if gpus else "mixed_bfloat16"
+    keras.config.set_dtype_policy(policy)
+    return policy
+
+
+class WallClockBudget(keras.callbacks.Callback):
+    """Stops training cleanly once `minutes` of wall-clock time have passed.
+
+    Checked after every batch; the epoch in progress ends early, and the
+    recipe goes on to evaluate and export as usual. `stopped` says whether
+    the budget ended training.
+
+    Args:
+        minutes: Positive number, or `None` for no budget.
+    """
+
+    def __init__(self, minutes):
+        super().__init__()
+        if minutes is not None and (isinstance(minutes, bool) or minutes <= 0):
+            raise ValueError(
+                f"Argument `--max-train-minutes` expected a positive number. Received: {minutes!r}"
+            )
+        self.minutes = minutes
+        self.stopped = False
+        self._start = None
+
+    def on_train_begin(self, logs=None):
+        self._start = time.monotonic()
+        self.stopped = False
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.minutes is None or self.stopped:
+            return
+        if time.monotonic() - self._start >= 60.0 * self.minutes:
+            self.stopped = True
+            self.model.stop_training = True
+
+
+class BestCheckpoint(keras.callbacks.ModelCheckpoint):
+    """Keeps the weights of the best epoch on the dev split (`monitor`)."""
+
+    def __init__(self, path, monitor, mode):
+        super().__init__(
+            str(path), monitor=monitor, mode=mode, save_best_only=True, save_weights_only=True
+        )
+        self.path = pathlib.Path(path)
+
+
+def fit_callbacks(log_dir, monitor="val_loss", mode="min", patience=3, max_train_minutes=None):
+    """The callbacks every recipe passes to `model.fit`.
+
+    Args:
+        log_dir: Folder for `training_log.csv`, `tensorboard/` and the best
+            checkpoint.
+        monitor: Dev metric that selects the best epoch (default
+            `"val_loss"`).
+        mode: `"min"` or `"max"` for `monitor`.
+        patience: Epochs without improvement before early stopping, or
+            `None` to train every epoch.
+        max_train_minutes: Optional wall-clock budget for `fit`.
+
+    Returns:
+        A list of callbacks; pass it to `restore_best` after `fit`.
+    """
+    log_dir = pathlib.Path(log_dir)
+    log_dir.mkdir(parents=True, exist_ok=True)
+    callbacks = [
+        BestCheckpoint(log_dir / "best.weights.h5", monitor=monitor, mode=mode),
+        WallClockBudget(max_train_minutes),
+        keras.callbacks.CSVLogger(str(log_dir / "training_log.csv")),
+        keras.callbacks.TensorBoard(str(log_dir / "tensorboard"), write_graph=False),
+    ]
+    if patience is not None:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=patience)
+        )
+    return callbacks
+
+
+def restore_best(model, callbacks):
+    """Loads the best dev checkpoint written during `fit`, if any.
+
+    Returns:
+        A dict for the metrics report: whether the budget stopped training
+        and whether a best checkpoint was restored.
+    """
+    report = {"stopped_by_time_budget": False, "restored_best_checkpoint": False}
+    for callback in callbacks:
+        if isinstance(callback, WallClockBudget):
+            report["stopped_by_time_budget"] = callback.stopped
+        if isinstance(callback, BestCheckpoint) and callback.path.exists():
+            model.load_weights(str(callback.path))
+            report["restored_best_checkpoint"] = True
+    return report

@@ -1,0 +1,188 @@
+"""The shared recipe runner: configs, output folders, callbacks, strategies."""
+
+import dataclasses
+
+import keras
+import numpy as np
+import pytest
+
+from recipes.runner import ConfigError
+from recipes.runner import WallClockBudget
+from recipes.runner import config_to_dict
+from recipes.runner import fit_callbacks
+from recipes.runner import load_config
+from recipes.runner import make_strategy
+from recipes.runner import restore_best
+from recipes.runner import staged_output
+
+
+@dataclasses.dataclass
+class Config:
+    cell: str = "lstm"
+    units: int = 8
+    learning_rate: float = 1e-3
+    bidirectional: bool = True
+    layers: tuple[int, ...] = (8,)
+    max_minutes: float | None = None
+
+
+# === Config ===
+
+
+def test_defaults_preset_then_overrides_in_order(tmp_path):
+    preset = tmp_path / "small.yaml"
+    preset.write_text("units: 4\nlayers: [4, 4]\nlearning_rate: 1\n")
+
+    config = load_config(
+        Config, preset, ["units=16", "cell=gru", "bidirectional=false", "max_minutes=2.5"]
+    )
+
+    assert config == Config(
+        cell="gru",
+        units=16,
+        learning_rate=1.0,
+        bidirectional=False,
+        layers=(4, 4),
+        max_minutes=2.5,
+    )
+    assert config_to_dict(config)["layers"] == [4, 4]
+
+
+def test_overrides_parse_lists_nulls_and_keep_strings_as_text():
+    config = load_config(Config, None, ["layers=3,5", "max_minutes=null", "cell=true"])
+    assert config.layers == (3, 5)
+    assert config.max_minutes is None
+    assert config.cell == "true"  # a str field takes the text as is
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["depth=3"], r"Unknown config key `depth` \(--set depth=3\)"),
+        (["units=many"], r"`units` expected an integer \(--set units=many\). Received: 'many'"),
+        (["units=2.5"], r"`units` expected an integer"),
+        (["bidirectional=maybe"], r"`bidirectional` expected a boolean"),
+        (["learning_rate=fast"], r"`learning_rate` expected a number"),
+        (["layers=a,b"], r"`layers` expected a list of an integer"),
+        (["units"], r"expected key=value"),
+    ],
+)
+def test_bad_overrides_are_rejected_with_the_key_and_value(overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(Config, None, overrides)
+
+
+def test_bad_presets_name_the_file(tmp_path):
+    unknown = tmp_path / "unknown.yaml"
+    unknown.write_text("units: 3\nwidth: 2\n")
+    with pytest.raises(ConfigError, match=r"Unknown config key `width` \(preset .*unknown.yaml"):
+        load_config(Config, unknown)
+    listing = tmp_path / "list.yaml"
+    listing.write_text("- units\n")
+    with pytest.raises(ConfigError, match=r"list.yaml must be a mapping"):
+        load_config(Config, listing)
+    with pytest.raises(ConfigError, match="Preset file not found"):
+        load_config(Config, tmp_path / "missing.yaml")
+    wrong_type = tmp_path / "wrong.yaml"
+    wrong_type.write_text("units: '3'\n")
+    with pytest.raises(ConfigError, match=r"`units` expected an integer \(preset .*wrong.yaml"):
+        load_config(Config, wrong_type)
+
+
+# === Output folders ===
+
+
+def test_staged_output_appears_only_on_success_and_replaces_the_old_run(tmp_path):
+    out = tmp_path / "runs" / "job"
+    with staged_output(out) as staging:
+        (staging / "metrics.json").write_text("{}")
+        assert not out.exists()
+    assert (out / "metrics.json").exists()
+
+    with staged_output(out) as staging:
+        (staging / "new.txt").write_text("new")
+    assert sorted(p.name for p in out.iterdir()) == ["new.txt"]
+
+
+def test_staged_output_leaves_nothing_when_the_run_fails(tmp_path):
+    out = tmp_path / "job"
+    with pytest.raises(RuntimeError):
+        with staged_output(out) as staging:
+            (staging / "metrics.json").write_text("{}")
+            raise RuntimeError("training diverged")
+    assert list(tmp_path.iterdir()) == []
+
+
+# === Callbacks ===
+
+
+def tiny_model():
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile(keras.optimizers.SGD(0.05), "mse")
+    return model
+
+
+def regression_data(seed=0, count=64):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(count, 3)).astype("float32")
+    return x, x @ np.array([[1.0], [-2.0], [0.5]], "float32")
+
+
+def test_budget_stops_training_cleanly_and_says_so(tmp_path):
+    x, y = regression_data()
+    model = tiny_model()
+    callbacks = fit_callbacks(tmp_path, patience=None, max_train_minutes=1e-9)
+
+    history = model.fit(
+        x,
+        y,
+        validation_data=regression_data(1),
+        batch_size=8,
+        epochs=50,
+        verbose=0,
+        callbacks=callbacks,
+    )
+
+    assert len(history.history["loss"]) == 1  # stopped inside the first epoch
+    report = restore_best(model, callbacks)
+    assert report["stopped_by_time_budget"] is True
+    assert np.isfinite(model.evaluate(x, y, verbose=0))
+    assert (tmp_path / "training_log.csv").exists()
+
+
+def test_best_dev_checkpoint_is_restored_after_fit(tmp_path):
+    x, y = regression_data()
+    dev = regression_data(1)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    # A learning rate that first helps, then diverges: the last epoch is not the best.
+    model.compile(keras.optimizers.SGD(0.45, momentum=0.9), "mse")
+    callbacks = fit_callbacks(tmp_path, patience=None)
+
+    history = model.fit(
+        x, y, validation_data=dev, batch_size=64, epochs=12, verbose=0, callbacks=callbacks
+    )
+    report = restore_best(model, callbacks)
+
+    losses = history.history["val_loss"]
+    assert np.argmin(losses) != len(losses) - 1, losses
+    assert report == {"stopped_by_time_budget": False, "restored_best_checkpoint": True}
+    np.testing.assert_allclose(model.evaluate(*dev, verbose=0), min(losses), rtol=1e-5)
+
+
+def test_budget_argument_is_checked():
+    with pytest.raises(ValueError, match="--max-train-minutes"):
+        WallClockBudget(0)
+
+
+def test_strategies_by_name():
+    with pytest.raises(ValueError, match=r"--strategy.*Received: 'tpu'"):
+        make_strategy("tpu")
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        assert isinstance(make_strategy("mirrored"), tf.distribute.MirroredStrategy)
+        assert make_strategy("default") is tf.distribute.get_strategy()
+    else:
+        assert make_strategy("default") is None
+        with pytest.raises(ValueError, match="TensorFlow backend"):
+            make_strategy("mirrored")
