@@ -15,6 +15,7 @@ PUBLIC = [
         toolkit.layers,
         toolkit.attention,
         toolkit.decoding,
+        toolkit.data,
         toolkit.inspect,
     )
     for name in module.__all__

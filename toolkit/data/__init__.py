@@ -1,0 +1,18 @@
+"""Loaders for the common on-disk formats, to Python lists and `tf.data`.
+
+`read_labelled_texts(path)` reads labelled text from a CSV, TSV or JSON Lines
+file or a `root/<label>/*.txt` class-folder tree into a `LabelledTexts`
+(texts, labels, and the skipped rows with file, line and reason);
+`load_text_splits(path)` returns train / dev / test splits - the ones a data
+directory holds, the missing ones carved out with a seeded stratified
+split - and a JSON-serializable record of what it did; `text_dataset` batches
+texts and label indices into a `tf.data.Dataset` for `model.fit` on any
+backend.
+"""
+
+from toolkit.data.datasets import text_dataset
+from toolkit.data.splits import load_text_splits
+from toolkit.data.text import LabelledTexts
+from toolkit.data.text import read_labelled_texts
+
+__all__ = ["LabelledTexts", "read_labelled_texts", "load_text_splits", "text_dataset"]

@@ -1,0 +1,336 @@
+"""Train / dev / test splits of labelled text, given on disk or carved out seeded.
+
+`load_text_splits(path)` uses the splits a data directory already holds
+(`train.csv`, `dev.csv`, `test.csv`, or `train/`, `valid/`, `test/`
+class-folder trees, ...) and carves whatever is missing out of `train` with a
+seeded stratified split; a single file or class-folder tree is split into all
+three. It returns the splits and a JSON-serializable record of what it did.
+"""
+
+import collections
+import math
+import numbers
+import os
+
+import numpy as np
+
+from toolkit.data.text import LabelledTexts
+from toolkit.data.text import check_path
+from toolkit.data.text import check_read_arguments
+from toolkit.data.text import data_error
+from toolkit.data.text import read_with_origins
+
+SPLITS = ("train", "dev", "test")
+SPLIT_NAMES = {"train": ("train",), "dev": ("dev", "valid", "validation"), "test": ("test",)}
+_SKIPPED_IN_RECORD = 20
+
+
+def load_text_splits(
+    path,
+    text_column="text",
+    label_column="label",
+    format=None,
+    encoding="utf-8",
+    dev_fraction=0.1,
+    test_fraction=0.1,
+    seed=0,
+):
+    """Loads the train, dev and test splits of a labelled-text data set.
+
+    Where the splits come from:
+
+    * `path` is a directory holding entries named `train`, `dev` (or
+      `valid` / `validation`) and `test` - files with any suffix that
+      `read_labelled_texts` reads (`train.csv`, `dev.jsonl`, ...) or
+      class-folder trees (`train/<label>/*.txt`): each split is read from its
+      entry. `train` is required; a missing `dev` and/or `test` is carved out
+      of `train` (with `dev_fraction` / `test_fraction` of train's examples).
+      Other entries of the directory are ignored and listed in the record's
+      notes. The names are matched case-insensitively.
+    * otherwise (`path` is one file, or one class-folder tree), `dev` and
+      `test` are carved out of it and `train` keeps the rest.
+
+    Carving is a seeded stratified split (scikit-learn's `train_test_split`
+    with `stratify`, first `test`, then `dev` from the rest), each split in
+    file order. When a class is too rare to stratify, it falls back to a
+    seeded non-stratified split and says so in the record's notes; carved
+    examples whose label would then be missing from `train` are moved back
+    into `train` (noted too). A non-zero fraction carves at least one
+    example. The same arguments give the same splits.
+
+    Args:
+        path: Path (string or path-like) of a data directory with split
+            entries, of one data file, or of one class-folder tree.
+        text_column: String (default `"text"`), the text column or JSON key.
+        label_column: String (default `"label"`), the label column or JSON key.
+        format: `None` (default: inferred per file), or one of `"csv"`,
+            `"tsv"`, `"jsonl"`, `"directory"`; applies to the split files
+            (split folders are always class-folder trees).
+        encoding: String (default `"utf-8"`), the text encoding of the files.
+        dev_fraction: Float in [0, 1) (default `0.1`), the fraction of the
+            examples carved out as `dev` when no dev split is given.
+        test_fraction: Float in [0, 1) (default `0.1`), the fraction carved
+            out as `test` when no test split is given. The two fractions must
+            sum to less than 1.
+        seed: Non-negative integer (default `0`), the seed of the split.
+
+    Returns:
+        A tuple `(splits, record)`: `splits` is a dict `{"train", "dev",
+        "test"}` of `LabelledTexts` (a carved split has
+        `source="split of <path>"` and no skipped rows; the skipped rows of a
+        source stay with the split read from it), and `record` a
+        JSON-serializable dict: `source`, `layout` (`"split files"` or
+        `"single source"`), `seed`, `dev_fraction`, `test_fraction`,
+        `stratified` (`True` / `False`, `None` when nothing was carved),
+        `labels` (train's, sorted), `splits` (per split: `source`, `count`,
+        `label_counts`, and `fraction` when carved), `skipped` (`count`,
+        `by_reason`, `by_file`, the `first` 20 entries) and `notes`.
+
+    Raises:
+        ValueError: bad fractions or seed (naming the argument), a directory
+            with `dev` / `test` but no `train` or with two entries for one
+            split, a label in a given dev or test split that train never has
+            (naming the file, line and label), too few examples to carve, and
+            every error of `read_labelled_texts`.
+
+    Example:
+
+    >>> import json, os, shutil, tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> path = os.path.join(folder, "reviews.jsonl")
+    >>> with open(path, "w", encoding="utf-8") as file:
+    ...     for i in range(20):
+    ...         label = "pos" if i % 2 else "neg"
+    ...         _ = file.write(json.dumps({"text": f"review {i}", "label": label}) + "\\n")
+    >>> splits, record = load_text_splits(path, dev_fraction=0.2, test_fraction=0.2, seed=1)
+    >>> {name: len(split) for name, split in splits.items()}
+    {'train': 12, 'dev': 4, 'test': 4}
+    >>> splits["test"].label_counts()
+    {'neg': 2, 'pos': 2}
+    >>> record["splits"]["dev"]["source"] == "split of " + path, record["stratified"]
+    (True, True)
+    >>> shutil.rmtree(folder)
+    """
+    dev_fraction = _check_fraction("dev_fraction", dev_fraction)
+    test_fraction = _check_fraction("test_fraction", test_fraction)
+    if dev_fraction + test_fraction >= 1.0:
+        raise ValueError(
+            "Arguments `dev_fraction` and `test_fraction` expected a sum below 1 (train "
+            f"keeps the rest). Received: dev_fraction={dev_fraction!r}, "
+            f"test_fraction={test_fraction!r}"
+        )
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ValueError(
+            f"Argument `seed` expected a non-negative integer. Received: seed={seed!r}"
+        )
+    seed = int(seed)
+    check_read_arguments(text_column, label_column, format, encoding)
+    path = check_path(path)
+
+    def read(source, source_format):
+        return read_with_origins(source, text_column, label_column, source_format, encoding)
+
+    notes = []
+    entries = _split_entries(path, notes) if os.path.isdir(path) else None
+    fractions = {"dev": dev_fraction, "test": test_fraction}
+    given, origins = {}, {}
+    if entries:
+        for name, entry in entries.items():
+            given[name], origins[name] = read(
+                entry, "directory" if os.path.isdir(entry) else format
+            )
+        for name in given:
+            if name != "train":
+                _check_known_labels(name, given[name], origins[name], given["train"])
+        to_carve = {name: fractions[name] for name in ("test", "dev") if name not in given}
+        source = given.pop("train")
+        if not to_carve:
+            notes.append("dev_fraction and test_fraction unused: every split is given")
+    else:
+        source, _ = read(path, format)
+        to_carve = {"test": test_fraction, "dev": dev_fraction}
+    splits, stratified = _carve(source, to_carve, seed, notes)
+    splits.update(given)
+    splits = {name: splits[name] for name in SPLITS}
+
+    record = {
+        "source": path,
+        "layout": "split files" if entries else "single source",
+        "seed": seed,
+        "dev_fraction": dev_fraction,
+        "test_fraction": test_fraction,
+        "stratified": stratified,
+        "labels": sorted(splits["train"].label_counts()),
+        "splits": {},
+        "skipped": _skipped_record(splits),
+        "notes": notes,
+    }
+    for name, split in splits.items():
+        entry = {"source": split.source, "count": len(split), "label_counts": split.label_counts()}
+        if name in to_carve:
+            entry["fraction"] = to_carve[name]
+        record["splits"][name] = entry
+    return splits, record
+
+
+# === Arguments and layout ===
+
+
+def _check_fraction(argument_name, value):
+    valid = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if not valid or not 0.0 <= value < 1.0:
+        raise ValueError(
+            f"Argument `{argument_name}` expected a number in [0, 1). "
+            f"Received: {argument_name}={value!r}"
+        )
+    return float(value)
+
+
+def _split_entries(root, notes):
+    """`{split: path}` of the split entries of `root`, or `None` when it has none."""
+    found, others = collections.defaultdict(list), []
+    for entry in sorted(os.scandir(root), key=lambda entry: entry.name):
+        if entry.name.startswith("."):
+            continue
+        stem = entry.name if entry.is_dir() else os.path.splitext(entry.name)[0]
+        split = next((s for s, names in SPLIT_NAMES.items() if stem.lower() in names), None)
+        if split is None:
+            others.append(entry.name)
+        else:
+            found[split].append(entry.path)
+    if not found:
+        return None
+    for split, paths in found.items():
+        if len(paths) > 1:
+            raise data_error(
+                root,
+                None,
+                f"holds {len(paths)} entries for the {split} split, expected one. "
+                f"Received: {sorted(os.path.basename(p) for p in paths)}",
+            )
+    if "train" not in found:
+        raise data_error(
+            root,
+            None,
+            f"holds the split(s) {[s for s in SPLITS if s in found]} but no train split "
+            "(a `train` file or folder, e.g. train.csv or train/<label>/*.txt). "
+            f"Received: {sorted(os.path.basename(p[0]) for p in found.values()) + others}",
+        )
+    if others:
+        notes.append(f"ignored entries of {root} that name no split: {others}")
+    return {split: found[split][0] for split in SPLITS if split in found}
+
+
+def _check_known_labels(split_name, split, origins, train):
+    known = set(train.labels)
+    for label, (file, line) in zip(split.labels, origins):
+        if label not in known:
+            raise data_error(
+                file,
+                line,
+                f"the label {label!r} of the {split_name} split never appears in train "
+                f"({train.source}, labels {sorted(known)}). Received: label={label!r}",
+            )
+
+
+# === Carving ===
+
+
+def _part_size(fraction, total):
+    if fraction == 0.0:
+        return 0
+    return max(1, int(math.floor(fraction * total + 0.5)))
+
+
+def _carve(source, fractions, seed, notes):
+    """Carves `fractions` (split -> fraction, in carving order) out of `source`.
+
+    Returns `(splits, stratified)`: `splits` holds `train` (the
+    rest, keeping `source.skipped`) and each carved split, `stratified` is
+    `None` when nothing was carved.
+    """
+    total = len(source)
+    sizes = {name: _part_size(fraction, total) for name, fraction in fractions.items()}
+    if total - sum(sizes.values()) < 1:
+        asked = ", ".join(f"{name}_fraction={fraction!r}" for name, fraction in fractions.items())
+        raise data_error(
+            source.source,
+            None,
+            f"holds {total} examples, too few to carve {asked} out of it and keep "
+            "examples for train",
+        )
+    labels = np.asarray(source.labels, dtype=object)
+    stratified = None
+    parts = {}
+    if any(sizes.values()):
+        try:
+            parts = _split_indices(labels, sizes, seed, stratify=True)
+            stratified = True
+        except ValueError as error:
+            parts = _split_indices(labels, sizes, seed, stratify=False)
+            stratified = False
+            notes.append(f"split not stratified: {error}")
+        _keep_labels_in_train(labels, parts, notes)
+    carved = {name: set(parts.get(name, ())) for name in fractions}
+    taken = set().union(*carved.values()) if carved else set()
+    train_indices = [i for i in range(total) if i not in taken]
+    splits = {
+        "train": LabelledTexts(
+            [source.texts[i] for i in train_indices],
+            [source.labels[i] for i in train_indices],
+            source.source,
+            source.skipped,
+        )
+    }
+    for name, indices in carved.items():
+        indices = sorted(indices)
+        splits[name] = LabelledTexts(
+            [source.texts[i] for i in indices],
+            [source.labels[i] for i in indices],
+            f"split of {source.source}",
+        )
+    return splits, stratified
+
+
+def _split_indices(labels, sizes, seed, stratify):
+    from sklearn.model_selection import train_test_split
+
+    rest = np.arange(len(labels))
+    parts = {}
+    for name, size in sizes.items():
+        if size == 0:
+            parts[name] = []
+            continue
+        rest, part = train_test_split(
+            rest,
+            test_size=size,
+            random_state=seed,
+            shuffle=True,
+            stratify=labels[rest] if stratify else None,
+        )
+        parts[name] = part.tolist()
+    return parts
+
+
+def _keep_labels_in_train(labels, parts, notes):
+    """Moves carved examples whose label train would lack back into train."""
+    carved = set().union(*map(set, parts.values()))
+    in_train = {labels[i] for i in range(len(labels)) if i not in carved}
+    for name, indices in parts.items():
+        moved = sorted({labels[i] for i in indices if labels[i] not in in_train})
+        if moved:
+            parts[name] = [i for i in indices if labels[i] in in_train]
+            notes.append(
+                f"labels {moved} would have been missing from train: their examples were "
+                f"kept in train instead of {name}"
+            )
+
+
+def _skipped_record(splits):
+    entries = [entry for split in splits.values() for entry in split.skipped]
+    return {
+        "count": len(entries),
+        "by_reason": dict(sorted(collections.Counter(e["reason"] for e in entries).items())),
+        "by_file": dict(sorted(collections.Counter(e["file"] for e in entries).items())),
+        "first": [dict(entry) for entry in entries[:_SKIPPED_IN_RECORD]],
+    }
