@@ -1,50 +1,25 @@
 """SavedModel export: models with toolkit layers run where neither the toolkit
 nor Keras is imported, with the outputs they have in process."""
 
-import json
-import subprocess
-import sys
-import textwrap
-
 import keras
 import numpy as np
 import pytest
+from serving import serve_without_toolkit
 
 import toolkit
 
 pytestmark = pytest.mark.tensorflow_only
 
-# Runs in a fresh interpreter that imports only TensorFlow and NumPy. Keras
-# and the toolkit are blocked (`import keras` raises ImportError): plain
-# `import tensorflow` would otherwise load Keras on its own, and the point is
-# that the SavedModel needs neither.
-SERVE_SCRIPT = textwrap.dedent(
-    """
-    import json
-    import sys
-
-    sys.modules["keras"] = None
-    sys.modules["toolkit"] = None
-
-    import numpy as np
-    import tensorflow as tf
-
-    directory = sys.argv[1]
-    names = sys.argv[2].split(",")
-    inputs = np.load(f"{directory}/inputs.npz")
-    outputs = {}
-    for name in names:
-        restored = tf.saved_model.load(f"{directory}/{name}")
-        result = restored.serve(tf.constant(inputs[name]))
-        outputs[name] = np.asarray(result)
-    np.savez(f"{directory}/outputs.npz", **outputs)
-    loaded = sorted(name for name, module in sys.modules.items() if module is not None)
-    print(json.dumps({
-        "toolkit": [m for m in loaded if m == "toolkit" or m.startswith("toolkit.")],
-        "keras": [m for m in loaded if m == "keras" or m.startswith("keras.")],
-    }))
-    """
-)
+SERVE = """
+names = sys.argv[2].split(",")
+inputs = np.load(f"{directory}/inputs.npz")
+outputs = {}
+for name in names:
+    restored = tf.saved_model.load(f"{directory}/{name}")
+    result = restored.serve(tf.constant(inputs[name]))
+    outputs[name] = np.asarray(result)
+np.savez(f"{directory}/outputs.npz", **outputs)
+"""
 
 
 def _sequence_model():
@@ -94,19 +69,7 @@ def test_exported_models_serve_without_toolkit(tmp_path):
         alone = keras.ops.convert_to_numpy(masked_model(masked_ids[row : row + 1, real_steps]))
         np.testing.assert_allclose(expected["masked"][row : row + 1], alone, atol=1e-5)
 
-    script = tmp_path / "serve.py"
-    script.write_text(SERVE_SCRIPT)
-    completed = subprocess.run(
-        [sys.executable, str(script), str(tmp_path), ",".join(cases)],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        cwd=tmp_path,
-    )
-    assert completed.returncode == 0, completed.stderr[-4000:]
-    modules = json.loads(completed.stdout.strip().splitlines()[-1])
-    assert modules["toolkit"] == [], modules["toolkit"]
-    assert modules["keras"] == [], modules["keras"][:10]
+    serve_without_toolkit(tmp_path, SERVE, ",".join(cases))
 
     served = np.load(tmp_path / "outputs.npz")
     for name in cases:

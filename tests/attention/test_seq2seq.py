@@ -2,15 +2,11 @@
 `model.fit`, decoded step by step with `toolkit.decoding`, in graph, and
 exported to a SavedModel that serves with TensorFlow alone."""
 
-import json
-import subprocess
-import sys
-import textwrap
-
 import keras
 import numpy as np
 import pytest
 from keras import ops
+from serving import serve_without_toolkit
 
 import toolkit
 from toolkit.attention import AttentionDecoder
@@ -179,29 +175,12 @@ def test_beam_search_in_graph_equals_eager(trained):
         np.testing.assert_allclose(numpy(compiled[key]), numpy(eager[key]), atol=1e-5)
 
 
-SERVE_SCRIPT = textwrap.dedent(
-    """
-    import json
-    import sys
-
-    sys.modules["keras"] = None
-    sys.modules["toolkit"] = None
-
-    import numpy as np
-    import tensorflow as tf
-
-    directory = sys.argv[1]
-    sources = np.load(f"{directory}/sources.npy")
-    restored = tf.saved_model.load(f"{directory}/translator")
-    result = restored.translate(tf.constant(sources))
-    np.savez(f"{directory}/served.npz", **{k: np.asarray(v) for k, v in result.items()})
-    loaded = sorted(name for name, module in sys.modules.items() if module is not None)
-    print(json.dumps({
-        "toolkit": [m for m in loaded if m == "toolkit" or m.startswith("toolkit.")],
-        "keras": [m for m in loaded if m == "keras" or m.startswith("keras.")],
-    }))
-    """
-)
+SERVE = """
+sources = np.load(f"{directory}/sources.npy")
+restored = tf.saved_model.load(f"{directory}/translator")
+result = restored.translate(tf.constant(sources))
+np.savez(f"{directory}/served.npz", **{k: np.asarray(v) for k, v in result.items()})
+"""
 
 
 @pytest.mark.tensorflow_only
@@ -226,18 +205,7 @@ def test_beam_search_exports_to_a_saved_model_served_by_tensorflow_alone(trained
         op_types.update(node.op for node in function.node_def)
     assert not [op for op in op_types if op.startswith("Xla")], sorted(op_types)
 
-    script = tmp_path / "serve.py"
-    script.write_text(SERVE_SCRIPT)
-    completed = subprocess.run(
-        [sys.executable, str(script), str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        cwd=tmp_path,
-    )
-    assert completed.returncode == 0, completed.stderr[-4000:]
-    modules = json.loads(completed.stdout.strip().splitlines()[-1])
-    assert modules == {"toolkit": [], "keras": []}, modules
+    serve_without_toolkit(tmp_path, SERVE)
 
     served = np.load(tmp_path / "served.npz")
     assert sorted(served.files) == sorted(expected)
