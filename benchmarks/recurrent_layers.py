@@ -29,11 +29,6 @@ KERAS_LAYERS = {
     "gru": keras.layers.GRU,
     "simple": keras.layers.SimpleRNN,
 }
-TOOLKIT_LAYERS = {
-    "lstm": toolkit.layers.LSTM,
-    "gru": toolkit.layers.GRU,
-    "simple": toolkit.layers.SimpleRNN,
-}
 
 
 def median_seconds(function, repeats, warmup=2):
@@ -100,7 +95,7 @@ def main(argv=None):
         KERAS_LAYERS[args.layer](args.units), inputs, targets, args.repeats
     )
     results["toolkit"] = keras_timings(
-        TOOLKIT_LAYERS[args.layer](args.units), inputs, targets, args.repeats
+        toolkit.layers.get(args.layer)(args.units), inputs, targets, args.repeats
     )
     results["torch"] = torch_timings(args.layer, inputs, args.units, args.repeats)
     base_train, base_infer = results["keras"]

@@ -1,9 +1,8 @@
 """Demo job: train a toolkit LSTM with `model.fit`, evaluate it and export it.
 
-The stand-in for the default recipe until the real recipes land. The task is
-synthetic and needs no download: classify which of a few frequencies a noisy
-sine wave has, from sequences of different lengths (padded on the right and
-masked), so it also exercises the toolkit's masking.
+The synthetic task of the gate-inspection notebook; it needs no download:
+classify which of a few frequencies a noisy sine wave has, from sequences
+of different lengths (padded on the right and masked), so it also exercises the toolkit's masking.
 
 Run it with `python -m recipes.demo --out runs/demo`. The output folder holds
 `config.json`, `metrics.json`, `model.keras` and `saved_model/`; it is written
@@ -44,13 +43,6 @@ class DemoConfig:
     seed: int = 7
 
 
-LAYERS = {
-    "lstm": toolkit.layers.LSTM,
-    "gru": toolkit.layers.GRU,
-    "simple": toolkit.layers.SimpleRNN,
-}
-
-
 def make_dataset(config, examples, seed):
     """Noisy sine waves of random length, right-padded with zeros.
 
@@ -73,13 +65,14 @@ def make_dataset(config, examples, seed):
 
 
 def build_model(config):
-    if config.cell not in LAYERS:
+    if config.cell not in toolkit.layers.available():
         raise ValueError(
-            f"Config field `cell` expected one of {sorted(LAYERS)}. Received: cell={config.cell!r}"
+            f"Config field `cell` expected one of {list(toolkit.layers.available())}. "
+            f"Received: cell={config.cell!r}"
         )
     inputs = keras.Input(shape=(config.max_length, 1), name="waves")
     masked = keras.layers.Masking(mask_value=0.0)(inputs)
-    encoded = LAYERS[config.cell](config.units, name="encoder")(masked)
+    encoded = toolkit.layers.get(config.cell)(config.units, name="encoder")(masked)
     outputs = keras.layers.Dense(len(config.frequencies), activation="softmax")(encoded)
     return keras.Model(inputs, outputs, name="sine_classifier")
 

@@ -1,9 +1,12 @@
 """`--strategy multiworker`: two worker processes on localhost train one model.
 
 Each worker builds the model under the runner's `make_strategy("multiworker")`
-(cluster from `TF_CONFIG`) and runs `model.fit` over `tf.data`; gradients are
-all-reduced, so both end with the same weights, which differ from a model
-that trained on either worker's half alone.
+(cluster from `TF_CONFIG`), applies `prepare_model_for_strategy` (the
+workaround for keras-team/keras#20585, see `recipes.runner.distributed`) and
+runs `model.fit`, `evaluate` and `predict` over `tf.data`. Gradients are
+all-reduced, so both end with the same weights: those of one process that
+trained on the whole data with the same global batch, which differ from a
+model that trained on either worker's half alone.
 """
 
 import json
@@ -16,17 +19,7 @@ import textwrap
 import numpy as np
 import pytest
 
-pytestmark = [
-    pytest.mark.tensorflow_only,
-    # Keras 3.15 + TF 2.21: model.fit under MultiWorkerMirroredStrategy fails
-    # in the strategy's reduce of a PerReplica value ("Attempt to convert a
-    # value (PerReplica...) with an unsupported type"), the open upstream bug
-    # keras-team/keras#20585. Strict: the test turns red when it starts to
-    # pass, so the runner's multi-worker path gets enabled then.
-    pytest.mark.xfail(
-        strict=True, reason="keras-team/keras#20585: Keras 3 fit under MultiWorkerMirroredStrategy"
-    ),
-]
+pytestmark = pytest.mark.tensorflow_only
 
 WORKER = textwrap.dedent(
     """
@@ -36,9 +29,11 @@ WORKER = textwrap.dedent(
     import keras
     import tensorflow as tf
     from recipes.runner import make_strategy
+    from recipes.runner.distributed import prepare_model_for_strategy
     keras.config.disable_traceback_filtering()
 
     out = sys.argv[1]
+    task = json.loads(os.environ["TF_CONFIG"])["task"]["index"]
     strategy = make_strategy("multiworker")
     keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
@@ -47,14 +42,41 @@ WORKER = textwrap.dedent(
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     data = tf.data.Dataset.from_tensor_slices((x, y)).batch(16).with_options(options)
-    with strategy.scope():
+
+
+    def build():
         model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
         model.compile(keras.optimizers.SGD(0.1), "mse")
-    history = model.fit(data, epochs=3, verbose=0)
-    task = json.loads(os.environ["TF_CONFIG"])["task"]["index"]
+        return model
+
+
+    with strategy.scope():
+        model = prepare_model_for_strategy(build(), strategy)
+    initial = model.get_weights()
+    history = model.fit(data, epochs=3, validation_data=data, verbose=0)
+    evaluation = model.evaluate(data, verbose=0)
+    predictions = model.predict(data, verbose=0)
+
+    # References on this worker alone, from the same initial weights: the
+    # whole data in global batches of 16, and half of it in batches of 8.
+    whole = build()
+    whole.set_weights(initial)
+    whole_history = whole.fit(x, y, batch_size=16, epochs=3, shuffle=False, verbose=0)
+    half_rows = (np.arange(64) // 8) % 2 == task
+    half = build()
+    half.set_weights(initial)
+    half.fit(x[half_rows], y[half_rows], batch_size=8, epochs=3, shuffle=False, verbose=0)
+
     np.save(f"{out}/worker{task}.npy", model.get_weights()[0])
+    np.save(f"{out}/whole{task}.npy", whole.get_weights()[0])
+    np.save(f"{out}/half{task}.npy", half.get_weights()[0])
+    np.save(f"{out}/predictions{task}.npy", predictions)
+    np.save(f"{out}/expected{task}.npy", whole.predict(x, verbose=0))
     print(json.dumps({"workers": strategy.num_replicas_in_sync,
-                      "loss": history.history["loss"]}))
+                      "loss": history.history["loss"],
+                      "val_loss": history.history["val_loss"],
+                      "evaluation": evaluation,
+                      "whole_loss": whole_history.history["loss"]}))
     """
 )
 
@@ -106,6 +128,25 @@ def test_two_workers_train_one_model_in_sync(tmp_path):
     for result in results:
         assert np.all(np.isfinite(result["loss"]))
         assert result["loss"][-1] < result["loss"][0]
-    np.testing.assert_allclose(
-        np.load(tmp_path / "worker0.npy"), np.load(tmp_path / "worker1.npy"), atol=1e-6
-    )
+        # Logs are averaged over both workers: the same as one process
+        # training on the whole data; `evaluate` works under the strategy.
+        np.testing.assert_allclose(result["loss"], result["whole_loss"], rtol=1e-5)
+        assert np.all(np.isfinite(result["val_loss"]))
+        np.testing.assert_allclose(result["evaluation"], result["val_loss"][-1], rtol=1e-5)
+    np.testing.assert_allclose(results[0]["loss"], results[1]["loss"], rtol=1e-6)
+
+    weights = [np.load(tmp_path / f"worker{index}.npy") for index in range(2)]
+    np.testing.assert_allclose(weights[0], weights[1], atol=1e-6)
+    for index in range(2):
+        # All-reduced gradients: one step per global batch of 16, as if a
+        # single process had trained on the whole data, and not on its half.
+        np.testing.assert_allclose(
+            weights[index], np.load(tmp_path / f"whole{index}.npy"), atol=1e-5
+        )
+        assert not np.allclose(weights[index], np.load(tmp_path / f"half{index}.npy"), atol=1e-3)
+        # `predict` gathers both workers' outputs back into the data's order.
+        np.testing.assert_allclose(
+            np.load(tmp_path / f"predictions{index}.npy"),
+            np.load(tmp_path / f"expected{index}.npy"),
+            atol=1e-5,
+        )
