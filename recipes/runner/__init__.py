@@ -3,13 +3,15 @@
 Each recipe (`recipes.text_classification`, ...) declares a config dataclass
 and a `run(config, out_dir)`; the runner gives it YAML presets with checked
 `--set key=value` overrides (`config`), all-or-nothing output folders
-(`outputs`), and strategies, precision and the callbacks for early stopping,
+(`outputs`), strategies (with `distributed`'s fix that lets `fit` run
+under several workers), precision and the callbacks for early stopping,
 best-checkpoint selection, the wall-clock budget and logs (`training`).
 """
 
 from recipes.runner.config import ConfigError
 from recipes.runner.config import config_to_dict
 from recipes.runner.config import load_config
+from recipes.runner.distributed import prepare_model_for_strategy
 from recipes.runner.outputs import staged_output
 from recipes.runner.training import WallClockBudget
 from recipes.runner.training import fit_callbacks
@@ -21,6 +23,7 @@ __all__ = [
     "ConfigError",
     "config_to_dict",
     "load_config",
+    "prepare_model_for_strategy",
     "staged_output",
     "WallClockBudget",
     "fit_callbacks",

@@ -150,3 +150,18 @@ def test_two_workers_train_one_model_in_sync(tmp_path):
             np.load(tmp_path / f"expected{index}.npy"),
             atol=1e-5,
         )
+
+
+def test_prepare_model_for_strategy_leaves_single_worker_models_alone():
+    import keras
+    import tensorflow as tf
+
+    from recipes.runner.distributed import is_multi_worker
+    from recipes.runner.distributed import prepare_model_for_strategy
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    for strategy in (None, tf.distribute.get_strategy()):
+        assert not is_multi_worker(strategy)
+        assert prepare_model_for_strategy(model, strategy) is model
+        assert "train_step" not in vars(model)
+        assert "_maybe_symbolic_build" not in vars(model)
