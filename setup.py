@@ -21,6 +21,10 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["toolkit", "toolkit.*", "recipes", "recipes.*"]),
     include_package_data=True,
+    package_data={
+        "recipes": ["data/*/*.csv"],
+        "recipes.text_classification": ["presets/*.yaml"],
+    },
     install_requires=[
         "tensorflow==2.21.*",
         "keras==3.15.*",

@@ -1,7 +1,7 @@
-"""`python -m recipes` runs the default job."""
+"""`python -m recipes` runs the default job: the text-classification recipe."""
 
 import sys
 
-from recipes.demo import main
+from recipes.text_classification.cli import main
 
 sys.exit(main())

@@ -7,12 +7,20 @@ file or a `root/<label>/*.txt` class-folder tree into a `LabelledTexts`
 directory holds, the missing ones carved out with a seeded stratified
 split - and a JSON-serializable record of what it did; `text_dataset` batches
 texts and label indices into a `tf.data.Dataset` for `model.fit` on any
-backend.
+backend; `split_words_and_punctuation` is the `TextVectorization` split that
+keeps punctuation as tokens.
 """
 
 from toolkit.data.datasets import text_dataset
 from toolkit.data.splits import load_text_splits
 from toolkit.data.text import LabelledTexts
 from toolkit.data.text import read_labelled_texts
+from toolkit.data.tokens import split_words_and_punctuation
 
-__all__ = ["LabelledTexts", "read_labelled_texts", "load_text_splits", "text_dataset"]
+__all__ = [
+    "LabelledTexts",
+    "read_labelled_texts",
+    "load_text_splits",
+    "text_dataset",
+    "split_words_and_punctuation",
+]

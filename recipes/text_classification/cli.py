@@ -1,0 +1,117 @@
+"""The recipe's command line: train (the default) and `predict`."""
+
+import argparse
+import sys
+
+from recipes.runner import ConfigError
+from recipes.runner import load_config
+from recipes.runner.training import STRATEGIES
+
+TRAIN_EPILOG = """examples:
+  python -m recipes.text_classification --out runs/text_classification
+  python -m recipes.text_classification --data reviews.csv --set cell=lstm --set units=128
+  python -m recipes.text_classification --preset recipes/text_classification/presets/lstm.yaml
+  python -m recipes.text_classification predict runs/text_classification --input texts.txt
+"""
+
+
+def train_parser():
+    parser = argparse.ArgumentParser(
+        prog="python -m recipes.text_classification",
+        description="Train, evaluate and export a recurrent text classifier.",
+        epilog=TRAIN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--out", default="runs/text_classification", help="output folder")
+    parser.add_argument(
+        "--data", help="CSV/TSV/JSONL file, class-folder tree, or a folder of train/dev/test"
+    )
+    parser.add_argument("--preset", help="YAML file of config fields")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="config override"
+    )
+    parser.add_argument("--max-train-minutes", type=float, help="wall-clock budget for fit")
+    parser.add_argument("--mixed-precision", action="store_true", help="mixed float16/bfloat16")
+    parser.add_argument("--strategy", choices=STRATEGIES, help="tf.distribute strategy")
+    return parser
+
+
+def predict_parser():
+    parser = argparse.ArgumentParser(
+        prog="python -m recipes.text_classification predict",
+        description="Print `label<TAB>probability` for each line of texts.",
+    )
+    parser.add_argument("run_dir", help="a finished run folder (holds model.keras)")
+    parser.add_argument("--input", default="-", help="text file, one text per line (- = stdin)")
+    parser.add_argument("--batch-size", type=int, default=256)
+    return parser
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["predict"]:
+        return predict_main(argv[1:])
+    if argv[:1] == ["train"]:
+        argv = argv[1:]
+    return train_main(argv)
+
+
+def train_main(argv):
+    from recipes.text_classification.config import TextClassificationConfig
+
+    parser = train_parser()
+    args = parser.parse_args(argv)
+    overrides = list(args.set)
+    if args.data is not None:
+        overrides.append(f"data={args.data}")
+    if args.max_train_minutes is not None:
+        overrides.append(f"max_train_minutes={args.max_train_minutes}")
+    if args.mixed_precision:
+        overrides.append("mixed_precision=true")
+    if args.strategy is not None:
+        overrides.append(f"strategy={args.strategy}")
+    try:
+        config = load_config(TextClassificationConfig, args.preset, overrides)
+    except ConfigError as error:
+        parser.error(str(error))
+
+    from recipes.text_classification.job import output_files
+    from recipes.text_classification.job import run
+
+    metrics = run(config, args.out)
+    print(summary(metrics))
+    print(f"Wrote {args.out}/: {' '.join(output_files(args.out))}")
+    return 0
+
+
+def summary(metrics):
+    """The test results, and the baseline's beside them, as a small table."""
+    lines = [f"test examples: {metrics['examples']}", f"{'':28}accuracy  macro_f1"]
+    lines.append(f"{'recipe':28}{metrics['accuracy']:8.4f}  {metrics['macro_f1']:8.4f}")
+    if "baseline" in metrics:
+        baseline = metrics["baseline"]["test"]
+        lines.append(
+            f"{'TF-IDF + logistic regression':28}{baseline['accuracy']:8.4f}  "
+            f"{baseline['macro_f1']:8.4f}"
+        )
+    training = metrics["training"]
+    lines.append(
+        f"trained {training['epochs_run']} epochs in {training['seconds']} s"
+        + (" (stopped by the time budget)" if training["stopped_by_time_budget"] else "")
+    )
+    return "\n".join(lines)
+
+
+def predict_main(argv):
+    args = predict_parser().parse_args(argv)
+    if args.input == "-":
+        texts = sys.stdin.read().splitlines()
+    else:
+        with open(args.input, encoding="utf-8") as file:
+            texts = file.read().splitlines()
+    from recipes.text_classification.export import predict_texts
+
+    labels, probabilities = predict_texts(args.run_dir, texts, args.batch_size)
+    for label, row in zip(labels, probabilities):
+        print(f"{label}\t{float(row.max()):.4f}")
+    return 0

@@ -1,0 +1,132 @@
+"""The text-classification recipe's config: defaults, checks and presets."""
+
+import dataclasses
+import pathlib
+
+import toolkit
+from recipes.runner import ConfigError
+from recipes.runner.training import STRATEGIES
+
+BUNDLED_DATA = (
+    pathlib.Path(__file__).resolve().parents[1] / "data" / "number_agreement" / "sentences.csv"
+)
+PRESETS = pathlib.Path(__file__).resolve().parent / "presets"
+POOLINGS = ("attention", "final")
+
+
+@dataclasses.dataclass
+class TextClassificationConfig:
+    """Every field can be set in a YAML preset or with `--set key=value`.
+
+    The defaults are the tuned recipe for the bundled number-agreement data
+    (`docs/datasets/number_agreement.md`): lower-cased words with punctuation
+    kept as tokens, a 64-wide embedding, one bidirectional GRU of 64 units,
+    additive attention pooling, dropout 0.3, Adam 1e-3, batches of 64, early
+    stopping on dev accuracy.
+    """
+
+    # Data.
+    data: str | None = None  # None: the bundled data
+    text_column: str = "text"
+    label_column: str = "label"
+    format: str | None = None  # None: from the file suffix
+    encoding: str = "utf-8"
+    dev_fraction: float = 0.1
+    test_fraction: float = 0.1
+    split_seed: int = 1234
+    # Tokens.
+    max_tokens: int = 20000  # vocabulary size, with padding and [UNK]
+    max_length: int = 128  # training texts are cut to this many tokens
+    # Model.
+    cell: str = "gru"
+    units: int = 64
+    layers: int = 1
+    bidirectional: bool = True
+    embedding_dim: int = 64
+    pooling: str = "attention"  # attention | final (the last state)
+    attention_units: int = 64
+    attention_heads: int = 1
+    dropout: float = 0.3
+    # Training.
+    seed: int = 1
+    epochs: int = 15
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    patience: int | None = 2
+    max_train_minutes: float | None = None
+    mixed_precision: bool = False
+    strategy: str = "default"
+    verbose: int = 1  # Keras fit verbosity: 0 silent, 1 progress bar, 2 a line per epoch
+    # Reports.
+    baseline: bool = True
+    attention_examples: int = 8
+
+    def __post_init__(self):
+        if self.cell not in toolkit.layers.available():
+            raise ConfigError(
+                f"Config key `cell` expected one of {list(toolkit.layers.available())}. "
+                f"Received: {self.cell!r}"
+            )
+        if self.pooling not in POOLINGS:
+            raise ConfigError(
+                f"Config key `pooling` expected one of {list(POOLINGS)}. Received: {self.pooling!r}"
+            )
+        if self.strategy not in STRATEGIES:
+            raise ConfigError(
+                f"Config key `strategy` expected one of {list(STRATEGIES)}. "
+                f"Received: {self.strategy!r}"
+            )
+        for name in (
+            "max_tokens",
+            "max_length",
+            "units",
+            "layers",
+            "embedding_dim",
+            "attention_units",
+            "attention_heads",
+            "epochs",
+            "batch_size",
+        ):
+            value = getattr(self, name)
+            if value < 1:
+                raise ConfigError(
+                    f"Config key `{name}` expected a positive integer. Received: {value!r}"
+                )
+        if self.max_tokens < 3:
+            raise ConfigError(
+                f"Config key `max_tokens` expected at least 3 (padding, [UNK] and a word). "
+                f"Received: {self.max_tokens!r}"
+            )
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(
+                f"Config key `dropout` expected a number in [0, 1). Received: {self.dropout!r}"
+            )
+        if self.learning_rate <= 0:
+            raise ConfigError(
+                "Config key `learning_rate` expected a positive number. "
+                f"Received: {self.learning_rate!r}"
+            )
+        if self.patience is not None and self.patience < 0:
+            raise ConfigError(
+                "Config key `patience` expected a non-negative integer or null. "
+                f"Received: {self.patience!r}"
+            )
+        if self.max_train_minutes is not None and self.max_train_minutes <= 0:
+            raise ConfigError(
+                "Config key `max_train_minutes` expected a positive number or null. "
+                f"Received: {self.max_train_minutes!r}"
+            )
+        if self.verbose not in (0, 1, 2):
+            raise ConfigError(
+                f"Config key `verbose` expected 0, 1 or 2. Received: {self.verbose!r}"
+            )
+        if self.attention_examples < 0:
+            raise ConfigError(
+                "Config key `attention_examples` expected a non-negative integer. "
+                f"Received: {self.attention_examples!r}"
+            )
+
+    @property
+    def data_path(self):
+        """The data to read: `data`, or the bundled data when it is `None`."""
+        return pathlib.Path(self.data) if self.data is not None else BUNDLED_DATA

@@ -1,0 +1,72 @@
+"""The run folder's deployable forms, and prediction from a run folder.
+
+* `model.keras`: the text model (raw strings -> probabilities); loading it
+  needs `import toolkit` (its layers are the toolkit's).
+* `saved_model/`: a TensorFlow SavedModel whose `serve` signature takes a
+  batch of raw strings `(batch,)` and returns `label` (strings `(batch,)`)
+  and `probabilities` (float32 `(batch, classes)`, columns in the order of
+  `labels.txt`). Loading and calling it needs only TensorFlow:
+  `tf.saved_model.load(path).serve(tf.constant(["some text"]))`.
+"""
+
+import pathlib
+
+import keras
+import numpy as np
+
+from recipes.text_classification.model import predict_probabilities
+
+SIGNATURE = "serve"
+
+
+def export_saved_model(text_model, class_names, path):
+    """Writes the raw-string SavedModel (TensorFlow backend only)."""
+    import tensorflow as tf
+
+    names = tf.constant(list(class_names), dtype=tf.string)
+    archive = keras.export.ExportArchive()
+    archive.track(text_model)
+
+    def serve(texts):
+        probabilities = text_model(texts, training=False)
+        return {
+            "label": tf.gather(names, tf.argmax(probabilities, axis=-1)),
+            "probabilities": probabilities,
+        }
+
+    archive.add_endpoint(SIGNATURE, serve, input_signature=[tf.TensorSpec([None], tf.string)])
+    archive.write_out(str(path), verbose=False)
+
+
+def load_run(run_dir):
+    """The vectorizer, classifier and class names of a finished run folder."""
+    import toolkit  # noqa: F401  (registers the layers model.keras holds)
+
+    run_dir = pathlib.Path(run_dir)
+    model_path = run_dir / "model.keras"
+    labels_path = run_dir / "labels.txt"
+    for path in (model_path, labels_path):
+        if not path.is_file():
+            raise ValueError(
+                f"Argument `run_dir` expected a finished run folder holding {path.name}. "
+                f"Received: {str(run_dir)!r} (no {path})"
+            )
+    text_model = keras.models.load_model(model_path)
+    class_names = labels_path.read_text(encoding="utf-8").splitlines()
+    return text_model.get_layer("vectorizer"), text_model.get_layer("classifier"), class_names
+
+
+def predict_texts(run_dir, texts, batch_size=256):
+    """Labels and probabilities of raw texts with the model of a run folder.
+
+    Works on every backend (the vectorizer runs as TensorFlow ops, the
+    classifier on the active backend).
+
+    Returns:
+        `(labels, probabilities)`: a list of strings and a float32 array
+        `(len(texts), classes)`.
+    """
+    vectorizer, classifier, class_names = load_run(run_dir)
+    probabilities = predict_probabilities(vectorizer, classifier, texts, batch_size)
+    labels = [class_names[index] for index in np.argmax(probabilities, axis=-1)]
+    return labels, probabilities
