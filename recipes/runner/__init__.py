@@ -11,6 +11,7 @@ best-checkpoint selection, the wall-clock budget and logs (`training`).
 from recipes.runner.config import ConfigError
 from recipes.runner.config import config_to_dict
 from recipes.runner.config import load_config
+from recipes.runner.distributed import is_chief
 from recipes.runner.distributed import prepare_model_for_strategy
 from recipes.runner.outputs import staged_output
 from recipes.runner.training import WallClockBudget
@@ -23,6 +24,7 @@ __all__ = [
     "ConfigError",
     "config_to_dict",
     "load_config",
+    "is_chief",
     "prepare_model_for_strategy",
     "staged_output",
     "WallClockBudget",

@@ -151,3 +151,20 @@ def prepare_model_for_strategy(model, strategy):
     model.test_function = None
     setattr(model, _PREPARED, True)
     return model
+
+
+def is_chief(strategy):
+    """Whether this process writes the run's outputs under `strategy`.
+
+    Every process is the chief except the non-chief workers of a multi-worker
+    cluster: with a `chief` task in `TF_CONFIG` that task is the chief, else
+    worker 0. The other workers train in step with it (they must take part
+    in every all-reduce) but write their outputs to a scratch folder only.
+    """
+    if not is_multi_worker(strategy):
+        return True
+    resolver = strategy.cluster_resolver
+    cluster = resolver.cluster_spec().as_dict()
+    if "chief" in cluster:
+        return resolver.task_type == "chief"
+    return resolver.task_type == "worker" and resolver.task_id == 0

@@ -80,7 +80,10 @@ def train_main(argv):
 
     metrics = run(config, args.out)
     print(summary(metrics))
-    print(f"Wrote {args.out}/: {' '.join(output_files(args.out))}")
+    if "outputs" in metrics:
+        print(f"Did not write {args.out}/: {metrics['outputs']}")
+    else:
+        print(f"Wrote {args.out}/: {' '.join(output_files(args.out))}")
     return 0
 
 

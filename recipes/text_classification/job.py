@@ -2,6 +2,8 @@
 
 import contextlib
 import pathlib
+import shutil
+import tempfile
 import time
 
 import keras
@@ -9,6 +11,7 @@ import numpy as np
 
 from recipes.runner import config_to_dict
 from recipes.runner import fit_callbacks
+from recipes.runner import is_chief
 from recipes.runner import make_strategy
 from recipes.runner import prepare_model_for_strategy
 from recipes.runner import restore_best
@@ -68,8 +71,23 @@ def run(config, out_dir):
     """Trains, evaluates and exports one model; returns the metrics dict.
 
     Everything is written to a staging folder that becomes `out_dir` only
-    when the whole run succeeded.
+    when the whole run succeeded. Under `strategy="multiworker"` only the
+    chief writes `out_dir`; the other workers train with it and discard
+    their outputs.
     """
+    # First: a multi-worker strategy must be set up before TensorFlow runs any op.
+    strategy = make_strategy(config.strategy)
+    if is_chief(strategy):
+        return _run(config, out_dir, strategy)
+    scratch = tempfile.mkdtemp(prefix="text-classification-worker-")
+    try:
+        metrics = _run(config, pathlib.Path(scratch) / "run", strategy)
+        return {**metrics, "outputs": "discarded: this worker is not the chief"}
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _run(config, out_dir, strategy):
     start = time.monotonic()
     keras.utils.set_random_seed(config.seed)
     policy = set_precision(config.mixed_precision)
@@ -77,7 +95,6 @@ def run(config, out_dir):
     vectorizer = build_vectorizer(config, splits["train"].texts)
     vocabulary_size = vectorizer.vocabulary_size()
 
-    strategy = make_strategy(config.strategy)
     with strategy.scope() if strategy is not None else contextlib.nullcontext():
         classifier = build_classifier(config, vocabulary_size, len(class_names))
         classifier.compile(
@@ -107,6 +124,10 @@ def run(config, out_dir):
             verbose=config.verbose,
         ).history
         training = restore_best(classifier, callbacks)
+        if strategy is not None and config.strategy != "default":
+            # Evaluate and export a copy outside the strategy: under several
+            # workers `predict` would gather every worker's copy of a batch.
+            classifier = _local_copy(classifier)
         training["seconds"] = round(time.monotonic() - fit_start, 1)
         training["epochs_run"] = len(history.get("loss", []))
         if history.get("val_accuracy"):
@@ -170,6 +191,12 @@ def run(config, out_dir):
         write_json(staging / "data.json", data_record)
         write_json(staging / "metrics.json", metrics)
     return metrics
+
+
+def _local_copy(model):
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    return copy
 
 
 def _check_exports(text_model, class_names, texts, staging):
