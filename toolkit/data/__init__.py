@@ -8,10 +8,15 @@ directory holds, the missing ones carved out with a seeded stratified
 split - and a JSON-serializable record of what it did; `text_dataset` batches
 texts and label indices into a `tf.data.Dataset` for `model.fit` on any
 backend; `split_words_and_punctuation` is the `TextVectorization` split that
-keeps punctuation as tokens.
+keeps punctuation as tokens. For translation, `read_parallel_texts` reads
+sentence pairs (TSV or two aligned files) into a `ParallelTexts` and
+`load_parallel_splits` returns their train / dev / test splits.
 """
 
 from toolkit.data.datasets import text_dataset
+from toolkit.data.parallel import ParallelTexts
+from toolkit.data.parallel import load_parallel_splits
+from toolkit.data.parallel import read_parallel_texts
 from toolkit.data.splits import load_text_splits
 from toolkit.data.text import LabelledTexts
 from toolkit.data.text import read_labelled_texts
@@ -23,4 +28,7 @@ __all__ = [
     "load_text_splits",
     "text_dataset",
     "split_words_and_punctuation",
+    "ParallelTexts",
+    "read_parallel_texts",
+    "load_parallel_splits",
 ]
