@@ -242,3 +242,23 @@ def test_stacked_toolkit_cells_match_stacked_toolkit_layers():
     )(gru_sequence)
     reference = keras.Model(inputs, [simple_sequence, lstm_h, lstm_c, gru_h, simple_h])
     _compare_training(wrapped, reference, _inputs(4), "StackedRNNCells")
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_bidirectional_returns_the_states_of_both_directions_in_a_functional_model(kind):
+    # Regression: Recurrent.compute_output_shape returned a list with
+    # return_state=True, and Bidirectional (which adds tuples to it) failed
+    # when building a functional model.
+    layer = toolkit.layers.get(kind)(3, return_sequences=True, return_state=True)
+    inputs = keras.Input((None, 2))
+    outputs = keras.layers.Bidirectional(layer)(inputs)
+    states = 2 if kind == "lstm" else 1
+    assert len(outputs) == 1 + 2 * states
+    assert tuple(outputs[0].shape) == (None, None, 6)
+    model = keras.Model(inputs, outputs)
+    x = np.random.default_rng(0).normal(size=(2, 4, 2)).astype("float32")
+    values = [to_numpy(v) for v in model(x)]
+    forward_last = values[0][:, -1, :3]
+    backward_first = values[0][:, 0, 3:]
+    np.testing.assert_allclose(values[1], forward_last, atol=1e-6)
+    np.testing.assert_allclose(values[1 + states], backward_first, atol=1e-6)

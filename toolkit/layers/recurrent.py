@@ -286,7 +286,8 @@ class Recurrent(keras.layers.Layer):
         size = self.cell.output_size
         output_shape = (batch_size, steps, size) if self.return_sequences else (batch_size, size)
         if self.return_state:
-            return [output_shape] + [(batch_size, s) for s in self.cell.state_size]
+            # A tuple, as Keras' RNN returns it (`Bidirectional` adds tuples to it).
+            return (output_shape, *[(batch_size, s) for s in self.cell.state_size])
         return output_shape
 
     def compute_mask(self, sequences, mask=None):
