@@ -1,0 +1,112 @@
+"""The translation recipe's config: defaults, checks and presets."""
+
+import dataclasses
+import pathlib
+
+from recipes.runner import ConfigError
+from recipes.runner.training import STRATEGIES
+from recipes.translation.model import ATTENTIONS
+from recipes.translation.model import CELLS
+
+DATA = pathlib.Path(__file__).resolve().parents[1] / "data" / "translation"
+PRESETS = pathlib.Path(__file__).resolve().parent / "presets"
+
+
+@dataclasses.dataclass
+class TranslationConfig:
+    """Every field can be set in a YAML preset or with `--set key=value`."""
+
+    # Data.
+    data: str | None = None  # None: the bundled corpus
+    format: str | None = None  # None: aligned when <data>.<source_language> exists, else TSV
+    source_language: str | None = None  # suffixes of aligned files (train.en / train.de)
+    target_language: str | None = None
+    source_column: int = 0
+    target_column: int = 1
+    encoding: str = "utf-8"
+    max_words: int | None = 50  # longer pairs are skipped (counted in data.json)
+    dev_fraction: float = 0.05
+    test_fraction: float = 0.05
+    split_seed: int = 1234
+    # Tokens.
+    source_vocabulary: int = 4000
+    target_vocabulary: int = 4000
+    max_tokens: int = 64  # training pairs are cut to this many subword tokens a side
+    # Model.
+    cell: str = "gru"  # lstm | gru
+    attention: str = "luong-general"  # bahdanau | luong-dot | luong-general | none
+    units: int = 256
+    embedding_dim: int = 128
+    encoder_layers: int = 1
+    dropout: float = 0.2
+    label_smoothing: float = 0.1
+    # Training.
+    seed: int = 1
+    epochs: int = 30
+    batch_size: int = 64
+    learning_rate: float = 2e-3
+    clipnorm: float | None = 1.0
+    patience: int | None = 3
+    max_train_minutes: float | None = None
+    mixed_precision: bool = False
+    strategy: str = "default"
+    verbose: int = 1
+    # Decoding and reports.
+    beam_width: int = 5  # 1 or more; `greedy` decoding is beam_width=1
+    length_penalty: float = 1.0
+    max_length_ratio: float = 2.0
+    max_length_offset: int = 10
+    examples: int = 10
+    attention_examples: int = 4
+
+    def __post_init__(self):
+        choices = {"cell": sorted(CELLS), "attention": list(ATTENTIONS), "strategy": STRATEGIES}
+        for key, allowed in choices.items():
+            if getattr(self, key) not in allowed:
+                raise ConfigError(
+                    f"Config key `{key}` expected one of {list(allowed)}. "
+                    f"Received: {getattr(self, key)!r}"
+                )
+        for key in (
+            "source_vocabulary",
+            "target_vocabulary",
+            "max_tokens",
+            "units",
+            "embedding_dim",
+            "encoder_layers",
+            "epochs",
+            "batch_size",
+            "beam_width",
+        ):
+            if getattr(self, key) < 1:
+                raise ConfigError(
+                    f"Config key `{key}` expected a positive integer. "
+                    f"Received: {getattr(self, key)!r}"
+                )
+        for key in ("dropout", "label_smoothing"):
+            if not 0.0 <= getattr(self, key) < 1.0:
+                raise ConfigError(
+                    f"Config key `{key}` expected a number in [0, 1). "
+                    f"Received: {getattr(self, key)!r}"
+                )
+        for key in ("learning_rate", "max_length_ratio"):
+            if getattr(self, key) <= 0:
+                raise ConfigError(
+                    f"Config key `{key}` expected a positive number. "
+                    f"Received: {getattr(self, key)!r}"
+                )
+        for key in ("clipnorm", "max_train_minutes"):
+            if getattr(self, key) is not None and getattr(self, key) <= 0:
+                raise ConfigError(
+                    f"Config key `{key}` expected a positive number or null. "
+                    f"Received: {getattr(self, key)!r}"
+                )
+        if self.patience is not None and self.patience < 0:
+            raise ConfigError(
+                "Config key `patience` expected a non-negative integer or null. "
+                f"Received: {self.patience!r}"
+            )
+        if self.verbose not in (0, 1, 2):
+            raise ConfigError(
+                f"Config key `verbose` expected 0, 1 or 2. Received: {self.verbose!r}"
+            )

@@ -1,0 +1,235 @@
+"""The attentional encoder-decoder: layers, the teacher-forced model, the search.
+
+`Seq2Seq(config, source_vocabulary_size, target_vocabulary_size)` builds
+
+* the encoder: source embedding (`mask_zero`), dropout, `encoder_layers`
+  bidirectional toolkit recurrent layers of the configured cell; the last
+  one's forward and backward final states go through a `tanh` bridge into the
+  decoder's initial state;
+* the decoder: target embedding, an `AttentionDecoderCell` (the configured
+  cell, the configured attention, input feeding, attention layer
+  `tanh(W_c [h; c])`) run by an `AttentionDecoder` over the shifted target
+  (teacher forcing), or a plain recurrent layer when `attention="none"`;
+  dropout; a projection to target-vocabulary logits.
+
+`model` is the Keras model `[source_ids, decoder_input_ids] -> logits` that
+`fit` trains; `search(source_ids, ...)` runs greedy or beam search over the
+same layers with `keras.ops` only, so it compiles with `tf.function` and
+`jax.jit` and exports into a SavedModel. `Seq2Seq.from_model(model, config)`
+rebuilds the object around a loaded model.
+"""
+
+import keras
+from keras import ops
+
+import toolkit
+from toolkit.attention import AttentionDecoder
+from toolkit.attention import AttentionDecoderCell
+from toolkit.decoding import beam_search
+from toolkit.decoding import greedy_search
+from toolkit.decoding import tile_batch
+
+PAD, UNK, BOS, EOS = 0, 1, 2, 3  # SentencePiece ids of the recipe's tokenizers
+ATTENTIONS = ("bahdanau", "luong-dot", "luong-general", "none")
+CELLS = {"lstm": toolkit.cells.LSTMCell, "gru": toolkit.cells.GRUCell}
+
+
+def attention_mechanism(name, units):
+    """The toolkit attention mechanism for a config name (`None` for `"none"`)."""
+    if name == "bahdanau":
+        return toolkit.attention.BahdanauAttention(units, name="attention")
+    if name == "luong-dot":
+        return toolkit.attention.LuongAttention(score="dot", name="attention")
+    if name == "luong-general":
+        return toolkit.attention.LuongAttention(score="general", name="attention")
+    if name == "none":
+        return None
+    raise ValueError(
+        f"Config key `attention` expected one of {list(ATTENTIONS)}. Received: {name!r}"
+    )
+
+
+def label_smoothed_loss(label_smoothing):
+    """Per-token cross-entropy with label smoothing, 0 at padding (`PAD` targets).
+
+    Keras averages it over the real target tokens: the logits carry the
+    target's mask, which `Loss` turns into weights `total / valid`.
+    """
+
+    def loss(targets, logits):
+        log_probs = ops.log_softmax(ops.cast(logits, "float32"), axis=-1)
+        targets = ops.cast(targets, "int32")
+        picked = ops.take_along_axis(log_probs, ops.expand_dims(targets, -1), axis=-1)[..., 0]
+        losses = -(1.0 - label_smoothing) * picked - label_smoothing * ops.mean(log_probs, -1)
+        return ops.where(ops.not_equal(targets, PAD), losses, 0.0)
+
+    return loss
+
+
+class Seq2Seq:
+    """The encoder-decoder's layers, its training model and its search."""
+
+    def __init__(self, config, source_vocabulary_size, target_vocabulary_size, model=None):
+        self.config = config
+        if model is None:
+            model = self._build(source_vocabulary_size, target_vocabulary_size)
+        self.model = model
+        self.source_embedding = model.get_layer("source_embedding")
+        self.encoders = [model.get_layer(f"encoder_{i}") for i in range(config.encoder_layers)]
+        self.bridges = [
+            model.get_layer(f"bridge_{i}") for i in range(self._state_count(config.cell))
+        ]
+        self.target_embedding = model.get_layer("target_embedding")
+        self.decoder = model.get_layer("decoder")
+        self.projection = model.get_layer("projection")
+        self.memory_projection = (
+            model.get_layer("memory_projection") if config.attention == "luong-dot" else None
+        )
+
+    @classmethod
+    def from_model(cls, model, config):
+        """Wraps a loaded training model (its layers are found by name)."""
+        return cls(config, None, None, model=model)
+
+    @staticmethod
+    def _state_count(cell):
+        return 2 if cell == "lstm" else 1
+
+    # === Building ===
+
+    def _build(self, source_vocabulary_size, target_vocabulary_size):
+        config = self.config
+        if config.cell not in CELLS:
+            raise ValueError(
+                f"Config key `cell` expected one of {sorted(CELLS)}. Received: {config.cell!r}"
+            )
+        layer_class = toolkit.layers.get(config.cell)
+        source_ids = keras.Input((None,), dtype="int32", name="source_ids")
+        decoder_ids = keras.Input((None,), dtype="int32", name="decoder_input_ids")
+        x = keras.layers.Embedding(
+            source_vocabulary_size, config.embedding_dim, mask_zero=True, name="source_embedding"
+        )(source_ids)
+        x = keras.layers.Dropout(config.dropout)(x)
+        for index in range(config.encoder_layers):
+            last = index == config.encoder_layers - 1
+            encoder = keras.layers.Bidirectional(
+                layer_class(config.units, return_sequences=True, return_state=last),
+                name=f"encoder_{index}",
+            )
+            x = encoder(x)
+            if not last:
+                x = keras.layers.Dropout(config.dropout)(x)
+        memory, final_states = x[0], x[1:]
+        count = self._state_count(config.cell)
+        # Bidirectional returns forward states, then backward states.
+        initial_state = [
+            keras.layers.Dense(config.units, activation="tanh", name=f"bridge_{i}")(
+                keras.layers.Concatenate()([final_states[i], final_states[count + i]])
+            )
+            for i in range(count)
+        ]
+        if config.attention == "luong-dot":
+            memory = keras.layers.Dense(config.units, use_bias=False, name="memory_projection")(
+                memory
+            )
+        y = keras.layers.Embedding(
+            target_vocabulary_size, config.embedding_dim, mask_zero=True, name="target_embedding"
+        )(decoder_ids)
+        y = keras.layers.Dropout(config.dropout)(y)
+        cell = CELLS[config.cell](config.units)
+        mechanism = attention_mechanism(config.attention, config.units)
+        if mechanism is None:
+            outputs = toolkit.layers.Recurrent(cell, return_sequences=True, name="decoder")(
+                y, initial_state=initial_state
+            )
+        else:
+            decoder_cell = AttentionDecoderCell(
+                cell, mechanism, attention_layer_size=config.units, input_feeding=True
+            )
+            outputs = AttentionDecoder(decoder_cell, name="decoder")(
+                y, memory, initial_state=initial_state
+            )
+        outputs = keras.layers.Dropout(config.dropout)(outputs)
+        logits = keras.layers.Dense(target_vocabulary_size, dtype="float32", name="projection")(
+            outputs
+        )
+        return keras.Model([source_ids, decoder_ids], logits, name="seq2seq")
+
+    # === Decoding ===
+
+    def encode(self, source_ids):
+        """`(memory, mask, decoder initial states)` of a source batch."""
+        mask = ops.not_equal(source_ids, PAD)
+        x = self.source_embedding(source_ids)
+        for encoder in self.encoders[:-1]:
+            x = encoder(x, mask=mask)
+        outputs = self.encoders[-1](x, mask=mask)
+        memory, final_states = outputs[0], outputs[1:]
+        count = len(self.bridges)
+        states = [
+            self.bridges[i](ops.concatenate([final_states[i], final_states[count + i]], axis=-1))
+            for i in range(count)
+        ]
+        if self.memory_projection is not None:
+            memory = self.memory_projection(memory)
+        return memory, mask, states
+
+    def search(
+        self,
+        source_ids,
+        beam_width=5,
+        length_penalty=1.0,
+        max_length_ratio=2.0,
+        max_length_offset=10,
+        max_length=200,
+        return_alignments=False,
+    ):
+        """Translates token ids: greedy search (`beam_width=None`) or beam search.
+
+        Returns the search's dict (`tokens`, `lengths`, `scores`, ...); beam
+        search keeps only the best hypothesis per source
+        (`tokens` `(batch, max_length)`).
+        """
+        source_ids = ops.convert_to_tensor(source_ids, dtype="int32")
+        memory, mask, states = self.encode(source_ids)
+        rows = 1 if beam_width is None else beam_width
+        batch = ops.shape(source_ids)[0]
+        if self.config.attention == "none":
+            cell = self.decoder.cell
+            initial = list(states)
+
+            def step_fn(tokens, state):
+                output, state = cell(self.target_embedding(tokens), state)
+                return self.projection(output), state
+
+            return_alignments = False
+        else:
+            cell = self.decoder.cell
+            initial = cell.get_initial_state(memory, states)
+            context = cell.prepare_memory(tile_batch(memory, rows), tile_batch(mask, rows))
+
+            def step_fn(tokens, state):
+                output, state, alignments = cell(self.target_embedding(tokens), state, context)
+                return self.projection(output), state, alignments
+
+        common = dict(
+            start_tokens=ops.full((batch,), BOS, dtype="int32"),
+            end_token=EOS,
+            max_length=max_length,
+            source_lengths=ops.sum(ops.cast(mask, "int32"), axis=1),
+            max_length_ratio=max_length_ratio,
+            max_length_offset=max_length_offset,
+            pad_token=PAD,
+            return_alignments=return_alignments,
+        )
+        if beam_width is None:
+            return greedy_search(step_fn, initial, **common)
+        result = beam_search(
+            step_fn,
+            initial,
+            beam_width=beam_width,
+            length_penalty=length_penalty,
+            num_results=1,
+            **common,
+        )
+        return {key: value[:, 0] for key, value in result.items()}
