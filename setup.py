@@ -33,6 +33,7 @@ setup(
         "numpy",
         "matplotlib",
         "pyyaml",
+        "sacrebleu>=2.4",
         "tensorboard",
     ],
     extras_require={

@@ -8,7 +8,9 @@ from recipes.runner.training import STRATEGIES
 from recipes.translation.model import ATTENTIONS
 from recipes.translation.model import CELLS
 
-DATA = pathlib.Path(__file__).resolve().parents[1] / "data" / "translation"
+DEFAULT_DATA = (
+    pathlib.Path(__file__).resolve().parents[1] / "data" / "translation" / "bible_en_es.tsv"
+)
 PRESETS = pathlib.Path(__file__).resolve().parent / "presets"
 
 

@@ -1,0 +1,94 @@
+"""Run folders: saving, loading, the string-to-string SavedModel, `translate`.
+
+A run folder holds `model.keras` (the teacher-forced training model; its
+layers are the translator's), `source.spm` / `target.spm` (the SentencePiece
+models) and `config.json`. `saved_model/` has a `translate` signature: a
+batch of source strings `(batch,)` -> `{"translation": (batch,) strings}`,
+with tokenization, encoding, beam search and detokenization in the graph;
+it loads and runs with TensorFlow alone.
+"""
+
+import dataclasses
+import json
+import pathlib
+
+import keras
+
+from recipes.translation.pipeline import detokenize
+from recipes.translation.pipeline import encode_sources
+from recipes.translation.pipeline import vocabulary_tensor
+from recipes.translation.tokenizers import tokenizer_from_proto
+
+SIGNATURE = "translate"
+
+
+def search_options(config, beam_width=None):
+    """The search arguments of a config (`beam_width=1` means greedy search)."""
+    width = config.beam_width if beam_width is None else beam_width
+    return {
+        "beam_width": None if width == 1 else width,
+        "length_penalty": config.length_penalty,
+        "max_length_ratio": config.max_length_ratio,
+        "max_length_offset": config.max_length_offset,
+    }
+
+
+def export_saved_model(seq2seq, tokenizers, config, path):
+    """Writes the string-to-string SavedModel (TensorFlow backend)."""
+    import tensorflow as tf
+
+    source_tokenizer, target_tokenizer = tokenizers
+    options = search_options(config)
+    archive = keras.export.ExportArchive()
+    archive.track(seq2seq.model)
+    archive.track(source_tokenizer)  # not the target one: see `pipeline.detokenize`
+    pieces = vocabulary_tensor(target_tokenizer)
+
+    def translate(texts):
+        source_ids = encode_sources(source_tokenizer, texts)
+        result = seq2seq.search(source_ids, **options)
+        return {"translation": detokenize(pieces, result["tokens"])}
+
+    archive.add_endpoint(SIGNATURE, translate, input_signature=[tf.TensorSpec([None], tf.string)])
+    archive.write_out(str(path), verbose=False)
+
+
+def save_run_files(staging, seq2seq, protos):
+    seq2seq.model.save(staging / "model.keras")
+    (staging / "source.spm").write_bytes(protos[0])
+    (staging / "target.spm").write_bytes(protos[1])
+
+
+def load_run(run_dir):
+    """`(seq2seq, tokenizers, config)` of a finished run folder."""
+    import toolkit  # noqa: F401  (registers the layers model.keras holds)
+    from recipes.translation.config import TranslationConfig
+    from recipes.translation.model import Seq2Seq
+
+    run_dir = pathlib.Path(run_dir)
+    needed = ["model.keras", "source.spm", "target.spm", "config.json"]
+    for name in needed:
+        if not (run_dir / name).is_file():
+            raise ValueError(
+                f"Argument `run_dir` expected a finished run folder holding {needed}. "
+                f"Received: {str(run_dir)!r} (no {name})"
+            )
+    fields = {field.name for field in dataclasses.fields(TranslationConfig)}
+    saved = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+    config = TranslationConfig(**{key: value for key, value in saved.items() if key in fields})
+    model = keras.models.load_model(run_dir / "model.keras", compile=False)
+    tokenizers = tuple(
+        tokenizer_from_proto((run_dir / name).read_bytes()) for name in ("source.spm", "target.spm")
+    )
+    return Seq2Seq.from_model(model, config), tokenizers, config
+
+
+def translate_texts(run_dir, texts, beam_width=None, batch_size=64):
+    """Translations (a list of strings) of `texts` with a run folder's model."""
+    from recipes.translation.pipeline import translate_batches
+
+    seq2seq, tokenizers, config = load_run(run_dir)
+    translations, _ = translate_batches(
+        seq2seq, tokenizers, list(texts), search_options(config, beam_width), batch_size
+    )
+    return translations

@@ -1,0 +1,243 @@
+"""One run of the recipe: load, tokenize, train, translate, score, export."""
+
+import contextlib
+import pathlib
+import shutil
+import tempfile
+import time
+
+import keras
+import numpy as np
+
+from recipes.runner import config_to_dict
+from recipes.runner import fit_callbacks
+from recipes.runner import is_chief
+from recipes.runner import make_strategy
+from recipes.runner import prepare_model_for_strategy
+from recipes.runner import restore_best
+from recipes.runner import set_precision
+from recipes.runner import staged_output
+from recipes.runner.reports import plot_training_curves
+from recipes.runner.reports import write_json
+from recipes.translation.config import DEFAULT_DATA
+from recipes.translation.export import SIGNATURE
+from recipes.translation.export import export_saved_model
+from recipes.translation.export import save_run_files
+from recipes.translation.export import search_options
+from recipes.translation.export import translate_texts
+from recipes.translation.model import Seq2Seq
+from recipes.translation.model import label_smoothed_loss
+from recipes.translation.pipeline import pair_dataset
+from recipes.translation.pipeline import source_pieces
+from recipes.translation.pipeline import translate_batches
+from recipes.translation.scoring import bleu_by_source_length
+from recipes.translation.scoring import corpus_scores
+from recipes.translation.tokenizers import train_tokenizer
+from toolkit.data import load_parallel_splits
+
+
+def load_splits(config):
+    path = pathlib.Path(config.data) if config.data is not None else DEFAULT_DATA
+    splits, record = load_parallel_splits(
+        path,
+        format=config.format,
+        source_language=config.source_language,
+        target_language=config.target_language,
+        source_column=config.source_column,
+        target_column=config.target_column,
+        encoding=config.encoding,
+        max_words=config.max_words,
+        dev_fraction=config.dev_fraction,
+        test_fraction=config.test_fraction,
+        seed=config.split_seed,
+    )
+    for name in ("dev", "test"):
+        if not len(splits[name]):
+            raise ValueError(
+                f"The {name} split of {path} is empty; the recipe selects the best epoch on "
+                f"dev and scores test. Received: {name}_fraction="
+                f"{getattr(config, name + '_fraction')!r}"
+            )
+    return splits, record
+
+
+def run(config, out_dir):
+    """Trains, scores and exports one translator; returns the metrics dict.
+
+    Everything goes to a staging folder that becomes `out_dir` only when the
+    whole run succeeded; under several workers only the chief writes it.
+    """
+    strategy = make_strategy(config.strategy)  # before any TensorFlow op
+    if is_chief(strategy):
+        return _run(config, out_dir, strategy)
+    scratch = tempfile.mkdtemp(prefix="translation-worker-")
+    try:
+        metrics = _run(config, pathlib.Path(scratch) / "run", strategy)
+        return {**metrics, "outputs": "discarded: this worker is not the chief"}
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _run(config, out_dir, strategy):
+    start = time.monotonic()
+    keras.utils.set_random_seed(config.seed)
+    policy = set_precision(config.mixed_precision)
+    splits, data_record = load_splits(config)
+    source_tokenizer, source_proto = train_tokenizer(
+        splits["train"].sources, config.source_vocabulary
+    )
+    target_tokenizer, target_proto = train_tokenizer(
+        splits["train"].targets, config.target_vocabulary
+    )
+    tokenizers = (source_tokenizer, target_tokenizer)
+
+    with strategy.scope() if strategy is not None else contextlib.nullcontext():
+        seq2seq = Seq2Seq(
+            config, source_tokenizer.vocabulary_size(), target_tokenizer.vocabulary_size()
+        )
+        optimizer = keras.optimizers.Adam(config.learning_rate, clipnorm=config.clipnorm)
+        seq2seq.model.compile(
+            optimizer=optimizer,
+            loss=label_smoothed_loss(config.label_smoothing),
+            metrics=["accuracy"],
+        )
+        prepare_model_for_strategy(seq2seq.model, strategy)
+    train_data = pair_dataset(tokenizers, splits["train"], config, training=True)
+    dev_data = pair_dataset(tokenizers, splits["dev"], config, training=False)
+
+    with staged_output(out_dir) as staging:
+        callbacks = fit_callbacks(
+            staging / "logs",
+            monitor="val_loss",
+            mode="min",
+            patience=config.patience,
+            max_train_minutes=config.max_train_minutes,
+        )
+        fit_start = time.monotonic()
+        history = seq2seq.model.fit(
+            train_data,
+            validation_data=dev_data,
+            epochs=config.epochs,
+            callbacks=callbacks,
+            shuffle=False,
+            verbose=config.verbose,
+        ).history
+        training = restore_best(seq2seq.model, callbacks)
+        training["seconds"] = round(time.monotonic() - fit_start, 1)
+        training["epochs_run"] = len(history.get("loss", []))
+        if history.get("val_loss"):
+            training["best_epoch"] = int(np.argmin(history["val_loss"])) + 1
+        if strategy is not None and config.strategy != "default":
+            seq2seq = Seq2Seq.from_model(_local_copy(seq2seq.model), config)
+
+        test = splits["test"]
+        decode_start = time.monotonic()
+        options = search_options(config)
+        translations, results = translate_batches(
+            seq2seq, tokenizers, test.sources, {**options, "return_alignments": True}
+        )
+        decoding_seconds = time.monotonic() - decode_start
+        scores = corpus_scores(translations, test.targets)
+        greedy, _ = translate_batches(
+            seq2seq, tokenizers, test.sources, search_options(config, beam_width=1)
+        )
+        greedy_scores = corpus_scores(greedy, test.targets)
+        metrics = {
+            "split": "test",
+            "pairs": len(test),
+            "bleu": scores["bleu"],
+            "chrf": scores["chrf"],
+            "implementation": "sacrebleu (corpus_score); BLEU 13a tokenization, chrF2",
+            **{key: scores[key] for key in ("bleu_signature", "chrf_signature", "bleu_details")},
+            "decoding": {
+                "search": "greedy" if options["beam_width"] is None else "beam",
+                "beam_width": config.beam_width,
+                "length_penalty": config.length_penalty,
+                "seconds": round(decoding_seconds, 1),
+            },
+            "greedy": {"bleu": greedy_scores["bleu"], "chrf": greedy_scores["chrf"]},
+            "bleu_by_source_length": bleu_by_source_length(
+                test.sources, translations, test.targets
+            ),
+            "examples": [
+                {"source": s, "reference": r, "translation": t}
+                for s, r, t in list(zip(test.sources, test.targets, translations))[
+                    : config.examples
+                ]
+            ],
+            "training": training,
+            "backend": keras.backend.backend(),
+            "dtype_policy": policy,
+            "strategy": config.strategy,
+            "vocabulary": {
+                "source": source_tokenizer.vocabulary_size(),
+                "target": target_tokenizer.vocabulary_size(),
+            },
+            "parameters": seq2seq.model.count_params(),
+        }
+        plot_training_curves(history, staging / "training_curves.png")
+        if config.attention != "none" and config.attention_examples:
+            _plot_alignments(config, tokenizers, results[0], translations, staging)
+
+        save_run_files(staging, seq2seq, (source_proto, target_proto))
+        write_json(staging / "config.json", config_to_dict(config))
+        metrics["export"] = _check_exports(seq2seq, tokenizers, config, test, translations, staging)
+        metrics["seconds"] = round(time.monotonic() - start, 1)
+        write_json(staging / "data.json", data_record)
+        write_json(staging / "metrics.json", metrics)
+        (staging / "translations.txt").write_text(
+            "".join(f"{line}\n" for line in translations), encoding="utf-8"
+        )
+    return metrics
+
+
+def _local_copy(model):
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def _check_exports(seq2seq, tokenizers, config, test, translations, staging):
+    """Reloads the run folder (and the SavedModel); their translations must agree."""
+    sample = test.sources[:32]
+    reloaded = translate_texts(staging, sample)
+    report = {"keras_reload_same_translations": reloaded == translations[: len(sample)]}
+    if not report["keras_reload_same_translations"]:
+        raise RuntimeError("The reloaded model.keras translates test sentences differently")
+    if keras.backend.backend() != "tensorflow":
+        report["saved_model"] = (
+            "not written: the string-to-string SavedModel holds the tokenizers and the search "
+            "in one TensorFlow graph; rerun with KERAS_BACKEND=tensorflow"
+        )
+        return report
+    import tensorflow as tf
+
+    export_saved_model(seq2seq, tokenizers, config, staging / "saved_model")
+    loaded = tf.saved_model.load(str(staging / "saved_model"))
+    served = getattr(loaded, SIGNATURE)(tf.constant(sample, tf.string))["translation"]
+    served = [value.decode("utf-8") for value in served.numpy().tolist()]
+    if served != translations[: len(sample)]:
+        raise RuntimeError("The exported SavedModel translates test sentences differently")
+    report["saved_model"] = "saved_model/"
+    report["saved_model_same_translations"] = True
+    return report
+
+
+def _plot_alignments(config, tokenizers, result, translations, staging):
+    from toolkit.inspect import plot_attention
+
+    source_tokenizer, target_tokenizer = tokenizers
+    folder = staging / "attention"
+    folder.mkdir()
+    count = min(config.attention_examples, len(result["tokens"]))
+    for index in range(count):
+        source = source_pieces(source_tokenizer, result["source_ids"][index])
+        length = int(result["lengths"][index])
+        target = [target_tokenizer.id_to_token(int(i)) for i in result["tokens"][index][:length]]
+        figure = plot_attention(
+            result["alignments"][index],
+            source_tokens=source,
+            target_tokens=target,
+            title=translations[index][:80],
+        )
+        figure.savefig(folder / f"example_{index}.png", dpi=100)

@@ -1,0 +1,169 @@
+"""Sentence pairs to padded token-id batches, and raw text to translations.
+
+Tokenization is TensorFlow ops (keras-hub's `SentencePieceTokenizer`), so it
+runs in `tf.data` on any backend; the model sees int32 batches padded with 0
+to a multiple of `PAD_MULTIPLE` steps (few shapes for JAX to compile).
+"""
+
+import numpy as np
+
+from recipes.translation.model import BOS
+from recipes.translation.model import EOS
+from recipes.translation.model import PAD
+
+PAD_MULTIPLE = 8
+SORT_CHUNK = 32
+
+
+def _pad(ids):
+    """Ragged ids `(batch, None)` -> dense int32, padded to a multiple of PAD_MULTIPLE."""
+    import tensorflow as tf
+
+    dense = ids.to_tensor(default_value=PAD) if isinstance(ids, tf.RaggedTensor) else ids
+    dense = tf.cast(dense, tf.int32)
+    length = tf.shape(dense)[1]
+    padded = tf.maximum((length + PAD_MULTIPLE - 1) // PAD_MULTIPLE * PAD_MULTIPLE, PAD_MULTIPLE)
+    return tf.pad(dense, [[0, 0], [0, padded - length]])
+
+
+def encode_sources(tokenizer, texts, max_tokens=None):
+    """Source ids `(batch, time)` of a string batch (TensorFlow ops)."""
+    ids = tokenizer(texts)
+    if max_tokens is not None:
+        ids = ids[:, :max_tokens]
+    return _pad(ids)
+
+
+def encode_targets(tokenizer, texts, max_tokens=None):
+    """`(decoder_inputs, targets)`: `<s> y1..yn` and `y1..yn </s>`, padded alike."""
+    import tensorflow as tf
+
+    ids = tokenizer(texts)
+    if max_tokens is not None:
+        ids = ids[:, : max_tokens - 1]
+    ids = tf.cast(ids, tf.int32)
+    column = tf.ones_like(ids[:, :1])
+    decoder_inputs = tf.concat([column * BOS, ids], axis=1)
+    targets = tf.concat([ids, column * EOS], axis=1)
+    return _pad(decoder_inputs), _pad(targets)
+
+
+def pair_dataset(tokenizers, split, config, training):
+    """`((source_ids, decoder_input_ids), target_ids)` batches of a split.
+
+    Training batches are shuffled every epoch, length-sorted within chunks of
+    `SORT_CHUNK` batches, then shuffled as batches; their sides are cut to
+    `config.max_tokens` tokens. Evaluation batches keep the split's order.
+    """
+    import tensorflow as tf
+
+    source_tokenizer, target_tokenizer = tokenizers
+    pairs = (tf.constant(split.sources, tf.string), tf.constant(split.targets, tf.string))
+    dataset = tf.data.Dataset.from_tensor_slices(pairs)
+    max_tokens = config.max_tokens if training else None
+
+    def encode(sources, targets):
+        decoder_inputs, target_ids = encode_targets(target_tokenizer, targets, max_tokens)
+        return (encode_sources(source_tokenizer, sources, max_tokens), decoder_inputs), target_ids
+
+    if training:
+        chunk = config.batch_size * SORT_CHUNK
+        dataset = dataset.shuffle(len(split), seed=config.seed, reshuffle_each_iteration=True)
+        dataset = dataset.batch(chunk)
+
+        def sorted_batches(sources, targets):
+            order = tf.argsort(tf.strings.length(sources) + tf.strings.length(targets))
+            pairs = (tf.gather(sources, order), tf.gather(targets, order))
+            return tf.data.Dataset.from_tensor_slices(pairs).batch(config.batch_size)
+
+        full_chunks, rest = divmod(len(split), chunk)
+        batches = full_chunks * SORT_CHUNK + -(-rest // config.batch_size)
+        dataset = dataset.flat_map(sorted_batches)
+        dataset = dataset.apply(tf.data.experimental.assert_cardinality(batches))
+        dataset = dataset.shuffle(SORT_CHUNK, seed=config.seed)
+    else:
+        dataset = dataset.batch(config.batch_size)
+    return dataset.map(encode, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+def detokenize(pieces, tokens):
+    """Plain strings of search results `(batch, time)`: control ids dropped.
+
+    `pieces` is the target tokenizer's vocabulary, a string tensor
+    (`tokenizer.get_vocabulary()`). SentencePiece text is its pieces joined
+    with `▁` turned back into spaces. This is done with plain string ops
+    instead of the tokenizer's detokenizer on purpose: a SavedModel holding
+    two SentencePiece tokenizers restores both with the first one's model
+    (tensorflow-text's kernel-owned resources), so the export may hold only
+    the source tokenizer.
+    """
+    import tensorflow as tf
+
+    tokens = tf.convert_to_tensor(tokens, tf.int32)
+    kept = tf.ragged.boolean_mask(tokens, tokens > EOS)
+    text = tf.strings.reduce_join(tf.gather(pieces, kept), axis=-1)
+    return tf.strings.strip(tf.strings.regex_replace(text, "\u2581", " "))
+
+
+def vocabulary_tensor(tokenizer):
+    """The tokenizer's pieces as a string tensor, for `detokenize`."""
+    import tensorflow as tf
+
+    return tf.constant([str(piece) for piece in tokenizer.get_vocabulary()], tf.string)
+
+
+def translate_batches(seq2seq, tokenizers, texts, search_options, batch_size=64):
+    """Translates a list of strings in batches (eager / jit per backend).
+
+    Returns:
+        `(translations, results)`: a list of strings, and per batch the
+        search's dict as NumPy arrays (for alignments and lengths).
+    """
+    import keras
+    import tensorflow as tf
+
+    source_tokenizer, target_tokenizer = tokenizers
+    search = _compiled_search(seq2seq, search_options)
+    translations, results = [], []
+    if not texts:
+        return translations, results
+    # Tokenize in graph mode (tf.data): eager keras-hub tokenizers return lists.
+    batches = tf.data.Dataset.from_tensor_slices(tf.constant(texts, tf.string)).batch(batch_size)
+    batches = batches.map(lambda batch: encode_sources(source_tokenizer, batch))
+    pieces = vocabulary_tensor(target_tokenizer)
+    untokenize = tf.function(lambda tokens: detokenize(pieces, tokens))
+    for source_ids in batches:
+        source_ids = source_ids.numpy()
+        result = {k: keras.ops.convert_to_numpy(v) for k, v in search(source_ids).items()}
+        result["source_ids"] = source_ids
+        translations.extend(_to_text(untokenize(result["tokens"])))
+        results.append(result)
+    return translations, results
+
+
+def _to_text(strings):
+    values = strings.numpy().tolist() if hasattr(strings, "numpy") else list(strings)
+    return [value.decode("utf-8") if isinstance(value, bytes) else str(value) for value in values]
+
+
+def _compiled_search(seq2seq, options):
+    import keras
+
+    def search(source_ids):
+        return seq2seq.search(source_ids, **options)
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.function(search, input_signature=[tf.TensorSpec((None, None), tf.int32)])
+    if backend == "jax":
+        import jax
+
+        return jax.jit(search)
+    return search
+
+
+def source_pieces(tokenizer, source_ids):
+    """The subword pieces of one example's source ids (padding dropped)."""
+    return [tokenizer.id_to_token(int(i)) for i in np.asarray(source_ids) if i != PAD]
