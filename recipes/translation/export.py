@@ -4,8 +4,12 @@ A run folder holds `model.keras` (the teacher-forced training model; its
 layers are the translator's), `source.spm` / `target.spm` (the SentencePiece
 models) and `config.json`. `saved_model/` has a `translate` signature: a
 batch of source strings `(batch,)` -> `{"translation": (batch,) strings}`,
-with tokenization, encoding, beam search and detokenization in the graph;
-it loads and runs with TensorFlow alone.
+with tokenization, encoding, beam search and detokenization in the graph.
+Serving it needs TensorFlow and the SentencePiece op kernels of
+tensorflow-text, and nothing of Keras, keras-hub or this project: in Python
+`import tensorflow_text` (or, without its Python package,
+`tf.load_op_library(".../tensorflow_text/python/ops/_sentencepiece_tokenizer.so")`)
+before `tf.saved_model.load`; TensorFlow Serving builds include these ops.
 """
 
 import dataclasses

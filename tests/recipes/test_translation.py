@@ -1,0 +1,215 @@
+"""The translation recipe end to end at tiny size.
+
+A handful of sentence pairs is learnt by heart, then translated back exactly
+with beam search, by the in-process model, the reloaded run folder, the
+`translate` command and the SavedModel served by TensorFlow alone.
+"""
+
+import io
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from recipes.runner import ConfigError
+from recipes.runner import load_config
+from recipes.translation import TranslationConfig
+from recipes.translation import run
+from recipes.translation import translate_texts
+from recipes.translation.cli import main
+from recipes.translation.model import label_smoothed_loss
+from tests.serving import serve_without_toolkit
+
+PAIRS = [
+    ("one two three", "uno dos tres"),
+    ("the red house", "la casa roja"),
+    ("good morning", "buenos días"),
+    ("thank you very much", "muchas gracias"),
+    ("the cat sleeps", "el gato duerme"),
+    ("i like bread", "me gusta el pan"),
+    ("where is the station", "dónde está la estación"),
+    ("the dog runs", "el perro corre"),
+]
+TINY = dict(
+    units=32,
+    embedding_dim=16,
+    source_vocabulary=60,
+    target_vocabulary=60,
+    dropout=0.0,
+    label_smoothing=0.0,
+    batch_size=8,
+    learning_rate=0.01,
+    patience=None,
+    verbose=0,
+    beam_width=3,
+    examples=8,
+    attention_examples=2,
+)
+
+
+def write_splits(folder, pairs=PAIRS):
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("train", "dev", "test"):
+        (folder / f"{name}.tsv").write_text(
+            "".join(f"{s}\t{t}\tCC0\n" for s, t in pairs), encoding="utf-8"
+        )
+    return folder
+
+
+@pytest.fixture(scope="module")
+def memorized(tmp_path_factory):
+    root = tmp_path_factory.mktemp("translation")
+    config = TranslationConfig(data=str(write_splits(root / "data")), epochs=60, **TINY)
+    keras.config.set_dtype_policy("float32")
+    metrics = run(config, root / "run")
+    return root / "run", metrics
+
+
+def test_memorized_pairs_are_translated_exactly(memorized):
+    out, metrics = memorized
+    assert [e["translation"] for e in metrics["examples"]] == [t for _, t in PAIRS]
+    assert metrics["bleu"] == pytest.approx(100.0)
+    assert metrics["chrf"] == pytest.approx(100.0)
+    assert metrics["greedy"]["bleu"] == pytest.approx(100.0)
+    assert metrics["decoding"] == {**metrics["decoding"], "search": "beam", "beam_width": 3}
+    assert (out / "translations.txt").read_text(encoding="utf-8").splitlines() == [
+        t for _, t in PAIRS
+    ]
+
+
+def test_run_folder_and_metrics(memorized):
+    out, metrics = memorized
+    expected = {
+        "attention",
+        "config.json",
+        "data.json",
+        "logs",
+        "metrics.json",
+        "model.keras",
+        "source.spm",
+        "target.spm",
+        "training_curves.png",
+        "translations.txt",
+    }
+    if keras.backend.backend() == "tensorflow":
+        expected.add("saved_model")
+    assert {path.name for path in out.iterdir()} == expected
+    assert sorted(path.name for path in (out / "attention").iterdir()) == [
+        "example_0.png",
+        "example_1.png",
+    ]
+    assert json.loads((out / "metrics.json").read_text()) == json.loads(json.dumps(metrics))
+    assert metrics["bleu_signature"].startswith("nrefs:1|case:mixed|eff:no|tok:13a")
+    assert metrics["chrf_signature"].startswith("nrefs:1|case:mixed|eff:yes|nc:6|nw:0")
+    buckets = metrics["bleu_by_source_length"]
+    assert list(buckets) == ["1-10", "11-20", "21-30", ">30"]
+    assert buckets["1-10"]["pairs"] == len(PAIRS) and buckets[">30"] == {"pairs": 0, "bleu": None}
+    assert metrics["export"]["keras_reload_same_translations"] is True
+    record = json.loads((out / "data.json").read_text())
+    assert record["layout"] == "split files"
+
+
+def test_bleu_matches_sacrebleu_on_the_written_translations(memorized):
+    import sacrebleu
+
+    out, metrics = memorized
+    hypotheses = (out / "translations.txt").read_text(encoding="utf-8").splitlines()
+    references = [t for _, t in PAIRS]
+    assert metrics["bleu"] == pytest.approx(sacrebleu.corpus_bleu(hypotheses, [references]).score)
+
+
+@pytest.mark.tensorflow_only
+def test_saved_model_translates_strings_without_the_project(memorized, tmp_path):
+    out, _ = memorized
+    sources = [s for s, _ in PAIRS] + ["the red cat", ""]
+    expected = translate_texts(out, sources)
+    (tmp_path / "sources.json").write_text(json.dumps(sources))
+    serve_without_toolkit(
+        tmp_path,
+        """
+        # The SentencePiece op kernels of tensorflow-text, loaded without its Python
+        # package (which imports Keras): TensorFlow plus one op library.
+        import glob, importlib.util, os
+        spec = importlib.util.find_spec("tensorflow_text")
+        ops = os.path.join(spec.submodule_search_locations[0], "python", "ops")
+        tf.load_op_library(glob.glob(os.path.join(ops, "_sentencepiece_tokenizer*.so"))[0])
+
+        sources = json.load(open("sources.json"))
+        model = tf.saved_model.load(sys.argv[2])
+        result = model.translate(tf.constant(sources))["translation"]
+        json.dump([t.decode("utf-8") for t in result.numpy().tolist()], open("out.json", "w"))
+        """,
+        str(out / "saved_model"),
+    )
+    served = json.loads((tmp_path / "out.json").read_text())
+    assert served == expected
+    assert served[: len(PAIRS)] == [t for _, t in PAIRS]
+
+
+def test_translate_command_reads_a_file_or_stdin(memorized, tmp_path, capsys, monkeypatch):
+    out, _ = memorized
+    path = tmp_path / "in.txt"
+    path.write_text("the dog runs\ngood morning\n", encoding="utf-8")
+    assert main(["translate", str(out), "--input", str(path)]) == 0
+    assert capsys.readouterr().out.splitlines() == ["el perro corre", "buenos días"]
+    monkeypatch.setattr("sys.stdin", io.StringIO("i like bread\n"))
+    assert main(["translate", str(out), "--beam-width", "1"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["me gusta el pan"]
+
+
+@pytest.mark.parametrize(
+    "attention, cell", [("none", "gru"), ("bahdanau", "lstm"), ("luong-dot", "gru")]
+)
+def test_other_attentions_and_cells_train(tmp_path, attention, cell):
+    data = write_splits(tmp_path / "data", PAIRS[:4])
+    metrics = run(
+        TranslationConfig(data=str(data), epochs=3, attention=attention, cell=cell, **TINY),
+        tmp_path / "run",
+    )
+    log = (tmp_path / "run" / "logs" / "training_log.csv").read_text().splitlines()
+    losses = [float(row.split(",")[log[0].split(",").index("loss")]) for row in log[1:]]
+    assert len(losses) == 3 and losses[-1] < losses[0]
+    assert (tmp_path / "run" / "attention").exists() == (attention != "none")
+    assert metrics["pairs"] == 4
+
+
+def test_label_smoothed_loss_against_numpy():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(2, 3, 5)).astype("float32")
+    targets = np.array([[4, 2, 0], [1, 0, 0]], "int32")
+    smoothing = 0.1
+    losses = keras.ops.convert_to_numpy(label_smoothed_loss(smoothing)(targets, logits))
+    log_probs = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    for b in range(2):
+        for t in range(3):
+            want = 0.0
+            if targets[b, t]:
+                want = -(1 - smoothing) * log_probs[b, t, targets[b, t]]
+                want -= smoothing * log_probs[b, t].mean()
+            np.testing.assert_allclose(losses[b, t], want, rtol=1e-5, atol=1e-6)
+
+
+def test_bad_data_fails_cleanly_and_leaves_no_output(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "train.tsv").write_text("a b\tc d\nno tab here\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"train\.tsv, line 2: has 1 tab-separated column"):
+        run(TranslationConfig(data=str(data), **TINY), tmp_path / "run")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["data"]
+
+
+@pytest.mark.no_keras_state
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["attention=luong-concat"], r"`attention` expected one of \['bahdanau'"),
+        (["cell=simple"], r"`cell` expected one of \['gru', 'lstm'\]"),
+        (["beam_width=0"], r"`beam_width` expected a positive integer"),
+        (["label_smoothing=1"], r"`label_smoothing` expected a number in \[0, 1\)"),
+        (["tokens=5"], r"Unknown config key `tokens`"),
+    ],
+)
+def test_config_errors(overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(TranslationConfig, None, overrides)
