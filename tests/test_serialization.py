@@ -8,8 +8,11 @@ import numpy as np
 
 import toolkit
 
-PUBLIC_CLASSES = [getattr(toolkit.cells, name) for name in toolkit.cells.__all__] + [
-    getattr(toolkit.layers, name) for name in toolkit.layers.__all__
+PUBLIC_CLASSES = [
+    obj
+    for module in (toolkit.cells, toolkit.layers)
+    for obj in (getattr(module, name) for name in module.__all__)
+    if isinstance(obj, type)
 ]
 
 
