@@ -22,7 +22,7 @@ setup(
     packages=find_packages(include=["toolkit", "toolkit.*", "recipes", "recipes.*"]),
     include_package_data=True,
     package_data={
-        "recipes": ["data/*/*.csv"],
+        "recipes": ["data/*/*.csv", "data/*/*.tsv"],
         "recipes.text_classification": ["presets/*.yaml"],
     },
     install_requires=[

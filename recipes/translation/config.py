@@ -11,7 +11,6 @@ from recipes.translation.model import CELLS
 DEFAULT_DATA = (
     pathlib.Path(__file__).resolve().parents[1] / "data" / "translation" / "bible_en_es.tsv"
 )
-PRESETS = pathlib.Path(__file__).resolve().parent / "presets"
 
 
 @dataclasses.dataclass
