@@ -199,7 +199,10 @@ class Seq2Seq:
             initial = list(states)
 
             def step_fn(tokens, state):
-                output, state = cell(self.target_embedding(tokens), state)
+                # The embedding table looked up directly: the layer's output
+                # carries a mask that a plain cell does not take.
+                inputs = ops.take(self.target_embedding.embeddings, tokens, axis=0)
+                output, state = cell(inputs, state)
                 return self.projection(output), state
 
             return_alignments = False
