@@ -15,7 +15,13 @@ DEFAULT_DATA = (
 
 @dataclasses.dataclass
 class TranslationConfig:
-    """Every field can be set in a YAML preset or with `--set key=value`."""
+    """Every field can be set in a YAML preset or with `--set key=value`.
+
+    Provisional defaults (not tuned on the full corpus yet): on 3,000 bundled
+    pairs, Adam 1e-3 without clipping or label smoothing leaves the unigram
+    plateau within a few epochs, while 2e-3 to 1e-2 with clipnorm 1 and
+    smoothing 0.1 stayed on it.
+    """
 
     # Data.
     data: str | None = None  # None: the bundled corpus
@@ -40,13 +46,13 @@ class TranslationConfig:
     embedding_dim: int = 128
     encoder_layers: int = 1
     dropout: float = 0.2
-    label_smoothing: float = 0.1
+    label_smoothing: float = 0.0
     # Training.
     seed: int = 1
     epochs: int = 30
     batch_size: int = 64
-    learning_rate: float = 2e-3
-    clipnorm: float | None = 1.0
+    learning_rate: float = 1e-3
+    clipnorm: float | None = None
     patience: int | None = 3
     max_train_minutes: float | None = None
     mixed_precision: bool = False

@@ -328,6 +328,7 @@ def test_presets_load():
     assert load_config(TextClassificationConfig, PRESETS / "tiny.yaml").epochs == 2
 
 
+@pytest.mark.tensorflow_only  # the main job's backend; JAX runs the tiny end-to-end tests
 def test_bundled_data_beats_the_tfidf_baseline(tmp_path):
     """The README's main job: default config, bundled data (about 40 s on 2 cores)."""
     metrics = run(TextClassificationConfig(verbose=0, attention_examples=2), tmp_path / "run")
