@@ -12,7 +12,10 @@ from recipes.runner.config import ConfigError
 from recipes.runner.config import config_to_dict
 from recipes.runner.config import load_config
 from recipes.runner.distributed import is_chief
+from recipes.runner.distributed import local_copy
 from recipes.runner.distributed import prepare_model_for_strategy
+from recipes.runner.distributed import run_as_chief_or_worker
+from recipes.runner.distributed import strategy_scope
 from recipes.runner.outputs import staged_output
 from recipes.runner.training import WallClockBudget
 from recipes.runner.training import fit_callbacks
@@ -25,6 +28,9 @@ __all__ = [
     "config_to_dict",
     "load_config",
     "is_chief",
+    "local_copy",
+    "run_as_chief_or_worker",
+    "strategy_scope",
     "prepare_model_for_strategy",
     "staged_output",
     "WallClockBudget",

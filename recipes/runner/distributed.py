@@ -168,3 +168,49 @@ def is_chief(strategy):
     if "chief" in cluster:
         return resolver.task_type == "chief"
     return resolver.task_type == "worker" and resolver.task_id == 0
+
+
+def run_as_chief_or_worker(run, config, out_dir):
+    """Calls `run(config, out_dir, strategy)` with the config's strategy.
+
+    The strategy is made first, before TensorFlow runs any op (a multi-worker
+    strategy must configure its collective ops at program start). The chief
+    writes `out_dir`; another worker of a cluster trains in step with it but
+    writes into a scratch folder that is removed afterwards, and its returned
+    metrics say so under `"outputs"`.
+    """
+    import pathlib
+    import shutil
+    import tempfile
+
+    from recipes.runner.training import make_strategy
+
+    strategy = make_strategy(config.strategy)
+    if is_chief(strategy):
+        return run(config, out_dir, strategy)
+    scratch = tempfile.mkdtemp(prefix="recipe-worker-")
+    try:
+        metrics = run(config, pathlib.Path(scratch) / "run", strategy)
+        return {**metrics, "outputs": "discarded: this worker is not the chief"}
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def strategy_scope(strategy):
+    """`strategy.scope()`, or a no-op context without a strategy (JAX)."""
+    import contextlib
+
+    return strategy.scope() if strategy is not None else contextlib.nullcontext()
+
+
+def local_copy(model, strategy_name):
+    """The trained model, copied outside the strategy unless it is `"default"`.
+
+    Under several workers `predict` gathers every worker's copy of a batch;
+    evaluating and exporting a local copy gives one result per example.
+    """
+    if strategy_name == "default":
+        return model
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    return copy

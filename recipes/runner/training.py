@@ -155,3 +155,14 @@ def restore_best(model, callbacks):
             model.load_weights(str(callback.path))
             report["restored_best_checkpoint"] = True
     return report
+
+
+def check_evaluation_splits(splits, config, source):
+    """Dev picks the best epoch and test is scored: both must hold examples."""
+    for name in ("dev", "test"):
+        if not len(splits[name]):
+            raise ValueError(
+                f"The {name} split of {source} is empty; the recipe selects the best epoch on "
+                f"dev and reports on test. Received: {name}_fraction="
+                f"{getattr(config, name + '_fraction')!r}"
+            )

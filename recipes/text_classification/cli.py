@@ -3,9 +3,10 @@
 import argparse
 import sys
 
-from recipes.runner import ConfigError
-from recipes.runner import load_config
-from recipes.runner.training import STRATEGIES
+from recipes.runner.cli import add_training_arguments
+from recipes.runner.cli import config_from_arguments
+from recipes.runner.cli import print_written
+from recipes.runner.cli import read_input_lines
 
 TRAIN_EPILOG = """examples:
   python -m recipes.text_classification --out runs/text_classification
@@ -22,17 +23,11 @@ def train_parser():
         epilog=TRAIN_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--out", default="runs/text_classification", help="output folder")
-    parser.add_argument(
-        "--data", help="CSV/TSV/JSONL file, class-folder tree, or a folder of train/dev/test"
+    add_training_arguments(
+        parser,
+        "runs/text_classification",
+        "CSV/TSV/JSONL file, class-folder tree, or a folder of train/dev/test",
     )
-    parser.add_argument("--preset", help="YAML file of config fields")
-    parser.add_argument(
-        "--set", action="append", default=[], metavar="KEY=VALUE", help="config override"
-    )
-    parser.add_argument("--max-train-minutes", type=float, help="wall-clock budget for fit")
-    parser.add_argument("--mixed-precision", action="store_true", help="mixed float16/bfloat16")
-    parser.add_argument("--strategy", choices=STRATEGIES, help="tf.distribute strategy")
     return parser
 
 
@@ -61,29 +56,13 @@ def train_main(argv):
 
     parser = train_parser()
     args = parser.parse_args(argv)
-    overrides = list(args.set)
-    if args.data is not None:
-        overrides.append(f"data={args.data}")
-    if args.max_train_minutes is not None:
-        overrides.append(f"max_train_minutes={args.max_train_minutes}")
-    if args.mixed_precision:
-        overrides.append("mixed_precision=true")
-    if args.strategy is not None:
-        overrides.append(f"strategy={args.strategy}")
-    try:
-        config = load_config(TextClassificationConfig, args.preset, overrides)
-    except ConfigError as error:
-        parser.error(str(error))
+    config = config_from_arguments(TextClassificationConfig, parser, args)
 
-    from recipes.text_classification.job import output_files
     from recipes.text_classification.job import run
 
     metrics = run(config, args.out)
     print(summary(metrics))
-    if "outputs" in metrics:
-        print(f"Did not write {args.out}/: {metrics['outputs']}")
-    else:
-        print(f"Wrote {args.out}/: {' '.join(output_files(args.out))}")
+    print_written(metrics, args.out)
     return 0
 
 
@@ -107,11 +86,7 @@ def summary(metrics):
 
 def predict_main(argv):
     args = predict_parser().parse_args(argv)
-    if args.input == "-":
-        texts = sys.stdin.read().splitlines()
-    else:
-        with open(args.input, encoding="utf-8") as file:
-            texts = file.read().splitlines()
+    texts = read_input_lines(args.input)
     from recipes.text_classification.export import predict_texts
 
     labels, probabilities = predict_texts(args.run_dir, texts, args.batch_size)

@@ -1,9 +1,5 @@
 """One run of the recipe: load, train, evaluate, compare, report and export."""
 
-import contextlib
-import pathlib
-import shutil
-import tempfile
 import time
 
 import keras
@@ -11,17 +7,19 @@ import numpy as np
 
 from recipes.runner import config_to_dict
 from recipes.runner import fit_callbacks
-from recipes.runner import is_chief
-from recipes.runner import make_strategy
+from recipes.runner import local_copy
 from recipes.runner import prepare_model_for_strategy
 from recipes.runner import restore_best
+from recipes.runner import run_as_chief_or_worker
 from recipes.runner import set_precision
 from recipes.runner import staged_output
+from recipes.runner import strategy_scope
 from recipes.runner.reports import classification_metrics
 from recipes.runner.reports import plot_confusion_matrix
 from recipes.runner.reports import plot_token_weights
 from recipes.runner.reports import plot_training_curves
 from recipes.runner.reports import write_json
+from recipes.runner.training import check_evaluation_splits
 from recipes.text_classification.baseline import tfidf_logistic_regression
 from recipes.text_classification.export import SIGNATURE
 from recipes.text_classification.export import export_saved_model
@@ -51,13 +49,7 @@ def load_splits(config):
         test_fraction=config.test_fraction,
         seed=config.split_seed,
     )
-    for name in ("dev", "test"):
-        if not len(splits[name]):
-            raise ValueError(
-                f"The {name} split of {config.data_path} is empty; the recipe selects the "
-                f"best epoch on dev and reports on test. Received: {name}_fraction="
-                f"{getattr(config, name + '_fraction')!r}"
-            )
+    check_evaluation_splits(splits, config, config.data_path)
     class_names = sorted(splits["train"].label_counts())
     if len(class_names) < 2:
         raise ValueError(
@@ -75,16 +67,7 @@ def run(config, out_dir):
     chief writes `out_dir`; the other workers train with it and discard
     their outputs.
     """
-    # First: a multi-worker strategy must be set up before TensorFlow runs any op.
-    strategy = make_strategy(config.strategy)
-    if is_chief(strategy):
-        return _run(config, out_dir, strategy)
-    scratch = tempfile.mkdtemp(prefix="text-classification-worker-")
-    try:
-        metrics = _run(config, pathlib.Path(scratch) / "run", strategy)
-        return {**metrics, "outputs": "discarded: this worker is not the chief"}
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+    return run_as_chief_or_worker(_run, config, out_dir)
 
 
 def _run(config, out_dir, strategy):
@@ -95,7 +78,7 @@ def _run(config, out_dir, strategy):
     vectorizer = build_vectorizer(config, splits["train"].texts)
     vocabulary_size = vectorizer.vocabulary_size()
 
-    with strategy.scope() if strategy is not None else contextlib.nullcontext():
+    with strategy_scope(strategy):
         classifier = build_classifier(config, vocabulary_size, len(class_names))
         classifier.compile(
             optimizer=keras.optimizers.Adam(config.learning_rate),
@@ -124,10 +107,7 @@ def _run(config, out_dir, strategy):
             verbose=config.verbose,
         ).history
         training = restore_best(classifier, callbacks)
-        if strategy is not None and config.strategy != "default":
-            # Evaluate and export a copy outside the strategy: under several
-            # workers `predict` would gather every worker's copy of a batch.
-            classifier = _local_copy(classifier)
+        classifier = local_copy(classifier, config.strategy)
         training["seconds"] = round(time.monotonic() - fit_start, 1)
         training["epochs_run"] = len(history.get("loss", []))
         if history.get("val_accuracy"):
@@ -193,12 +173,6 @@ def _run(config, out_dir, strategy):
     return metrics
 
 
-def _local_copy(model):
-    copy = keras.models.clone_model(model)
-    copy.set_weights(model.get_weights())
-    return copy
-
-
 def _check_exports(text_model, class_names, texts, staging):
     """Reloads `model.keras` (and the SavedModel) and compares predictions."""
     vectorizer = text_model.get_layer("vectorizer")
@@ -256,8 +230,3 @@ def _plot_attention(config, vectorizer, classifier, split, class_names, staging)
 def _log_loss(probabilities, targets):
     picked = probabilities[np.arange(len(targets)), targets]
     return float(-np.mean(np.log(np.clip(picked, 1e-7, 1.0)))) if len(targets) else float("nan")
-
-
-def output_files(out_dir):
-    """The files a finished run folder holds (for the closing message)."""
-    return sorted(path.name for path in pathlib.Path(out_dir).iterdir())

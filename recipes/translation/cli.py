@@ -3,9 +3,10 @@
 import argparse
 import sys
 
-from recipes.runner import ConfigError
-from recipes.runner import load_config
-from recipes.runner.training import STRATEGIES
+from recipes.runner.cli import add_training_arguments
+from recipes.runner.cli import config_from_arguments
+from recipes.runner.cli import print_written
+from recipes.runner.cli import read_input_lines
 
 EPILOG = """examples:
   python -m recipes.translation --out runs/translation
@@ -22,15 +23,9 @@ def train_parser():
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--out", default="runs/translation", help="output folder")
-    parser.add_argument("--data", help="TSV file, aligned-file prefix, or a train/dev/test folder")
-    parser.add_argument("--preset", help="YAML file of config fields")
-    parser.add_argument(
-        "--set", action="append", default=[], metavar="KEY=VALUE", help="config override"
+    add_training_arguments(
+        parser, "runs/translation", "TSV file, aligned-file prefix, or a train/dev/test folder"
     )
-    parser.add_argument("--max-train-minutes", type=float, help="wall-clock budget for fit")
-    parser.add_argument("--mixed-precision", action="store_true", help="mixed float16/bfloat16")
-    parser.add_argument("--strategy", choices=STRATEGIES, help="tf.distribute strategy")
     return parser
 
 
@@ -60,28 +55,13 @@ def train_main(argv):
 
     parser = train_parser()
     args = parser.parse_args(argv)
-    overrides = list(args.set)
-    if args.data is not None:
-        overrides.append(f"data={args.data}")
-    if args.max_train_minutes is not None:
-        overrides.append(f"max_train_minutes={args.max_train_minutes}")
-    if args.mixed_precision:
-        overrides.append("mixed_precision=true")
-    if args.strategy is not None:
-        overrides.append(f"strategy={args.strategy}")
-    try:
-        config = load_config(TranslationConfig, args.preset, overrides)
-    except ConfigError as error:
-        parser.error(str(error))
+    config = config_from_arguments(TranslationConfig, parser, args)
 
     from recipes.translation.job import run
 
     metrics = run(config, args.out)
     print(summary(metrics))
-    if "outputs" in metrics:
-        print(f"Did not write {args.out}/: {metrics['outputs']}")
-    else:
-        print(f"Wrote {args.out}/")
+    print_written(metrics, args.out)
     return 0
 
 
@@ -111,11 +91,7 @@ def translate_main(argv):
     args = parser.parse_args(argv)
     if args.beam_width is not None and args.beam_width < 1:
         parser.error(f"--beam-width expected a positive integer. Received: {args.beam_width}")
-    if args.input == "-":
-        texts = sys.stdin.read().splitlines()
-    else:
-        with open(args.input, encoding="utf-8") as file:
-            texts = file.read().splitlines()
+    texts = read_input_lines(args.input)
     from recipes.translation.export import translate_texts
 
     for translation in translate_texts(args.run_dir, texts, args.beam_width, args.batch_size):

@@ -1,9 +1,6 @@
 """One run of the recipe: load, tokenize, train, translate, score, export."""
 
-import contextlib
 import pathlib
-import shutil
-import tempfile
 import time
 
 import keras
@@ -11,14 +8,16 @@ import numpy as np
 
 from recipes.runner import config_to_dict
 from recipes.runner import fit_callbacks
-from recipes.runner import is_chief
-from recipes.runner import make_strategy
+from recipes.runner import local_copy
 from recipes.runner import prepare_model_for_strategy
 from recipes.runner import restore_best
+from recipes.runner import run_as_chief_or_worker
 from recipes.runner import set_precision
 from recipes.runner import staged_output
+from recipes.runner import strategy_scope
 from recipes.runner.reports import plot_training_curves
 from recipes.runner.reports import write_json
+from recipes.runner.training import check_evaluation_splits
 from recipes.translation.config import DEFAULT_DATA
 from recipes.translation.export import SIGNATURE
 from recipes.translation.export import export_saved_model
@@ -51,13 +50,7 @@ def load_splits(config):
         test_fraction=config.test_fraction,
         seed=config.split_seed,
     )
-    for name in ("dev", "test"):
-        if not len(splits[name]):
-            raise ValueError(
-                f"The {name} split of {path} is empty; the recipe selects the best epoch on "
-                f"dev and scores test. Received: {name}_fraction="
-                f"{getattr(config, name + '_fraction')!r}"
-            )
+    check_evaluation_splits(splits, config, path)
     return splits, record
 
 
@@ -67,15 +60,7 @@ def run(config, out_dir):
     Everything goes to a staging folder that becomes `out_dir` only when the
     whole run succeeded; under several workers only the chief writes it.
     """
-    strategy = make_strategy(config.strategy)  # before any TensorFlow op
-    if is_chief(strategy):
-        return _run(config, out_dir, strategy)
-    scratch = tempfile.mkdtemp(prefix="translation-worker-")
-    try:
-        metrics = _run(config, pathlib.Path(scratch) / "run", strategy)
-        return {**metrics, "outputs": "discarded: this worker is not the chief"}
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+    return run_as_chief_or_worker(_run, config, out_dir)
 
 
 def _run(config, out_dir, strategy):
@@ -91,7 +76,7 @@ def _run(config, out_dir, strategy):
     )
     tokenizers = (source_tokenizer, target_tokenizer)
 
-    with strategy.scope() if strategy is not None else contextlib.nullcontext():
+    with strategy_scope(strategy):
         seq2seq = Seq2Seq(
             config, source_tokenizer.vocabulary_size(), target_tokenizer.vocabulary_size()
         )
@@ -127,8 +112,8 @@ def _run(config, out_dir, strategy):
         training["epochs_run"] = len(history.get("loss", []))
         if history.get("val_loss"):
             training["best_epoch"] = int(np.argmin(history["val_loss"])) + 1
-        if strategy is not None and config.strategy != "default":
-            seq2seq = Seq2Seq.from_model(_local_copy(seq2seq.model), config)
+        if config.strategy != "default":
+            seq2seq = Seq2Seq.from_model(local_copy(seq2seq.model, config.strategy), config)
 
         test = splits["test"]
         decode_start = time.monotonic()
@@ -189,12 +174,6 @@ def _run(config, out_dir, strategy):
             "".join(f"{line}\n" for line in translations), encoding="utf-8"
         )
     return metrics
-
-
-def _local_copy(model):
-    copy = keras.models.clone_model(model)
-    copy.set_weights(model.get_weights())
-    return copy
 
 
 def _check_exports(seq2seq, tokenizers, config, test, translations, staging):

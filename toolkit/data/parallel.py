@@ -26,9 +26,9 @@ import numpy as np
 
 from toolkit.data.splits import SPLIT_NAMES
 from toolkit.data.splits import SPLITS
-from toolkit.data.splits import _check_fraction
 from toolkit.data.splits import _part_size
 from toolkit.data.splits import _skipped_record
+from toolkit.data.splits import check_split_arguments
 from toolkit.data.text import _LINE_BREAK
 from toolkit.data.text import _decode
 from toolkit.data.text import _read_bytes
@@ -207,18 +207,7 @@ def load_parallel_splits(
     >>> record["layout"]
     'single source'
     """
-    dev_fraction = _check_fraction("dev_fraction", dev_fraction)
-    test_fraction = _check_fraction("test_fraction", test_fraction)
-    if dev_fraction + test_fraction >= 1.0:
-        raise ValueError(
-            "Arguments `dev_fraction` and `test_fraction` expected a sum below 1 (train "
-            f"keeps the rest). Received: dev_fraction={dev_fraction!r}, "
-            f"test_fraction={test_fraction!r}"
-        )
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ValueError(
-            f"Argument `seed` expected a non-negative integer. Received: seed={seed!r}"
-        )
+    dev_fraction, test_fraction, seed = check_split_arguments(dev_fraction, test_fraction, seed)
 
     def read(entry, entry_format):
         return read_parallel_texts(
@@ -254,7 +243,7 @@ def load_parallel_splits(
     record = {
         "source": os.fspath(path),
         "layout": "split files" if entries else "single source",
-        "seed": int(seed),
+        "seed": seed,
         "dev_fraction": dev_fraction,
         "test_fraction": test_fraction,
         "max_words": max_words,

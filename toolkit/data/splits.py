@@ -111,19 +111,7 @@ def load_text_splits(
     (True, True)
     >>> shutil.rmtree(folder)
     """
-    dev_fraction = _check_fraction("dev_fraction", dev_fraction)
-    test_fraction = _check_fraction("test_fraction", test_fraction)
-    if dev_fraction + test_fraction >= 1.0:
-        raise ValueError(
-            "Arguments `dev_fraction` and `test_fraction` expected a sum below 1 (train "
-            f"keeps the rest). Received: dev_fraction={dev_fraction!r}, "
-            f"test_fraction={test_fraction!r}"
-        )
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ValueError(
-            f"Argument `seed` expected a non-negative integer. Received: seed={seed!r}"
-        )
-    seed = int(seed)
+    dev_fraction, test_fraction, seed = check_split_arguments(dev_fraction, test_fraction, seed)
     check_read_arguments(text_column, label_column, format, encoding)
     path = check_path(path)
 
@@ -174,6 +162,23 @@ def load_text_splits(
 
 
 # === Arguments and layout ===
+
+
+def check_split_arguments(dev_fraction, test_fraction, seed):
+    """The checked `(dev_fraction, test_fraction, seed)` of a split."""
+    dev_fraction = _check_fraction("dev_fraction", dev_fraction)
+    test_fraction = _check_fraction("test_fraction", test_fraction)
+    if dev_fraction + test_fraction >= 1.0:
+        raise ValueError(
+            "Arguments `dev_fraction` and `test_fraction` expected a sum below 1 (train "
+            f"keeps the rest). Received: dev_fraction={dev_fraction!r}, "
+            f"test_fraction={test_fraction!r}"
+        )
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ValueError(
+            f"Argument `seed` expected a non-negative integer. Received: seed={seed!r}"
+        )
+    return dev_fraction, test_fraction, int(seed)
 
 
 def _check_fraction(argument_name, value):

@@ -1,0 +1,57 @@
+"""The training flags every recipe's command line shares."""
+
+from recipes.runner.config import ConfigError
+from recipes.runner.config import load_config
+from recipes.runner.training import STRATEGIES
+
+
+def add_training_arguments(parser, default_out, data_help):
+    """Adds `--out --data --preset --set --max-train-minutes --mixed-precision --strategy`."""
+    parser.add_argument("--out", default=default_out, help=f"output folder (default {default_out})")
+    parser.add_argument("--data", help=data_help)
+    parser.add_argument("--preset", help="YAML file of config fields")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="config override"
+    )
+    parser.add_argument("--max-train-minutes", type=float, help="wall-clock budget for fit")
+    parser.add_argument("--mixed-precision", action="store_true", help="mixed float16/bfloat16")
+    parser.add_argument("--strategy", choices=STRATEGIES, help="tf.distribute strategy")
+    return parser
+
+
+def config_from_arguments(config_class, parser, args):
+    """The config: defaults, then `--preset`, `--set`, then the flags; errors exit 2."""
+    overrides = list(args.set)
+    if args.data is not None:
+        overrides.append(f"data={args.data}")
+    if args.max_train_minutes is not None:
+        overrides.append(f"max_train_minutes={args.max_train_minutes}")
+    if args.mixed_precision:
+        overrides.append("mixed_precision=true")
+    if args.strategy is not None:
+        overrides.append(f"strategy={args.strategy}")
+    try:
+        return load_config(config_class, args.preset, overrides)
+    except ConfigError as error:
+        parser.error(str(error))
+
+
+def print_written(metrics, out_dir):
+    """Says what the run wrote into `out_dir` (or why this worker wrote nothing)."""
+    import pathlib
+
+    if "outputs" in metrics:
+        print(f"Did not write {out_dir}/: {metrics['outputs']}")
+        return
+    names = sorted(path.name for path in pathlib.Path(out_dir).iterdir())
+    print(f"Wrote {out_dir}/: {' '.join(names)}")
+
+
+def read_input_lines(path):
+    """The lines of a UTF-8 text file, or of stdin for `-`."""
+    import sys
+
+    if path == "-":
+        return sys.stdin.read().splitlines()
+    with open(path, encoding="utf-8") as file:
+        return file.read().splitlines()
