@@ -20,6 +20,8 @@ import keras
 import numpy as np
 
 import toolkit
+from recipes.runner.batching import length_sorted_batches
+from recipes.runner.batching import pad_to_multiple
 from toolkit.data import split_words_and_punctuation
 from toolkit.data import text_dataset
 
@@ -91,14 +93,10 @@ def encode(vectorizer, texts, max_length=None):
     to a multiple of `PAD_MULTIPLE`; the padding is masked in the model, so
     it changes no result. TensorFlow ops: call it in `tf.data` or eagerly.
     """
-    import tensorflow as tf
-
-    ids = tf.cast(vectorizer(texts), tf.int32)
+    ids = vectorizer(texts)
     if max_length is not None:
         ids = ids[:, :max_length]
-    length = tf.shape(ids)[1]
-    padded = (length + PAD_MULTIPLE - 1) // PAD_MULTIPLE * PAD_MULTIPLE
-    return tf.pad(ids, [[0, 0], [0, tf.maximum(padded, PAD_MULTIPLE) - length]])
+    return pad_to_multiple(ids, PAD_MULTIPLE)
 
 
 def token_dataset(vectorizer, split, class_names, config, training):
@@ -118,22 +116,17 @@ def token_dataset(vectorizer, split, class_names, config, training):
         return dataset.map(lambda t, y: (encode(vectorizer, t), y), num_parallel_calls=autotune)
 
     chunk = config.batch_size * SORT_CHUNK
-    dataset = text_dataset(
+    chunks = text_dataset(
         split.texts, split.labels, class_names, chunk, shuffle=True, seed=config.seed
     )
-
-    def sorted_batches(texts, labels):
-        order = tf.argsort(tf.strings.length(texts))
-        pairs = (tf.gather(texts, order), tf.gather(labels, order))
-        return tf.data.Dataset.from_tensor_slices(pairs).batch(config.batch_size)
-
-    examples = len(split.texts)
-    full_chunks, rest = divmod(examples, chunk)
-    batches = full_chunks * SORT_CHUNK + -(-rest // config.batch_size)
-    dataset = dataset.flat_map(sorted_batches).apply(
-        tf.data.experimental.assert_cardinality(batches)
+    dataset = length_sorted_batches(
+        chunks,
+        len(split.texts),
+        config.batch_size,
+        SORT_CHUNK,
+        lambda texts, labels: tf.strings.length(texts),
+        config.seed,
     )
-    dataset = dataset.shuffle(SORT_CHUNK, seed=config.seed)
     dataset = dataset.map(
         lambda t, y: (encode(vectorizer, t, config.max_length), y), num_parallel_calls=autotune
     )

@@ -7,6 +7,8 @@ to a multiple of `PAD_MULTIPLE` steps (few shapes for JAX to compile).
 
 import numpy as np
 
+from recipes.runner.batching import length_sorted_batches
+from recipes.runner.batching import pad_to_multiple
 from recipes.translation.model import BOS
 from recipes.translation.model import EOS
 from recipes.translation.model import PAD
@@ -15,23 +17,12 @@ PAD_MULTIPLE = 8
 SORT_CHUNK = 32
 
 
-def _pad(ids):
-    """Ragged ids `(batch, None)` -> dense int32, padded to a multiple of PAD_MULTIPLE."""
-    import tensorflow as tf
-
-    dense = ids.to_tensor(default_value=PAD) if isinstance(ids, tf.RaggedTensor) else ids
-    dense = tf.cast(dense, tf.int32)
-    length = tf.shape(dense)[1]
-    padded = tf.maximum((length + PAD_MULTIPLE - 1) // PAD_MULTIPLE * PAD_MULTIPLE, PAD_MULTIPLE)
-    return tf.pad(dense, [[0, 0], [0, padded - length]])
-
-
 def encode_sources(tokenizer, texts, max_tokens=None):
     """Source ids `(batch, time)` of a string batch (TensorFlow ops)."""
     ids = tokenizer(texts)
     if max_tokens is not None:
         ids = ids[:, :max_tokens]
-    return _pad(ids)
+    return pad_to_multiple(ids, PAD_MULTIPLE)
 
 
 def encode_targets(tokenizer, texts, max_tokens=None):
@@ -45,7 +36,7 @@ def encode_targets(tokenizer, texts, max_tokens=None):
     column = tf.ones_like(ids[:, :1])
     decoder_inputs = tf.concat([column * BOS, ids], axis=1)
     targets = tf.concat([ids, column * EOS], axis=1)
-    return _pad(decoder_inputs), _pad(targets)
+    return pad_to_multiple(decoder_inputs, PAD_MULTIPLE), pad_to_multiple(targets, PAD_MULTIPLE)
 
 
 def pair_dataset(tokenizers, split, config, training):
@@ -67,20 +58,15 @@ def pair_dataset(tokenizers, split, config, training):
         return (encode_sources(source_tokenizer, sources, max_tokens), decoder_inputs), target_ids
 
     if training:
-        chunk = config.batch_size * SORT_CHUNK
         dataset = dataset.shuffle(len(split), seed=config.seed, reshuffle_each_iteration=True)
-        dataset = dataset.batch(chunk)
-
-        def sorted_batches(sources, targets):
-            order = tf.argsort(tf.strings.length(sources) + tf.strings.length(targets))
-            pairs = (tf.gather(sources, order), tf.gather(targets, order))
-            return tf.data.Dataset.from_tensor_slices(pairs).batch(config.batch_size)
-
-        full_chunks, rest = divmod(len(split), chunk)
-        batches = full_chunks * SORT_CHUNK + -(-rest // config.batch_size)
-        dataset = dataset.flat_map(sorted_batches)
-        dataset = dataset.apply(tf.data.experimental.assert_cardinality(batches))
-        dataset = dataset.shuffle(SORT_CHUNK, seed=config.seed)
+        dataset = length_sorted_batches(
+            dataset.batch(config.batch_size * SORT_CHUNK),
+            len(split),
+            config.batch_size,
+            SORT_CHUNK,
+            lambda sources, targets: tf.strings.length(sources) + tf.strings.length(targets),
+            config.seed,
+        )
     else:
         dataset = dataset.batch(config.batch_size)
     return dataset.map(encode, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
