@@ -15,6 +15,7 @@ import pathlib
 import time
 
 import keras
+import numpy as np
 
 STRATEGIES = ("default", "mirrored", "multiworker")
 
@@ -71,7 +72,7 @@ class WallClockBudget(keras.callbacks.Callback):
 
     Checked after every batch; the epoch in progress ends early, and the
     recipe goes on to evaluate and export as usual. `stopped` says whether
-    the budget ended training.
+    the budget ended training; `seconds` is how long the last `fit` took.
 
     Args:
         minutes: Positive number, or `None` for no budget.
@@ -85,11 +86,15 @@ class WallClockBudget(keras.callbacks.Callback):
             )
         self.minutes = minutes
         self.stopped = False
+        self.seconds = None
         self._start = None
 
     def on_train_begin(self, logs=None):
         self._start = time.monotonic()
         self.stopped = False
+
+    def on_train_end(self, logs=None):
+        self.seconds = time.monotonic() - self._start
 
     def on_train_batch_end(self, batch, logs=None):
         if self.minutes is None or self.stopped:
@@ -107,6 +112,7 @@ class BestCheckpoint(keras.callbacks.ModelCheckpoint):
             str(path), monitor=monitor, mode=mode, save_best_only=True, save_weights_only=True
         )
         self.path = pathlib.Path(path)
+        self.best_mode = mode
 
 
 def fit_callbacks(log_dir, monitor="val_loss", mode="min", patience=3, max_train_minutes=None):
@@ -140,20 +146,39 @@ def fit_callbacks(log_dir, monitor="val_loss", mode="min", patience=3, max_train
     return callbacks
 
 
-def restore_best(model, callbacks):
+def restore_best(model, callbacks, history=None):
     """Loads the best dev checkpoint written during `fit`, if any.
 
+    Args:
+        model: The model `fit` trained.
+        callbacks: The list from `fit_callbacks`.
+        history: Optional `History.history` dict of that `fit`; with it the
+            report also gives `epochs_run` and the `best_epoch` on the
+            checkpoint's dev metric.
+
     Returns:
-        A dict for the metrics report: whether the budget stopped training
-        and whether a best checkpoint was restored.
+        A dict for the metrics report: whether the budget stopped training,
+        whether a best checkpoint was restored, and the seconds `fit` took
+        (plus the epochs, with `history`).
     """
     report = {"stopped_by_time_budget": False, "restored_best_checkpoint": False}
+    best = None
     for callback in callbacks:
         if isinstance(callback, WallClockBudget):
             report["stopped_by_time_budget"] = callback.stopped
-        if isinstance(callback, BestCheckpoint) and callback.path.exists():
-            model.load_weights(str(callback.path))
-            report["restored_best_checkpoint"] = True
+            if callback.seconds is not None:
+                report["seconds"] = round(callback.seconds, 1)
+        if isinstance(callback, BestCheckpoint):
+            best = callback
+            if callback.path.exists():
+                model.load_weights(str(callback.path))
+                report["restored_best_checkpoint"] = True
+    if history is not None:
+        report["epochs_run"] = len(history.get("loss", []))
+        values = history.get(best.monitor) if best is not None else None
+        if values:
+            pick = np.argmax if best.best_mode == "max" else np.argmin
+            report["best_epoch"] = int(pick(values)) + 1
     return report
 
 

@@ -97,7 +97,6 @@ def _run(config, out_dir, strategy):
             patience=config.patience,
             max_train_minutes=config.max_train_minutes,
         )
-        fit_start = time.monotonic()
         history = classifier.fit(
             train_data,
             validation_data=dev_data,
@@ -106,12 +105,8 @@ def _run(config, out_dir, strategy):
             shuffle=False,  # the dataset shuffles itself, every epoch
             verbose=config.verbose,
         ).history
-        training = restore_best(classifier, callbacks)
+        training = restore_best(classifier, callbacks, history)
         classifier = local_copy(classifier, config.strategy)
-        training["seconds"] = round(time.monotonic() - fit_start, 1)
-        training["epochs_run"] = len(history.get("loss", []))
-        if history.get("val_accuracy"):
-            training["best_epoch"] = int(np.argmax(history["val_accuracy"])) + 1
 
         results = {}
         for name in ("dev", "test"):

@@ -4,7 +4,6 @@ import pathlib
 import time
 
 import keras
-import numpy as np
 
 from recipes.runner import config_to_dict
 from recipes.runner import fit_callbacks
@@ -98,7 +97,6 @@ def _run(config, out_dir, strategy):
             patience=config.patience,
             max_train_minutes=config.max_train_minutes,
         )
-        fit_start = time.monotonic()
         history = seq2seq.model.fit(
             train_data,
             validation_data=dev_data,
@@ -107,11 +105,7 @@ def _run(config, out_dir, strategy):
             shuffle=False,
             verbose=config.verbose,
         ).history
-        training = restore_best(seq2seq.model, callbacks)
-        training["seconds"] = round(time.monotonic() - fit_start, 1)
-        training["epochs_run"] = len(history.get("loss", []))
-        if history.get("val_loss"):
-            training["best_epoch"] = int(np.argmin(history["val_loss"])) + 1
+        training = restore_best(seq2seq.model, callbacks, history)
         if config.strategy != "default":
             seq2seq = Seq2Seq.from_model(local_copy(seq2seq.model, config.strategy), config)
 

@@ -161,11 +161,18 @@ def test_best_dev_checkpoint_is_restored_after_fit(tmp_path):
     history = model.fit(
         x, y, validation_data=dev, batch_size=64, epochs=12, verbose=0, callbacks=callbacks
     )
-    report = restore_best(model, callbacks)
+    report = restore_best(model, callbacks, history.history)
 
     losses = history.history["val_loss"]
     assert np.argmin(losses) != len(losses) - 1, losses
-    assert report == {"stopped_by_time_budget": False, "restored_best_checkpoint": True}
+    seconds = report.pop("seconds")
+    assert 0 < seconds < 600
+    assert report == {
+        "stopped_by_time_budget": False,
+        "restored_best_checkpoint": True,
+        "epochs_run": 12,
+        "best_epoch": int(np.argmin(losses)) + 1,
+    }
     np.testing.assert_allclose(model.evaluate(*dev, verbose=0), min(losses), rtol=1e-5)
 
 
