@@ -55,3 +55,13 @@ def read_input_lines(path):
         return sys.stdin.read().splitlines()
     with open(path, encoding="utf-8") as file:
         return file.read().splitlines()
+
+
+def train_command(parser, argv, config_class, run, summary):
+    """Parses training flags, runs the recipe, prints its summary and what it wrote."""
+    args = parser.parse_args(argv)
+    config = config_from_arguments(config_class, parser, args)
+    metrics = run(config, args.out)
+    print(summary(metrics))
+    print_written(metrics, args.out)
+    return 0

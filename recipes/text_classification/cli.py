@@ -4,9 +4,8 @@ import argparse
 import sys
 
 from recipes.runner.cli import add_training_arguments
-from recipes.runner.cli import config_from_arguments
-from recipes.runner.cli import print_written
 from recipes.runner.cli import read_input_lines
+from recipes.runner.cli import train_command
 
 TRAIN_EPILOG = """examples:
   python -m recipes.text_classification --out runs/text_classification
@@ -53,17 +52,9 @@ def main(argv=None):
 
 def train_main(argv):
     from recipes.text_classification.config import TextClassificationConfig
-
-    parser = train_parser()
-    args = parser.parse_args(argv)
-    config = config_from_arguments(TextClassificationConfig, parser, args)
-
     from recipes.text_classification.job import run
 
-    metrics = run(config, args.out)
-    print(summary(metrics))
-    print_written(metrics, args.out)
-    return 0
+    return train_command(train_parser(), argv, TextClassificationConfig, run, summary)
 
 
 def summary(metrics):

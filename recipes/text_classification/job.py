@@ -108,14 +108,13 @@ def _run(config, out_dir, strategy):
         training = restore_best(classifier, callbacks, history)
         classifier = local_copy(classifier, config.strategy)
 
-        results = {}
+        results, predictions = {}, {}
         for name in ("dev", "test"):
             probabilities = predict_probabilities(vectorizer, classifier, splits[name].texts)
             targets = np.array([class_names.index(label) for label in splits[name].labels])
-            results[name] = classification_metrics(targets, probabilities.argmax(-1), class_names)
+            predictions[name] = (targets, probabilities.argmax(-1))
+            results[name] = classification_metrics(*predictions[name], class_names)
             results[name]["loss"] = _log_loss(probabilities, targets)
-        test_probabilities = probabilities
-        test_targets = targets
 
         metrics = {
             "split": "test",
@@ -146,8 +145,7 @@ def _run(config, out_dir, strategy):
 
         plot_training_curves(history, staging / "training_curves.png")
         plot_confusion_matrix(
-            test_targets,
-            test_probabilities.argmax(-1),
+            *predictions["test"],
             class_names,
             staging / "confusion_matrix.png",
             title=f"test, accuracy {results['test']['accuracy']:.3f}",

@@ -4,9 +4,8 @@ import argparse
 import sys
 
 from recipes.runner.cli import add_training_arguments
-from recipes.runner.cli import config_from_arguments
-from recipes.runner.cli import print_written
 from recipes.runner.cli import read_input_lines
+from recipes.runner.cli import train_command
 
 EPILOG = """examples:
   python -m recipes.translation --out runs/translation
@@ -52,17 +51,9 @@ def main(argv=None):
 
 def train_main(argv):
     from recipes.translation.config import TranslationConfig
-
-    parser = train_parser()
-    args = parser.parse_args(argv)
-    config = config_from_arguments(TranslationConfig, parser, args)
-
     from recipes.translation.job import run
 
-    metrics = run(config, args.out)
-    print(summary(metrics))
-    print_written(metrics, args.out)
-    return 0
+    return train_command(train_parser(), argv, TranslationConfig, run, summary)
 
 
 def summary(metrics):
