@@ -192,8 +192,7 @@ def load_parallel_splits(
         `(splits, record)`: `splits` a dict `{"train", "dev", "test"}` of
         `ParallelTexts`; `record` a JSON-ready dict (`source`, `layout`,
         `seed`, fractions, per split `source` / `count` / `fraction`,
-        `skipped` with counts by reason and file and the first entries,
-        `notes`).
+        `skipped` with counts by reason and file and the first entries).
 
     Example:
 
@@ -221,7 +220,6 @@ def load_parallel_splits(
             max_words,
         )
 
-    notes = []
     entries = None
     if isinstance(path, (str, os.PathLike)) and os.path.isdir(path):
         entries = _split_entries(os.fspath(path), format, source_language, target_language)
@@ -249,7 +247,6 @@ def load_parallel_splits(
         "max_words": max_words,
         "splits": {},
         "skipped": _skipped_record(splits),
-        "notes": notes,
     }
     for name, split in splits.items():
         record["splits"][name] = {"source": split.source, "count": len(split)}
