@@ -192,10 +192,9 @@ class Seq2Seq:
         """
         source_ids = ops.convert_to_tensor(source_ids, dtype="int32")
         memory, mask, states = self.encode(source_ids)
-        rows = 1 if beam_width is None else beam_width
         batch = ops.shape(source_ids)[0]
+        cell = self.decoder.cell
         if self.config.attention == "none":
-            cell = self.decoder.cell
             initial = list(states)
 
             def step_fn(tokens, state):
@@ -207,7 +206,7 @@ class Seq2Seq:
 
             return_alignments = False
         else:
-            cell = self.decoder.cell
+            rows = 1 if beam_width is None else beam_width
             initial = cell.get_initial_state(memory, states)
             context = cell.prepare_memory(tile_batch(memory, rows), tile_batch(mask, rows))
 
