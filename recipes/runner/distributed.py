@@ -46,9 +46,15 @@ For any other strategy (default, `MirroredStrategy`, a one-worker
 module once the upstream bug is fixed.
 """
 
+import contextlib
+import pathlib
+import shutil
+import tempfile
 import types
 
 import keras
+
+from recipes.runner.training import make_strategy
 
 # Attribute set on a prepared model, so that a second call is a no-op.
 _PREPARED = "_recipes_multi_worker_prepared"
@@ -179,12 +185,6 @@ def run_as_chief_or_worker(run, config, out_dir):
     writes into a scratch folder that is removed afterwards, and its returned
     metrics say so under `"outputs"`.
     """
-    import pathlib
-    import shutil
-    import tempfile
-
-    from recipes.runner.training import make_strategy
-
     strategy = make_strategy(config.strategy)
     if is_chief(strategy):
         return run(config, out_dir, strategy)
@@ -198,8 +198,6 @@ def run_as_chief_or_worker(run, config, out_dir):
 
 def strategy_scope(strategy):
     """`strategy.scope()`, or a no-op context without a strategy (JAX)."""
-    import contextlib
-
     return strategy.scope() if strategy is not None else contextlib.nullcontext()
 
 
