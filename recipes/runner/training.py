@@ -104,18 +104,63 @@ class WallClockBudget(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-class BestCheckpoint(keras.callbacks.ModelCheckpoint):
-    """Keeps the weights of the best epoch on the dev split (`monitor`)."""
+class BestCheckpoint(keras.callbacks.Callback):
+    """Keeps the weights of the best epoch on the dev split (`monitor`).
 
-    def __init__(self, path, monitor, mode):
-        super().__init__(
-            str(path), monitor=monitor, mode=mode, save_best_only=True, save_weights_only=True
-        )
+    Args:
+        path: The `.weights.h5` file written at each new best epoch.
+        monitor: The dev metric in the epoch logs (`"val_loss"`, ...).
+        mode: `"min"` or `"max"` for `monitor`.
+        tie_breaker: Optional `(metric, mode)` that decides between epochs
+            whose `monitor` is equal, e.g. `("val_loss", "min")` under a
+            BLEU that saturates: a later epoch with the same BLEU and a lower
+            loss replaces the earlier one.
+    """
+
+    def __init__(self, path, monitor, mode, tie_breaker=None):
+        super().__init__()
+        if mode not in ("min", "max"):
+            raise ValueError(f"Argument `mode` expected 'min' or 'max'. Received: {mode!r}")
         self.path = pathlib.Path(path)
+        self.monitor = monitor
         self.best_mode = mode
+        self.tie_breaker = tie_breaker
+        self.best = None
+        self.best_epoch = None  # 1-based, once a checkpoint is written
+
+    def on_train_begin(self, logs=None):
+        self.best = None
+        self.best_epoch = None
+
+    def _key(self, logs):
+        """The epoch's score as a tuple where larger is better (`None`: not logged)."""
+        keys = [(self.monitor, self.best_mode)]
+        if self.tie_breaker is not None:
+            keys.append(tuple(self.tie_breaker))
+        values = []
+        for name, mode in keys:
+            value = (logs or {}).get(name)
+            if value is None or not np.isfinite(value):
+                return None
+            values.append(float(value) if mode == "max" else -float(value))
+        return tuple(values)
+
+    def on_epoch_end(self, epoch, logs=None):
+        key = self._key(logs)
+        if key is not None and (self.best is None or key > self.best):
+            self.best = key
+            self.best_epoch = epoch + 1
+            self.model.save_weights(str(self.path), overwrite=True)
 
 
-def fit_callbacks(log_dir, monitor="val_loss", mode="min", patience=3, max_train_minutes=None):
+def fit_callbacks(
+    log_dir,
+    monitor="val_loss",
+    mode="min",
+    patience=3,
+    max_train_minutes=None,
+    tie_breaker=None,
+):
     """The callbacks every recipe passes to `model.fit`.
 
     Args:
@@ -127,6 +172,8 @@ def fit_callbacks(log_dir, monitor="val_loss", mode="min", patience=3, max_train
         patience: Epochs without improvement before early stopping, or
             `None` to train every epoch.
         max_train_minutes: Optional wall-clock budget for `fit`.
+        tie_breaker: Optional `(metric, mode)` deciding between epochs of
+            equal `monitor` (see `BestCheckpoint`).
 
     Returns:
         A list of callbacks; pass it to `restore_best` after `fit`.
@@ -134,7 +181,9 @@ def fit_callbacks(log_dir, monitor="val_loss", mode="min", patience=3, max_train
     log_dir = pathlib.Path(log_dir)
     log_dir.mkdir(parents=True, exist_ok=True)
     callbacks = [
-        BestCheckpoint(log_dir / "best.weights.h5", monitor=monitor, mode=mode),
+        BestCheckpoint(
+            log_dir / "best.weights.h5", monitor=monitor, mode=mode, tie_breaker=tie_breaker
+        ),
         WallClockBudget(max_train_minutes),
         keras.callbacks.CSVLogger(str(log_dir / "training_log.csv")),
         keras.callbacks.TensorBoard(str(log_dir / "tensorboard"), write_graph=False),
@@ -153,8 +202,8 @@ def restore_best(model, callbacks, history=None):
         model: The model `fit` trained.
         callbacks: The list from `fit_callbacks`.
         history: Optional `History.history` dict of that `fit`; with it the
-            report also gives `epochs_run` and the `best_epoch` on the
-            checkpoint's dev metric.
+            report also gives `epochs_run`, and the checkpoint's dev metric
+            (`monitor`) with its `best_epoch` and `best_value`.
 
     Returns:
         A dict for the metrics report: whether the budget stopped training,
@@ -176,9 +225,10 @@ def restore_best(model, callbacks, history=None):
     if history is not None:
         report["epochs_run"] = len(history.get("loss", []))
         values = history.get(best.monitor) if best is not None else None
-        if values:
-            pick = np.argmax if best.best_mode == "max" else np.argmin
-            report["best_epoch"] = int(pick(values)) + 1
+        if values and best.best_epoch is not None:
+            report["monitor"] = best.monitor
+            report["best_epoch"] = best.best_epoch
+            report["best_value"] = float(values[best.best_epoch - 1])
     return report
 
 

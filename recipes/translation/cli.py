@@ -12,6 +12,7 @@ EPILOG = """examples:
   python -m recipes.translation --data deu.txt --set attention=bahdanau --set cell=lstm
   python -m recipes.translation --data corpus/ --set source_language=en --set target_language=de
   python -m recipes.translation translate runs/translation --input sentences.txt
+  KERAS_BACKEND=tensorflow python -m recipes.translation export runs/translation
 """
 
 
@@ -40,10 +41,22 @@ def translate_parser():
     return parser
 
 
+def export_parser():
+    parser = argparse.ArgumentParser(
+        prog="KERAS_BACKEND=tensorflow python -m recipes.translation export",
+        description="(Re)write RUN_DIR/saved_model/ from a finished run folder, e.g. one "
+        "trained with JAX (the SavedModel is built with the TensorFlow backend).",
+    )
+    parser.add_argument("run_dir", help="a finished run folder (holds model.keras)")
+    return parser
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["translate"]:
         return translate_main(argv[1:])
+    if argv[:1] == ["export"]:
+        return export_main(argv[1:])
     if argv[:1] == ["train"]:
         argv = argv[1:]
     return train_main(argv)
@@ -87,4 +100,12 @@ def translate_main(argv):
 
     for translation in translate_texts(args.run_dir, texts, args.beam_width, args.batch_size):
         print(translation)
+    return 0
+
+
+def export_main(argv):
+    args = export_parser().parse_args(argv)
+    from recipes.translation.export import export_run
+
+    print(f"Wrote {export_run(args.run_dir)}")
     return 0

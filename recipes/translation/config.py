@@ -8,6 +8,7 @@ from recipes.runner.training import STRATEGIES
 from recipes.translation.model import ATTENTIONS
 from recipes.translation.model import CELLS
 
+MONITORS = ("loss", "bleu")
 DEFAULT_DATA = (
     pathlib.Path(__file__).resolve().parents[1] / "data" / "translation" / "bible_en_es.tsv"
 )
@@ -53,6 +54,8 @@ class TranslationConfig:
     batch_size: int = 64
     learning_rate: float = 1e-3
     clipnorm: float | None = None
+    monitor: str = "bleu"  # dev metric of the best epoch and early stopping: loss | bleu
+    dev_bleu_pairs: int | None = 500  # dev pairs decoded (greedy) each epoch for `bleu`
     patience: int | None = 3
     max_train_minutes: float | None = None
     mixed_precision: bool = False
@@ -67,7 +70,12 @@ class TranslationConfig:
     attention_examples: int = 4
 
     def __post_init__(self):
-        choices = {"cell": sorted(CELLS), "attention": list(ATTENTIONS), "strategy": STRATEGIES}
+        choices = {
+            "cell": sorted(CELLS),
+            "attention": list(ATTENTIONS),
+            "strategy": STRATEGIES,
+            "monitor": MONITORS,
+        }
         for key, allowed in choices.items():
             if getattr(self, key) not in allowed:
                 raise ConfigError(
@@ -102,6 +110,11 @@ class TranslationConfig:
                     f"Config key `{key}` expected a positive number. "
                     f"Received: {getattr(self, key)!r}"
                 )
+        if self.dev_bleu_pairs is not None and self.dev_bleu_pairs < 1:
+            raise ConfigError(
+                "Config key `dev_bleu_pairs` expected a positive integer or null. "
+                f"Received: {self.dev_bleu_pairs!r}"
+            )
         for key in ("clipnorm", "max_train_minutes"):
             if getattr(self, key) is not None and getattr(self, key) <= 0:
                 raise ConfigError(

@@ -57,6 +57,31 @@ def export_saved_model(seq2seq, tokenizers, config, path):
     archive.write_out(str(path), verbose=False)
 
 
+def export_run(run_dir):
+    """Writes `<run_dir>/saved_model/` from a finished run folder.
+
+    Needs the TensorFlow backend; a run trained with JAX or PyTorch is
+    exported this way (`KERAS_BACKEND=tensorflow python -m
+    recipes.translation export RUN_DIR`), since `model.keras` loads on any
+    backend. Returns the SavedModel's path.
+    """
+    from recipes.runner import staged_output
+
+    if keras.backend.backend() != "tensorflow":
+        raise RuntimeError(
+            "Exporting the string-to-string SavedModel needs the TensorFlow backend. "
+            f"Received: KERAS_BACKEND={keras.backend.backend()!r}; rerun with "
+            "KERAS_BACKEND=tensorflow"
+        )
+    seq2seq, tokenizers, config = load_run(run_dir)
+    for tokenizer in tokenizers:
+        tokenizer.build(None)  # a tokenizer made from a proto is built on its first call
+    path = pathlib.Path(run_dir) / "saved_model"
+    with staged_output(path) as staging:
+        export_saved_model(seq2seq, tokenizers, config, staging)
+    return path
+
+
 def save_run_files(staging, seq2seq, protos):
     seq2seq.model.save(staging / "model.keras")
     (staging / "source.spm").write_bytes(protos[0])

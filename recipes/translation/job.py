@@ -1,6 +1,9 @@
 """One run of the recipe: load, tokenize, train, translate, score, export."""
 
+import os
 import pathlib
+import subprocess
+import sys
 import time
 
 import keras
@@ -17,6 +20,8 @@ from recipes.runner import strategy_scope
 from recipes.runner.reports import plot_training_curves
 from recipes.runner.reports import write_json
 from recipes.runner.training import check_evaluation_splits
+from recipes.translation.callbacks import DEV_BLEU
+from recipes.translation.callbacks import DevBleu
 from recipes.translation.config import DEFAULT_DATA
 from recipes.translation.export import SIGNATURE
 from recipes.translation.export import export_saved_model
@@ -90,13 +95,7 @@ def _run(config, out_dir, strategy):
     dev_data = pair_dataset(tokenizers, splits["dev"], config, training=False)
 
     with staged_output(out_dir) as staging:
-        callbacks = fit_callbacks(
-            staging / "logs",
-            monitor="val_loss",
-            mode="min",
-            patience=config.patience,
-            max_train_minutes=config.max_train_minutes,
-        )
+        callbacks = _callbacks(config, seq2seq, tokenizers, splits["dev"], staging / "logs")
         history = seq2seq.model.fit(
             train_data,
             validation_data=dev_data,
@@ -170,30 +169,70 @@ def _run(config, out_dir, strategy):
     return metrics
 
 
+def _callbacks(config, seq2seq, tokenizers, dev, log_dir):
+    """The runner's callbacks, monitoring dev loss or dev BLEU (computed first)."""
+    if config.monitor == "loss":
+        return fit_callbacks(
+            log_dir,
+            monitor="val_loss",
+            mode="min",
+            patience=config.patience,
+            max_train_minutes=config.max_train_minutes,
+        )
+    dev_bleu = DevBleu(seq2seq, tokenizers, dev, config, max_pairs=config.dev_bleu_pairs)
+    return [dev_bleu] + fit_callbacks(
+        log_dir,
+        monitor=DEV_BLEU,
+        mode="max",
+        tie_breaker=("val_loss", "min"),
+        patience=config.patience,
+        max_train_minutes=config.max_train_minutes,
+    )
+
+
 def _check_exports(seq2seq, tokenizers, config, test, translations, staging):
-    """Reloads the run folder (and the SavedModel); their translations must agree."""
+    """Reloads the run folder and the SavedModel; their translations must agree.
+
+    Under TensorFlow the SavedModel is written in-process and must translate
+    exactly as the model did. Under another backend it is written by a
+    TensorFlow-backend subprocess from `model.keras` (`export` subcommand);
+    the two backends' numerics may break a beam tie differently, so the
+    agreement is reported instead of required.
+    """
     sample = test.sources[:32]
     reloaded = translate_texts(staging, sample)
     report = {"keras_reload_same_translations": reloaded == translations[: len(sample)]}
     if not report["keras_reload_same_translations"]:
         raise RuntimeError("The reloaded model.keras translates test sentences differently")
-    if keras.backend.backend() != "tensorflow":
-        report["saved_model"] = (
-            "not written: the string-to-string SavedModel holds the tokenizers and the search "
-            "in one TensorFlow graph; rerun with KERAS_BACKEND=tensorflow"
-        )
-        return report
     import tensorflow as tf
 
-    export_saved_model(seq2seq, tokenizers, config, staging / "saved_model")
+    same_backend = keras.backend.backend() == "tensorflow"
+    if same_backend:
+        export_saved_model(seq2seq, tokenizers, config, staging / "saved_model")
+    else:
+        _export_in_tensorflow_process(staging)
     loaded = tf.saved_model.load(str(staging / "saved_model"))
     served = getattr(loaded, SIGNATURE)(tf.constant(sample, tf.string))["translation"]
     served = [value.decode("utf-8") for value in served.numpy().tolist()]
-    if served != translations[: len(sample)]:
+    agreement = sum(a == b for a, b in zip(served, translations)) / len(sample)
+    if same_backend and agreement < 1:
         raise RuntimeError("The exported SavedModel translates test sentences differently")
     report["saved_model"] = "saved_model/"
-    report["saved_model_same_translations"] = True
+    report["saved_model_same_translations"] = agreement == 1
+    report["saved_model_agreement"] = agreement
     return report
+
+
+def _export_in_tensorflow_process(run_dir):
+    root = pathlib.Path(__file__).resolve().parents[2]
+    env = {**os.environ, "KERAS_BACKEND": "tensorflow"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
+    command = [sys.executable, "-m", "recipes.translation", "export", str(run_dir)]
+    done = subprocess.run(command, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(
+            f"Exporting the SavedModel with the TensorFlow backend failed:\n{done.stderr[-3000:]}"
+        )
 
 
 def _plot_alignments(config, tokenizers, result, translations, staging):

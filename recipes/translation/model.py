@@ -150,9 +150,15 @@ class Seq2Seq:
                 y, memory, initial_state=initial_state
             )
         outputs = keras.layers.Dropout(config.dropout)(outputs)
-        logits = keras.layers.Dense(target_vocabulary_size, dtype="float32", name="projection")(
-            outputs
-        )
+        # Scaled by fan-in only: Glorot's fan-in + fan-out over a vocabulary
+        # of thousands makes the logits' weights so small that training sits
+        # for epochs on the unigram plateau.
+        logits = keras.layers.Dense(
+            target_vocabulary_size,
+            kernel_initializer="lecun_normal",
+            dtype="float32",
+            name="projection",
+        )(outputs)
         return keras.Model([source_ids, decoder_ids], logits, name="seq2seq")
 
     # === Decoding ===

@@ -98,8 +98,11 @@ def vocabulary_tensor(tokenizer):
     return tf.constant([str(piece) for piece in tokenizer.get_vocabulary()], tf.string)
 
 
-def translate_batches(seq2seq, tokenizers, texts, search_options, batch_size=64):
+def translate_batches(seq2seq, tokenizers, texts, search_options, batch_size=64, search=None):
     """Translates a list of strings in batches (eager / jit per backend).
+
+    `search` is an already compiled `compiled_search(seq2seq, search_options)`
+    to reuse (default: compile one for this call).
 
     Returns:
         `(translations, results)`: a list of strings, and per batch the
@@ -109,7 +112,8 @@ def translate_batches(seq2seq, tokenizers, texts, search_options, batch_size=64)
     import tensorflow as tf
 
     source_tokenizer, target_tokenizer = tokenizers
-    search = _compiled_search(seq2seq, search_options)
+    if search is None:
+        search = compiled_search(seq2seq, search_options)
     translations, results = [], []
     if not texts:
         return translations, results
@@ -117,12 +121,11 @@ def translate_batches(seq2seq, tokenizers, texts, search_options, batch_size=64)
     batches = tf.data.Dataset.from_tensor_slices(tf.constant(texts, tf.string)).batch(batch_size)
     batches = batches.map(lambda batch: encode_sources(source_tokenizer, batch))
     pieces = vocabulary_tensor(target_tokenizer)
-    untokenize = tf.function(lambda tokens: detokenize(pieces, tokens))
     for source_ids in batches:
         source_ids = source_ids.numpy()
         result = {k: keras.ops.convert_to_numpy(v) for k, v in search(source_ids).items()}
         result["source_ids"] = source_ids
-        translations.extend(_to_text(untokenize(result["tokens"])))
+        translations.extend(_to_text(detokenize(pieces, result["tokens"])))
         results.append(result)
     return translations, results
 
@@ -132,7 +135,8 @@ def _to_text(strings):
     return [value.decode("utf-8") if isinstance(value, bytes) else str(value) for value in values]
 
 
-def _compiled_search(seq2seq, options):
+def compiled_search(seq2seq, options):
+    """`seq2seq.search` with `options`, as a `tf.function` or `jax.jit` function."""
     import keras
 
     def search(source_ids):

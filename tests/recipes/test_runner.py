@@ -14,6 +14,7 @@ from recipes.runner import load_config
 from recipes.runner import make_strategy
 from recipes.runner import restore_best
 from recipes.runner import staged_output
+from recipes.runner.training import BestCheckpoint
 
 
 @dataclasses.dataclass
@@ -171,9 +172,38 @@ def test_best_dev_checkpoint_is_restored_after_fit(tmp_path):
         "stopped_by_time_budget": False,
         "restored_best_checkpoint": True,
         "epochs_run": 12,
+        "monitor": "val_loss",
         "best_epoch": int(np.argmin(losses)) + 1,
+        "best_value": pytest.approx(min(losses)),
     }
     np.testing.assert_allclose(model.evaluate(*dev, verbose=0), min(losses), rtol=1e-5)
+
+
+def test_best_checkpoint_breaks_ties_on_a_second_metric(tmp_path):
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    epochs = [  # (dev BLEU, dev loss): BLEU saturates while the loss still falls
+        {"val_bleu": 10.0, "val_loss": 3.0},
+        {"val_bleu": 20.0, "val_loss": 2.5},
+        {"val_bleu": 20.0, "val_loss": 2.0},
+        {"val_bleu": 20.0, "val_loss": 2.2},
+        {"val_bleu": float("nan"), "val_loss": 0.1},
+        {"val_bleu": 15.0, "val_loss": 1.0},
+    ]
+    picked = {}
+    for tie_breaker in (None, ("val_loss", "min")):
+        checkpoint = BestCheckpoint(
+            tmp_path / "best.weights.h5", "val_bleu", "max", tie_breaker=tie_breaker
+        )
+        checkpoint.set_model(model)
+        checkpoint.on_train_begin()
+        for epoch, logs in enumerate(epochs):
+            model.layers[0].bias.assign([float(epoch)])
+            checkpoint.on_epoch_end(epoch, dict(logs))
+        model.load_weights(str(tmp_path / "best.weights.h5"))
+        picked[tie_breaker] = (checkpoint.best_epoch, float(model.layers[0].bias.numpy()[0]))
+    assert picked == {None: (2, 1.0), ("val_loss", "min"): (3, 2.0)}
+    with pytest.raises(ValueError, match="`mode` expected 'min' or 'max'"):
+        BestCheckpoint(tmp_path / "w.weights.h5", "val_bleu", "maximum")
 
 
 def test_budget_argument_is_checked():

@@ -18,6 +18,7 @@ from recipes.translation import TranslationConfig
 from recipes.translation import run
 from recipes.translation import translate_texts
 from recipes.translation.cli import main
+from recipes.translation.model import Seq2Seq
 from recipes.translation.model import label_smoothed_loss
 from tests.serving import serve_without_toolkit
 
@@ -91,9 +92,8 @@ def test_run_folder_and_metrics(memorized):
         "target.spm",
         "training_curves.png",
         "translations.txt",
+        "saved_model",  # under JAX too: a TensorFlow-backend subprocess writes it
     }
-    if keras.backend.backend() == "tensorflow":
-        expected.add("saved_model")
     assert {path.name for path in out.iterdir()} == expected
     assert sorted(path.name for path in (out / "attention").iterdir()) == [
         "example_0.png",
@@ -106,6 +106,19 @@ def test_run_folder_and_metrics(memorized):
     assert list(buckets) == ["1-10", "11-20", "21-30", ">30"]
     assert buckets["1-10"]["pairs"] == len(PAIRS) and buckets[">30"] == {"pairs": 0, "bleu": None}
     assert metrics["export"]["keras_reload_same_translations"] is True
+    assert metrics["export"]["saved_model_agreement"] == 1.0
+    # The best epoch is chosen on dev BLEU (greedy), logged every epoch.
+    log = (out / "logs" / "training_log.csv").read_text().splitlines()
+    column = log[0].split(",").index("val_bleu")
+    dev_bleu = [float(row.split(",")[column]) for row in log[1:]]
+    assert len(dev_bleu) == metrics["training"]["epochs_run"] == 60
+    assert metrics["training"]["monitor"] == "val_bleu"
+    assert metrics["training"]["best_value"] == pytest.approx(max(dev_bleu)) == 100.0
+    # Among the epochs of best BLEU, the one of lowest dev loss is kept.
+    losses = [float(row.split(",")[log[0].split(",").index("val_loss")]) for row in log[1:]]
+    tied = [epoch for epoch, bleu in enumerate(dev_bleu) if bleu == max(dev_bleu)]
+    assert metrics["training"]["best_epoch"] == min(tied, key=losses.__getitem__) + 1
+    assert dev_bleu[0] < 100.0
     record = json.loads((out / "data.json").read_text())
     assert record["layout"] == "split files"
 
@@ -119,7 +132,6 @@ def test_bleu_matches_sacrebleu_on_the_written_translations(memorized):
     assert metrics["bleu"] == pytest.approx(sacrebleu.corpus_bleu(hypotheses, [references]).score)
 
 
-@pytest.mark.tensorflow_only
 def test_saved_model_translates_strings_without_the_project(memorized, tmp_path):
     out, _ = memorized
     sources = [s for s, _ in PAIRS] + ["the red cat", ""]
@@ -143,8 +155,30 @@ def test_saved_model_translates_strings_without_the_project(memorized, tmp_path)
         str(out / "saved_model"),
     )
     served = json.loads((tmp_path / "out.json").read_text())
-    assert served == expected
     assert served[: len(PAIRS)] == [t for _, t in PAIRS]
+    if keras.backend.backend() == "tensorflow":
+        assert served == expected
+    else:  # exported by a TensorFlow-backend process; beam ties may break differently
+        assert sum(a == b for a, b in zip(served, expected)) >= len(PAIRS)
+
+
+def test_export_command_rewrites_the_saved_model(memorized, tmp_path, capsys):
+    import shutil
+
+    out, _ = memorized
+    run_dir = tmp_path / "run"
+    shutil.copytree(out, run_dir, ignore=shutil.ignore_patterns("saved_model"))
+    if keras.backend.backend() != "tensorflow":
+        with pytest.raises(RuntimeError, match="needs the TensorFlow backend"):
+            main(["export", str(run_dir)])
+        assert not (run_dir / "saved_model").exists()
+        return
+    assert main(["export", str(run_dir)]) == 0
+    assert f"Wrote {run_dir / 'saved_model'}" in capsys.readouterr().out
+    assert (run_dir / "saved_model" / "saved_model.pb").is_file()
+    assert sorted(p.name for p in run_dir.iterdir() if p.name.startswith(".")) == []
+    with pytest.raises(ValueError, match=r"`run_dir` expected a finished run folder"):
+        main(["export", str(tmp_path / "missing")])
 
 
 def test_translate_command_reads_a_file_or_stdin(memorized, tmp_path, capsys, monkeypatch):
@@ -159,19 +193,32 @@ def test_translate_command_reads_a_file_or_stdin(memorized, tmp_path, capsys, mo
 
 
 @pytest.mark.parametrize(
-    "attention, cell", [("none", "gru"), ("bahdanau", "lstm"), ("luong-dot", "gru")]
+    "attention, cell, monitor",
+    [("none", "gru", "loss"), ("bahdanau", "lstm", "bleu"), ("luong-dot", "gru", "loss")],
 )
-def test_other_attentions_and_cells_train(tmp_path, attention, cell):
+def test_other_attentions_and_cells_train(tmp_path, attention, cell, monitor):
     data = write_splits(tmp_path / "data", PAIRS[:4])
-    metrics = run(
-        TranslationConfig(data=str(data), epochs=3, attention=attention, cell=cell, **TINY),
-        tmp_path / "run",
+    config = TranslationConfig(
+        data=str(data), epochs=3, attention=attention, cell=cell, monitor=monitor, **TINY
     )
+    metrics = run(config, tmp_path / "run")
     log = (tmp_path / "run" / "logs" / "training_log.csv").read_text().splitlines()
     losses = [float(row.split(",")[log[0].split(",").index("loss")]) for row in log[1:]]
     assert len(losses) == 3 and losses[-1] < losses[0]
+    assert metrics["training"]["monitor"] == f"val_{monitor}"
+    assert ("val_bleu" in log[0].split(",")) == (monitor == "bleu")
     assert (tmp_path / "run" / "attention").exists() == (attention != "none")
     assert metrics["pairs"] == 4
+
+
+def test_projection_is_scaled_by_fan_in():
+    # Regression: Glorot over (units, vocabulary) gave logit weights of std
+    # sqrt(2 / (256 + 4000)) = 0.022, and the bundled-data run sat on the
+    # unigram plateau (dev token accuracy 0.06 after 375 steps; 0.20 now).
+    seq2seq = Seq2Seq(TranslationConfig(units=256), 100, 4000)
+    kernel = keras.ops.convert_to_numpy(seq2seq.projection.kernel)
+    assert kernel.shape == (256, 4000)
+    assert kernel.std() == pytest.approx(256**-0.5, rel=0.05)
 
 
 def test_label_smoothed_loss_against_numpy():
@@ -208,6 +255,8 @@ def test_bad_data_fails_cleanly_and_leaves_no_output(tmp_path):
         (["beam_width=0"], r"`beam_width` expected a positive integer"),
         (["label_smoothing=1"], r"`label_smoothing` expected a number in \[0, 1\)"),
         (["tokens=5"], r"Unknown config key `tokens`"),
+        (["monitor=accuracy"], r"`monitor` expected one of \['loss', 'bleu'\]"),
+        (["dev_bleu_pairs=0"], r"`dev_bleu_pairs` expected a positive integer or null"),
     ],
 )
 def test_config_errors(overrides, message):

@@ -1,0 +1,51 @@
+"""Dev BLEU during `fit`, so the best epoch and early stopping can follow it."""
+
+import keras
+
+from recipes.translation.export import search_options
+from recipes.translation.pipeline import compiled_search
+from recipes.translation.pipeline import translate_batches
+from recipes.translation.scoring import corpus_scores
+
+DEV_BLEU = "val_bleu"
+
+
+class DevBleu(keras.callbacks.Callback):
+    """Adds the dev split's corpus BLEU to each epoch's logs as `val_bleu`.
+
+    The dev sources are translated with greedy search (quick, and it moves
+    with beam search's score) and scored with sacreBLEU. Put it before the
+    callbacks that read `val_bleu` (`BestCheckpoint`, `EarlyStopping`,
+    `CSVLogger`): Keras hands every callback the same logs dict, in order.
+
+    Under several workers each one decodes the whole dev set with the same
+    weights, so all of them log the same score and stop together.
+
+    Args:
+        seq2seq: The `Seq2Seq` being trained.
+        tokenizers: `(source_tokenizer, target_tokenizer)`.
+        split: The dev `ParallelTexts`.
+        config: The run's `TranslationConfig` (search limits).
+        max_pairs: Score only the first `max_pairs` dev pairs (`None`: all).
+    """
+
+    def __init__(self, seq2seq, tokenizers, split, config, max_pairs=None):
+        super().__init__()
+        self.seq2seq = seq2seq
+        self.tokenizers = tokenizers
+        count = len(split) if max_pairs is None else min(max_pairs, len(split))
+        self.sources = list(split.sources[:count])
+        self.references = list(split.targets[:count])
+        self.options = search_options(config, beam_width=1)
+        self._search = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        # A `tf.function` reads the variables at every call; `jax.jit` bakes
+        # their values in at trace time, so JAX traces again each epoch.
+        if self._search is None or keras.backend.backend() != "tensorflow":
+            self._search = compiled_search(self.seq2seq, self.options)
+        translations, _ = translate_batches(
+            self.seq2seq, self.tokenizers, self.sources, self.options, search=self._search
+        )
+        if logs is not None:
+            logs[DEV_BLEU] = corpus_scores(translations, self.references)["bleu"]
