@@ -134,6 +134,9 @@ def _coerce(annotation, value):
             raise TypeError
         return value
     if annotation is float:
+        if isinstance(value, str):
+            # YAML 1.1 (PyYAML) reads `1e-3` as a string: it wants `1.0e-3`.
+            return float(value)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise TypeError
         return float(value)

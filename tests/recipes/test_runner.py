@@ -56,6 +56,15 @@ def test_overrides_parse_lists_nulls_and_keep_strings_as_text():
     assert config.cell == "true"  # a str field takes the text as is
 
 
+def test_floats_in_exponent_notation_are_numbers(tmp_path):
+    # Regression: PyYAML reads `2e-3` (no dot) as a string, and
+    # `--set learning_rate=2e-3` was rejected.
+    assert load_config(Config, None, ["learning_rate=2e-3"]).learning_rate == 0.002
+    preset = tmp_path / "p.yaml"
+    preset.write_text("learning_rate: 5e-4\n")
+    assert load_config(Config, preset).learning_rate == 0.0005
+
+
 @pytest.mark.parametrize(
     "overrides, message",
     [
