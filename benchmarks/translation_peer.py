@@ -31,7 +31,7 @@ from recipes.translation.job import load_splits
 from recipes.translation.model import BOS
 from recipes.translation.model import EOS
 from recipes.translation.model import PAD
-from recipes.translation.model import label_smoothed_loss
+from recipes.translation.model import LabelSmoothedCrossEntropy
 from recipes.translation.pipeline import detokenize
 from recipes.translation.pipeline import encode_sources
 from recipes.translation.pipeline import pair_dataset
@@ -102,7 +102,7 @@ def run_peer(config, minutes, out_dir):
         )
     )
     model = transformer(tokenizers[0].vocabulary_size(), tokenizers[1].vocabulary_size())
-    model.compile(keras.optimizers.RMSprop(), label_smoothed_loss(0.0), metrics=["accuracy"])
+    model.compile(keras.optimizers.RMSprop(), LabelSmoothedCrossEntropy(0.0), metrics=["accuracy"])
     budget = WallClockBudget(minutes)
     with staged_output(out_dir) as staging:
         best = keras.callbacks.ModelCheckpoint(

@@ -28,8 +28,8 @@ from recipes.translation.export import export_saved_model
 from recipes.translation.export import save_run_files
 from recipes.translation.export import search_options
 from recipes.translation.export import translate_texts
+from recipes.translation.model import LabelSmoothedCrossEntropy
 from recipes.translation.model import Seq2Seq
-from recipes.translation.model import label_smoothed_loss
 from recipes.translation.pipeline import pair_dataset
 from recipes.translation.pipeline import source_pieces
 from recipes.translation.pipeline import translate_batches
@@ -87,7 +87,7 @@ def _run(config, out_dir, strategy):
         optimizer = keras.optimizers.Adam(config.learning_rate, clipnorm=config.clipnorm)
         seq2seq.model.compile(
             optimizer=optimizer,
-            loss=label_smoothed_loss(config.label_smoothing),
+            loss=LabelSmoothedCrossEntropy(config.label_smoothing),
             metrics=["accuracy"],
         )
         prepare_model_for_strategy(seq2seq.model, strategy)

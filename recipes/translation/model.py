@@ -49,21 +49,35 @@ def attention_mechanism(name, units):
     )
 
 
-def label_smoothed_loss(label_smoothing):
+@keras.saving.register_keras_serializable(package="recipes.translation")
+class LabelSmoothedCrossEntropy(keras.losses.Loss):
     """Per-token cross-entropy with label smoothing, 0 at padding (`PAD` targets).
 
-    Keras averages it over the real target tokens: the logits carry the
-    target's mask, which `Loss` turns into weights `total / valid`.
+    `call(targets, logits)` gives the per-token losses `(batch, time)`;
+    calling the loss averages them over the real target tokens: the logits
+    carry the target's mask, which `Loss` turns into weights
+    `total / valid`. A registered class (not a closure), so a compiled model
+    can be cloned (`local_copy` after multi-worker training) and saved.
+
+    Args:
+        label_smoothing: Float in `[0, 1)`, the probability mass spread
+            uniformly over the vocabulary.
     """
 
-    def loss(targets, logits):
+    def __init__(self, label_smoothing=0.0, name="label_smoothed_cross_entropy", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.label_smoothing = float(label_smoothing)
+
+    def call(self, targets, logits):
         log_probs = ops.log_softmax(ops.cast(logits, "float32"), axis=-1)
         targets = ops.cast(targets, "int32")
         picked = ops.take_along_axis(log_probs, ops.expand_dims(targets, -1), axis=-1)[..., 0]
-        losses = -(1.0 - label_smoothing) * picked - label_smoothing * ops.mean(log_probs, -1)
+        smoothing = self.label_smoothing
+        losses = -(1.0 - smoothing) * picked - smoothing * ops.mean(log_probs, -1)
         return ops.where(ops.not_equal(targets, PAD), losses, 0.0)
 
-    return loss
+    def get_config(self):
+        return {**super().get_config(), "label_smoothing": self.label_smoothing}
 
 
 class Seq2Seq:

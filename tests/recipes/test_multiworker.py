@@ -210,3 +210,48 @@ def test_text_classification_recipe_trains_on_two_workers(tmp_path):
     assert (tmp_path / "out0" / "saved_model" / "saved_model.pb").is_file()
     leftovers = [path.name for path in tmp_path.iterdir() if path.name.startswith(".")]
     assert leftovers == []
+
+
+def test_translation_recipe_trains_on_two_workers(tmp_path):
+    from tests.recipes.test_translation import PAIRS
+    from tests.recipes.test_translation import write_splits
+
+    data = write_splits(tmp_path / "data", PAIRS[:4])
+    tiny = [
+        "units=16",
+        "embedding_dim=8",
+        "source_vocabulary=40",
+        "target_vocabulary=40",
+        "batch_size=4",
+        "epochs=2",
+        "patience=null",
+        "beam_width=2",
+        "attention_examples=1",
+        "verbose=0",
+    ]
+    outputs = run_two_workers(
+        lambda index: [
+            sys.executable,
+            "-m",
+            "recipes.translation",
+            "--data",
+            str(data),
+            "--strategy",
+            "multiworker",
+            *[argument for setting in tiny for argument in ("--set", setting)],
+            "--out",
+            str(tmp_path / f"out{index}"),
+        ],
+        tmp_path,
+    )
+    # Both workers compute the same dev BLEU each epoch (it picks the best
+    # epoch); only the chief writes the run folder, SavedModel included.
+    assert "Wrote" in outputs[0]
+    assert "this worker is not the chief" in outputs[1]
+    assert not (tmp_path / "out1").exists()
+    metrics = json.loads((tmp_path / "out0" / "metrics.json").read_text())
+    assert metrics["strategy"] == "multiworker"
+    assert metrics["training"]["epochs_run"] == 2
+    assert metrics["training"]["monitor"] == "val_bleu"
+    assert metrics["export"]["saved_model_same_translations"] is True
+    assert (tmp_path / "out0" / "saved_model" / "saved_model.pb").is_file()
