@@ -1,5 +1,8 @@
 """The training flags every recipe's command line shares."""
 
+import pathlib
+import sys
+
 from recipes.runner.config import ConfigError
 from recipes.runner.config import load_config
 from recipes.runner.training import STRATEGIES
@@ -38,8 +41,6 @@ def config_from_arguments(config_class, parser, args):
 
 def print_written(metrics, out_dir):
     """Says what the run wrote into `out_dir` (or why this worker wrote nothing)."""
-    import pathlib
-
     if "outputs" in metrics:
         print(f"Did not write {out_dir}/: {metrics['outputs']}")
         return
@@ -49,8 +50,6 @@ def print_written(metrics, out_dir):
 
 def read_input_lines(path):
     """The lines of a UTF-8 text file, or of stdin for `-`."""
-    import sys
-
     if path == "-":
         return sys.stdin.read().splitlines()
     with open(path, encoding="utf-8") as file:

@@ -18,6 +18,7 @@ import pathlib
 
 import keras
 
+from recipes.runner import staged_output
 from recipes.translation.pipeline import detokenize
 from recipes.translation.pipeline import encode_sources
 from recipes.translation.pipeline import vocabulary_tensor
@@ -65,8 +66,6 @@ def export_run(run_dir):
     recipes.translation export RUN_DIR`), since `model.keras` loads on any
     backend. Returns the SavedModel's path.
     """
-    from recipes.runner import staged_output
-
     if keras.backend.backend() != "tensorflow":
         raise RuntimeError(
             "Exporting the string-to-string SavedModel needs the TensorFlow backend. "

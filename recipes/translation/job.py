@@ -170,24 +170,19 @@ def _run(config, out_dir, strategy):
 
 
 def _callbacks(config, seq2seq, tokenizers, dev, log_dir):
-    """The runner's callbacks, monitoring dev loss or dev BLEU (computed first)."""
-    if config.monitor == "loss":
-        return fit_callbacks(
-            log_dir,
-            monitor="val_loss",
-            mode="min",
-            patience=config.patience,
-            max_train_minutes=config.max_train_minutes,
-        )
-    dev_bleu = DevBleu(seq2seq, tokenizers, dev, config, max_pairs=config.dev_bleu_pairs)
-    return [dev_bleu] + fit_callbacks(
+    """The runner's callbacks on dev loss, or on dev BLEU (computed first, ties to the loss)."""
+    bleu = config.monitor == "bleu"
+    callbacks = fit_callbacks(
         log_dir,
-        monitor=DEV_BLEU,
-        mode="max",
-        tie_breaker=("val_loss", "min"),
+        monitor=DEV_BLEU if bleu else "val_loss",
+        mode="max" if bleu else "min",
+        tie_breaker=("val_loss", "min") if bleu else None,
         patience=config.patience,
         max_train_minutes=config.max_train_minutes,
     )
+    if bleu:
+        callbacks.insert(0, DevBleu(seq2seq, tokenizers, dev, config, config.dev_bleu_pairs))
+    return callbacks
 
 
 def _check_exports(seq2seq, tokenizers, config, test, translations, staging):

@@ -176,40 +176,48 @@ def test_prepare_model_for_strategy_leaves_single_worker_models_alone():
         assert "_maybe_symbolic_build" not in vars(model)
 
 
+def run_recipe_on_two_workers(module, arguments, tmp_path):
+    """Runs `python -m module --strategy multiworker` on two workers; the chief's metrics.
+
+    Checks what holds for every recipe: the chief (worker 0) writes its run
+    folder, worker 1 trains with it and writes nothing, no staging folder is
+    left behind, and the SavedModel is written.
+    """
+    outputs = run_two_workers(
+        lambda index: [
+            sys.executable,
+            "-m",
+            module,
+            *arguments,
+            "--strategy",
+            "multiworker",
+            "--out",
+            str(tmp_path / f"out{index}"),
+        ],
+        tmp_path,
+    )
+    assert "Wrote" in outputs[0]
+    assert "this worker is not the chief" in outputs[1]
+    assert not (tmp_path / "out1").exists()
+    assert (tmp_path / "out0" / "saved_model" / "saved_model.pb").is_file()
+    leftovers = [path.name for path in tmp_path.iterdir() if path.name.startswith(".")]
+    assert leftovers == []
+    metrics = json.loads((tmp_path / "out0" / "metrics.json").read_text())
+    assert metrics["strategy"] == "multiworker"
+    return metrics
+
+
 def test_text_classification_recipe_trains_on_two_workers(tmp_path):
     from recipes.text_classification.config import PRESETS
     from tests.recipes.test_text_classification import sentences
     from tests.recipes.test_text_classification import write_csv
 
     data = write_csv(tmp_path / "topics.csv", sentences(90, seed=0))
-    outputs = run_two_workers(
-        lambda index: [
-            sys.executable,
-            "-m",
-            "recipes.text_classification",
-            "--data",
-            str(data),
-            "--preset",
-            str(PRESETS / "tiny.yaml"),
-            "--strategy",
-            "multiworker",
-            "--set",
-            "baseline=false",
-            "--out",
-            str(tmp_path / f"out{index}"),
-        ],
-        tmp_path,
+    arguments = ["--data", str(data), "--preset", str(PRESETS / "tiny.yaml")]
+    metrics = run_recipe_on_two_workers(
+        "recipes.text_classification", arguments + ["--set", "baseline=false"], tmp_path
     )
-    # The chief (worker 0) writes its run folder; worker 1 trains with it and writes nothing.
-    assert "Wrote" in outputs[0]
-    assert "this worker is not the chief" in outputs[1]
-    assert not (tmp_path / "out1").exists()
-    metrics = json.loads((tmp_path / "out0" / "metrics.json").read_text())
-    assert metrics["strategy"] == "multiworker"
     assert metrics["training"]["epochs_run"] == 2
-    assert (tmp_path / "out0" / "saved_model" / "saved_model.pb").is_file()
-    leftovers = [path.name for path in tmp_path.iterdir() if path.name.startswith(".")]
-    assert leftovers == []
 
 
 def test_translation_recipe_trains_on_two_workers(tmp_path):
@@ -229,29 +237,9 @@ def test_translation_recipe_trains_on_two_workers(tmp_path):
         "attention_examples=1",
         "verbose=0",
     ]
-    outputs = run_two_workers(
-        lambda index: [
-            sys.executable,
-            "-m",
-            "recipes.translation",
-            "--data",
-            str(data),
-            "--strategy",
-            "multiworker",
-            *[argument for setting in tiny for argument in ("--set", setting)],
-            "--out",
-            str(tmp_path / f"out{index}"),
-        ],
-        tmp_path,
-    )
-    # Both workers compute the same dev BLEU each epoch (it picks the best
-    # epoch); only the chief writes the run folder, SavedModel included.
-    assert "Wrote" in outputs[0]
-    assert "this worker is not the chief" in outputs[1]
-    assert not (tmp_path / "out1").exists()
-    metrics = json.loads((tmp_path / "out0" / "metrics.json").read_text())
-    assert metrics["strategy"] == "multiworker"
+    arguments = ["--data", str(data), *[a for setting in tiny for a in ("--set", setting)]]
+    # Both workers compute the same dev BLEU each epoch (it picks the best epoch).
+    metrics = run_recipe_on_two_workers("recipes.translation", arguments, tmp_path)
     assert metrics["training"]["epochs_run"] == 2
     assert metrics["training"]["monitor"] == "val_bleu"
     assert metrics["export"]["saved_model_same_translations"] is True
-    assert (tmp_path / "out0" / "saved_model" / "saved_model.pb").is_file()
