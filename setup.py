@@ -30,6 +30,7 @@ setup(
         "keras==3.15.*",
         "keras-hub==0.32.*",
         "scikit-learn",
+        "scipy",
         "numpy",
         "matplotlib",
         "pyyaml",

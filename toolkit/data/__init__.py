@@ -10,13 +10,30 @@ texts and label indices into a `tf.data.Dataset` for `model.fit` on any
 backend; `split_words_and_punctuation` is the `TextVectorization` split that
 keeps punctuation as tokens. For translation, `read_parallel_texts` reads
 sentence pairs (TSV or two aligned files) into a `ParallelTexts` and
-`load_parallel_splits` returns their train / dev / test splits.
+`load_parallel_splits` returns their train / dev / test splits. For speech,
+`read_speech_corpus` reads a folder of utterances with time-aligned labels
+(`.wav` + TIMIT `.phn`, `.wav` + Praat / MFA `.TextGrid`, or `.npz` features
+with frame labels) into a `SpeechCorpus` of `Utterance`s, resampling audio to
+one rate and folding labels with a `read_label_map` map; `load_speech_splits`
+returns its train / dev / test splits (given folders, or a seeded
+speaker-grouped split) and a record with the `label_inventory`;
+`read_waveform` reads one WAV or SPHERE file; `frame_count` and
+`frame_labels` cut a signal into labelled frames as the feature layers do.
 """
 
+from toolkit.data.alignments import frame_count
+from toolkit.data.alignments import frame_labels
+from toolkit.data.alignments import read_label_map
+from toolkit.data.audio import read_waveform
 from toolkit.data.datasets import text_dataset
 from toolkit.data.parallel import ParallelTexts
 from toolkit.data.parallel import load_parallel_splits
 from toolkit.data.parallel import read_parallel_texts
+from toolkit.data.speech import SpeechCorpus
+from toolkit.data.speech import Utterance
+from toolkit.data.speech import label_inventory
+from toolkit.data.speech import load_speech_splits
+from toolkit.data.speech import read_speech_corpus
 from toolkit.data.splits import load_text_splits
 from toolkit.data.text import LabelledTexts
 from toolkit.data.text import read_labelled_texts
@@ -31,4 +48,13 @@ __all__ = [
     "ParallelTexts",
     "read_parallel_texts",
     "load_parallel_splits",
+    "Utterance",
+    "SpeechCorpus",
+    "read_speech_corpus",
+    "load_speech_splits",
+    "label_inventory",
+    "read_label_map",
+    "read_waveform",
+    "frame_count",
+    "frame_labels",
 ]

@@ -1,0 +1,148 @@
+"""load_speech_splits: given split folders, TIMIT's TRAIN/TEST, seeded speaker-grouped carving."""
+
+import json
+import wave
+
+import numpy as np
+import pytest
+
+from toolkit.data import SpeechCorpus
+from toolkit.data import Utterance
+from toolkit.data import label_inventory
+from toolkit.data import load_speech_splits
+
+pytestmark = pytest.mark.no_keras_state
+
+
+def utterance(folder, stem, labels=("sil", "a"), count=800, rate=16000):
+    """`stem.wav` (`count` samples) and a `.phn` splitting it evenly between `labels`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with wave.open(str(folder / f"{stem}.wav"), "wb") as file:
+        file.setnchannels(1)
+        file.setsampwidth(2)
+        file.setframerate(rate)
+        file.writeframes(np.zeros(count, "<i2").tobytes())
+    bounds = np.linspace(0, count, len(labels) + 1).astype(int)
+    lines = [f"{bounds[i]} {bounds[i + 1]} {label}\n" for i, label in enumerate(labels)]
+    (folder / f"{stem}.phn").write_text("".join(lines))
+
+
+def speakers(root, names, per_speaker=3, labels=("sil", "a")):
+    for name in names:
+        for index in range(per_speaker):
+            utterance(root / name, f"u{index}", labels)
+
+
+def speaker_sets(splits):
+    return {name: {u.speaker for u in split.utterances} for name, split in splits.items()}
+
+
+def test_given_split_folders_are_used(tmp_path):
+    speakers(tmp_path / "train", ["s1", "s2"])
+    speakers(tmp_path / "valid", ["s3"], per_speaker=1)
+    speakers(tmp_path / "test", ["s4"], per_speaker=2, labels=("sil", "b"))
+    (tmp_path / "README.txt").write_text("about")
+    splits, record = load_speech_splits(tmp_path, frame_length=400, frame_step=160)
+    assert [len(splits[name]) for name in ("train", "dev", "test")] == [6, 1, 2]
+    assert splits["train"].ids[0] == "train/s1/u0" and splits["dev"].ids == ["valid/s3/u0"]
+    assert splits["test"].source == str(tmp_path / "test")
+    assert record["layout"] == "split folders" and record["grouped_by"] is None
+    assert record["splits"]["train"] == {
+        "source": str(tmp_path / "train"),
+        "utterances": 6,
+        "speakers": 2,
+        "frames": 6 * 3,  # 800 samples: 1 + (800 - 400) // 160 frames
+        "seconds": 0.3,
+    }
+    assert record["labels"] == ["a", "sil"]
+    assert record["unseen_labels"] == {"dev": {}, "test": {"b": 2}}
+    assert any("README.txt" in note for note in record["notes"])
+    assert "dev_fraction and test_fraction unused: every split is given" in record["notes"]
+    assert json.loads(json.dumps(record)) == record
+
+
+def test_timit_train_test_folders_carve_dev_by_speaker(tmp_path):
+    speakers(tmp_path / "TRAIN" / "DR1", [f"M{i:02d}" for i in range(10)], per_speaker=2)
+    speakers(tmp_path / "TEST" / "DR1", ["F00", "F01"], per_speaker=2)
+    splits, record = load_speech_splits(tmp_path, dev_fraction=0.2, seed=3)
+    assert [len(splits[name]) for name in ("train", "dev", "test")] == [16, 4, 4]
+    sets = speaker_sets(splits)
+    assert not sets["train"] & sets["dev"] and len(sets["dev"]) == 2
+    assert all(u.id.startswith("TRAIN/DR1/M") for u in splits["dev"].utterances)
+    assert splits["dev"].source == f"split of {tmp_path / 'TRAIN'}"
+    assert record["grouped_by"] == "speaker" and record["splits"]["dev"]["fraction"] == 0.2
+    assert "fraction" not in record["splits"]["test"]
+    again, _ = load_speech_splits(tmp_path, dev_fraction=0.2, seed=3)
+    assert again["dev"].ids == splits["dev"].ids
+
+
+def test_single_folder_seeded_split_is_reproducible_and_speaker_disjoint(tmp_path):
+    speakers(tmp_path, [f"s{i}" for i in range(10)])
+    splits, record = load_speech_splits(tmp_path, seed=7)
+    assert [len(splits[name]) for name in ("train", "dev", "test")] == [24, 3, 3]
+    sets = speaker_sets(splits)
+    assert not (
+        sets["train"] & sets["dev"] or sets["train"] & sets["test"] or sets["dev"] & sets["test"]
+    )
+    assert record["layout"] == "single source" and record["splits"]["test"]["speakers"] == 1
+    assert load_speech_splits(tmp_path, seed=7)[0]["test"].ids == splits["test"].ids
+    others = {tuple(load_speech_splits(tmp_path, seed=seed)[0]["test"].ids) for seed in range(5)}
+    assert len(others) > 1
+    by_utterance, record = load_speech_splits(tmp_path, seed=7, group_by_speaker=False)
+    assert record["grouped_by"] == "utterance" and len(by_utterance["test"]) == 3
+
+
+def test_utterances_without_speaker_folders_are_split_one_by_one(tmp_path):
+    for index in range(10):
+        utterance(tmp_path, f"u{index}")
+    splits, record = load_speech_splits(tmp_path, dev_fraction=0.2, test_fraction=0.3)
+    assert [len(splits[name]) for name in ("train", "dev", "test")] == [5, 2, 3]
+    assert record["grouped_by"] == "utterance" and record["splits"]["dev"]["speakers"] == 0
+
+
+def test_split_errors(tmp_path):
+    speakers(tmp_path / "dev", ["s1"])
+    speakers(tmp_path / "test", ["s2"])
+    with pytest.raises(
+        ValueError, match=r"holds the split folder\(s\) \['dev', 'test'\] but no train"
+    ):
+        load_speech_splits(tmp_path)
+    speakers(tmp_path / "train", ["s3"])
+    speakers(tmp_path / "Valid", ["s4"])
+    with pytest.raises(ValueError, match=r"holds 2 folders for the dev split.*\['Valid', 'dev'\]"):
+        load_speech_splits(tmp_path)
+
+    single = tmp_path / "single"
+    speakers(single, ["s1", "s2"])
+    with pytest.raises(ValueError, match=r"holds 6 utterances in 2 groups \(speakers\), too few"):
+        load_speech_splits(single)
+    with pytest.raises(ValueError, match=r"the dev split is empty.*Received: dev_fraction=0\.0"):
+        load_speech_splits(single, dev_fraction=0.0, test_fraction=0.2)
+    with pytest.raises(ValueError, match=r"Argument `dev_fraction` expected a number in \[0, 1\)"):
+        load_speech_splits(single, dev_fraction=1.5)
+
+    mixed = tmp_path / "mixed"
+    speakers(mixed / "train", ["s1"])
+    (mixed / "test").mkdir()
+    np.savez(mixed / "test" / "a.npz", features=np.zeros((2, 1)), labels=np.array(["a", "b"]))
+    with pytest.raises(ValueError, match=r"holds splits in different formats"):
+        load_speech_splits(mixed)
+    with pytest.raises(ValueError, match="holds no recognized speech files"):
+        load_speech_splits(single, format="npz")
+
+
+def test_label_inventory_counts_train_frames_and_unseen_labels():
+    def corpus(*labels):
+        frames = np.array(labels)
+        return SpeechCorpus(
+            [Utterance("u", "u.npz", None, None, frame_labels=frames)], "c", "npz", None
+        )
+
+    inventory = label_inventory(
+        {"train": corpus("a", "b", "a"), "dev": corpus("a"), "test": corpus("c", "d", "c")}
+    )
+    assert inventory == {
+        "labels": ["a", "b"],
+        "label_counts": {"a": 2, "b": 1},
+        "unseen_labels": {"dev": {}, "test": {"c": 2, "d": 1}},
+    }
