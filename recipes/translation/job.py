@@ -1,9 +1,6 @@
 """One run of the recipe: load, tokenize, train, translate, score, export."""
 
-import os
 import pathlib
-import subprocess
-import sys
 import time
 
 import keras
@@ -17,6 +14,7 @@ from recipes.runner import run_as_chief_or_worker
 from recipes.runner import set_precision
 from recipes.runner import staged_output
 from recipes.runner import strategy_scope
+from recipes.runner.exporting import export_in_tensorflow_process
 from recipes.runner.reports import plot_training_curves
 from recipes.runner.reports import write_json
 from recipes.runner.training import check_evaluation_splits
@@ -205,7 +203,7 @@ def _check_exports(seq2seq, tokenizers, config, test, translations, staging):
     if same_backend:
         export_saved_model(seq2seq, tokenizers, config, staging / "saved_model")
     else:
-        _export_in_tensorflow_process(staging)
+        export_in_tensorflow_process("recipes.translation", staging)
     loaded = tf.saved_model.load(str(staging / "saved_model"))
     served = getattr(loaded, SIGNATURE)(tf.constant(sample, tf.string))["translation"]
     served = [value.decode("utf-8") for value in served.numpy().tolist()]
@@ -216,18 +214,6 @@ def _check_exports(seq2seq, tokenizers, config, test, translations, staging):
     report["saved_model_same_translations"] = agreement == 1
     report["saved_model_agreement"] = agreement
     return report
-
-
-def _export_in_tensorflow_process(run_dir):
-    root = pathlib.Path(__file__).resolve().parents[2]
-    env = {**os.environ, "KERAS_BACKEND": "tensorflow"}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
-    command = [sys.executable, "-m", "recipes.translation", "export", str(run_dir)]
-    done = subprocess.run(command, env=env, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(
-            f"Exporting the SavedModel with the TensorFlow backend failed:\n{done.stderr[-3000:]}"
-        )
 
 
 def _plot_alignments(config, tokenizers, result, translations, staging):

@@ -1,0 +1,194 @@
+"""The speech-tagging recipe's config: defaults, checks and presets."""
+
+import dataclasses
+import pathlib
+
+import toolkit
+from recipes.runner import ConfigError
+from recipes.runner.training import STRATEGIES
+
+BUNDLED_DATA = pathlib.Path(__file__).resolve().parents[1] / "data" / "speech"
+PRESETS = pathlib.Path(__file__).resolve().parent / "presets"
+FEATURES = ("logmel", "mfcc")
+CMVN_MODES = ("utterance", "global", "none")
+MODES = ("framewise", "ctc")
+ATTENTIONS = ("none", "luong", "bahdanau")
+CTC_DECODERS = ("greedy", "beam")
+
+
+@dataclasses.dataclass
+class SpeechTaggingConfig:
+    """Every field can be set in a YAML preset or with `--set key=value`.
+
+    The defaults are the framewise bidirectional-LSTM tagger of Graves &
+    Schmidhuber (2005) at CPU size, tuned on the bundled corpus
+    (`docs/datasets/speech.md`): 40 log-mel channels with per-utterance
+    mean and variance normalization, SpecAugment, two bidirectional LSTM
+    layers of 128 units, dropout 0.2, Adam 2e-3, early stopping on dev frame
+    accuracy. `presets/streaming.yaml` is the unidirectional, streamable
+    variant; `presets/ctc.yaml` trains from label sequences with CTC.
+    """
+
+    # Data.
+    data: str | None = None  # None: the bundled corpus
+    sample_rate: int = 16000
+    resample: bool = True  # False: a file at another rate is an error
+    tier: str = "phones"  # the TextGrid tier to read
+    label_map: str | None = None  # "from to" lines that fold labels (e.g. TIMIT 61 -> 39)
+    silence_label: str = "sil"  # fills unlabelled gaps; left out of the phone error rate
+    dev_fraction: float = 0.1  # used only when the data has no dev folder
+    test_fraction: float = 0.1  # used only when the data has no test folder
+    split_seed: int = 1234
+    # Front-end (in the model, so the exported model takes a waveform).
+    features: str = "logmel"  # logmel | mfcc
+    mel_bins: int = 40
+    mfcc_coefficients: int = 13
+    frame_length: int = 400  # samples: 25 ms at 16 kHz
+    frame_step: int = 160  # samples: 10 ms at 16 kHz
+    deltas: int = 0  # 0, 1 (deltas) or 2 (deltas and delta-deltas)
+    cmvn: str = "utterance"  # utterance | global | none
+    spec_augment: bool = True
+    frequency_masks: int = 2
+    frequency_mask_width: int = 6
+    time_masks: int = 2
+    time_mask_width: int = 10
+    stack_left: int = 0  # frames stacked before each frame
+    stack_right: int = 0  # frames stacked after each frame
+    stride: int = 1  # keep every `stride`-th frame (labels too)
+    # Model.
+    mode: str = "framewise"  # framewise (softmax per frame) | ctc (label sequences)
+    cell: str = "lstm"
+    units: int = 128
+    layers: int = 2
+    bidirectional: bool = True
+    projection: int | None = None  # LSTMP projection size (cell=lstm)
+    attention: str = "none"  # none | luong | bahdanau: a self-attention head over the frames
+    attention_units: int = 64
+    dropout: float = 0.2
+    ctc_decoder: str = "greedy"  # greedy | beam
+    beam_width: int = 8
+    # Training.
+    seed: int = 1
+    epochs: int = 40
+    batch_size: int = 8
+    learning_rate: float = 2e-3
+    patience: int | None = 6
+    max_train_minutes: float | None = None
+    mixed_precision: bool = False
+    strategy: str = "default"
+    verbose: int = 1
+    # Reports.
+    baseline: bool = True  # scikit-learn MLP on stacked frames, side by side
+    baseline_context: int = 5  # frames stacked on each side for the baseline
+    baseline_hidden: int = 256
+    plot_utterance: int = 0  # index of the test utterance plotted
+
+    def __post_init__(self):
+        choices = {
+            "features": FEATURES,
+            "cmvn": CMVN_MODES,
+            "mode": MODES,
+            "attention": ATTENTIONS,
+            "ctc_decoder": CTC_DECODERS,
+            "strategy": STRATEGIES,
+            "cell": toolkit.layers.available(),
+        }
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ConfigError(
+                    f"Config key `{name}` expected one of {list(allowed)}. "
+                    f"Received: {getattr(self, name)!r}"
+                )
+        positive = (
+            "sample_rate mel_bins mfcc_coefficients frame_length frame_step stride units layers "
+            "attention_units beam_width epochs batch_size baseline_hidden"
+        ).split()
+        for name in positive:
+            value = getattr(self, name)
+            if value < 1:
+                raise ConfigError(
+                    f"Config key `{name}` expected a positive integer. Received: {value!r}"
+                )
+        non_negative = (
+            "frequency_masks frequency_mask_width time_masks time_mask_width stack_left "
+            "stack_right baseline_context plot_utterance"
+        ).split()
+        for name in non_negative:
+            value = getattr(self, name)
+            if value < 0:
+                raise ConfigError(
+                    f"Config key `{name}` expected a non-negative integer. Received: {value!r}"
+                )
+        if self.frame_step > self.frame_length:
+            raise ConfigError(
+                "Config key `frame_step` expected at most `frame_length` "
+                f"({self.frame_length}). Received: {self.frame_step!r}"
+            )
+        if self.deltas not in (0, 1, 2):
+            raise ConfigError(f"Config key `deltas` expected 0, 1 or 2. Received: {self.deltas!r}")
+        if self.features == "mfcc" and self.mfcc_coefficients > self.mel_bins:
+            raise ConfigError(
+                f"Config key `mfcc_coefficients` expected at most `mel_bins` ({self.mel_bins}). "
+                f"Received: {self.mfcc_coefficients!r}"
+            )
+        if self.projection is not None:
+            if self.cell != "lstm":
+                raise ConfigError(
+                    "Config key `projection` (LSTMP) needs `cell: lstm`. "
+                    f"Received: cell={self.cell!r}, projection={self.projection!r}"
+                )
+            if self.projection < 1:
+                raise ConfigError(
+                    "Config key `projection` expected a positive integer or null. "
+                    f"Received: {self.projection!r}"
+                )
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(
+                f"Config key `dropout` expected a number in [0, 1). Received: {self.dropout!r}"
+            )
+        if self.learning_rate <= 0:
+            raise ConfigError(
+                "Config key `learning_rate` expected a positive number. "
+                f"Received: {self.learning_rate!r}"
+            )
+        if self.patience is not None and self.patience < 0:
+            raise ConfigError(
+                "Config key `patience` expected a non-negative integer or null. "
+                f"Received: {self.patience!r}"
+            )
+        if self.max_train_minutes is not None and self.max_train_minutes <= 0:
+            raise ConfigError(
+                "Config key `max_train_minutes` expected a positive number or null. "
+                f"Received: {self.max_train_minutes!r}"
+            )
+        if self.verbose not in (0, 1, 2):
+            raise ConfigError(
+                f"Config key `verbose` expected 0, 1 or 2. Received: {self.verbose!r}"
+            )
+
+    @property
+    def data_path(self):
+        """The data to read: `data`, or the bundled corpus when it is `None`."""
+        return pathlib.Path(self.data) if self.data is not None else BUNDLED_DATA
+
+    @property
+    def streamable(self):
+        """Whether the model can tag audio chunk by chunk (`streaming_blockers` is empty)."""
+        return not self.streaming_blockers()
+
+    def streaming_blockers(self):
+        """Why this config cannot stream: each entry names a key and its value."""
+        blockers = []
+        if self.bidirectional:
+            blockers.append("bidirectional=true (the backward pass needs the whole utterance)")
+        if self.mode != "framewise":
+            blockers.append(f"mode={self.mode!r} (streaming emits frame labels)")
+        if self.cmvn == "utterance":
+            blockers.append("cmvn='utterance' (needs the whole utterance's statistics)")
+        if self.deltas:
+            blockers.append(f"deltas={self.deltas} (deltas look at future frames)")
+        if self.stack_right or self.stack_left or self.stride != 1:
+            blockers.append("frame stacking (stack_left/stack_right/stride)")
+        if self.attention != "none":
+            blockers.append(f"attention={self.attention!r} (attends over the whole utterance)")
+        return blockers

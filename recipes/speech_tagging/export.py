@@ -1,0 +1,235 @@
+"""Run folders: loading, the waveform SavedModel, tagging files.
+
+A run folder holds `model.keras` (the tagger, front-end included),
+`labels.txt` and `config.json`. `saved_model/` serves with TensorFlow alone:
+
+* `tag(waveform, lengths)`: float32 `(batch, samples)` 16 kHz waveforms in
+  [-1, 1] and int32 `(batch,)` valid samples ->
+  framewise mode: `frame_labels` `(batch, frames)` strings (`""` past the
+  end), `frame_ids` int32 (-1 past the end), `probabilities`
+  `(batch, frames, labels)`, `frame_lengths` `(batch,)`, and the segments
+  (runs of equal labels) `segment_starts` / `segment_ends` float32 seconds,
+  `segment_labels` strings, all `(batch, segments)` padded (0, 0, `""`), with
+  `segment_counts` `(batch,)`;
+  CTC mode: `labels` `(batch, length)` strings (`""` padded), `label_ids`
+  (-1 padded) and `label_counts`.
+  For a corpus of precomputed features the inputs are `features`
+  `(batch, frames, channels)` and `lengths` in frames.
+* for a streamable tagger (`SpeechTaggingConfig.streamable`), also
+  `stream_init(batch_size)` -> the initial state (`samples`, `skip`,
+  `recurrent`) and `stream_step(chunk, samples, skip, recurrent)`: a chunk
+  float32 `(batch, k * 160)` and the state -> `labels` strings, `label_ids`,
+  `probabilities`, `valid` `(batch, k)` and the next state under the same
+  three names (see `streaming.py`).
+"""
+
+import dataclasses
+import json
+import pathlib
+
+import keras
+import numpy as np
+
+from recipes.runner import staged_output
+from recipes.speech_tagging.scoring import frame_timing
+from recipes.speech_tagging.streaming import StreamingTagger
+
+SIGNATURE = "tag"
+
+
+def export_saved_model(tagger, labels, config, path):
+    """Writes the SavedModel (TensorFlow backend); see the module docstring."""
+    import tensorflow as tf
+
+    names = tf.constant(list(labels), tf.string)
+    archive = keras.export.ExportArchive()
+    archive.track(tagger)
+    waveform = tagger.inputs[0].name == "waveform" or "waveform" in tagger.inputs[0].name
+    if waveform:
+        signal_spec = tf.TensorSpec([None, None], tf.float32, name="waveform")
+    else:
+        channels = tagger.inputs[0].shape[-1]
+        signal_spec = tf.TensorSpec([None, None, channels], tf.float32, name="features")
+    lengths_layer = tagger.get_layer(
+        "stacked_frame_lengths"
+        if config.stride > 1 or config.stack_left or config.stack_right
+        else "frame_lengths"
+    )
+    seconds_per_frame, offset = frame_timing(config)
+
+    def tag(signal, lengths):
+        outputs = tagger([signal, lengths], training=False)
+        frame_lengths = tf.cast(lengths_layer(lengths), tf.int32)
+        if config.mode == "ctc":
+            return _ctc_outputs(outputs, frame_lengths, names, config)
+        return _frame_outputs(outputs, frame_lengths, names, seconds_per_frame, offset)
+
+    archive.add_endpoint(
+        SIGNATURE, tag, input_signature=[signal_spec, tf.TensorSpec([None], tf.int32, "lengths")]
+    )
+    if config.streamable and waveform:
+        _add_streaming(archive, StreamingTagger(tagger, config), names)
+    archive.write_out(str(path), verbose=False)
+
+
+def _frame_outputs(probabilities, frame_lengths, names, seconds_per_frame, offset):
+    import tensorflow as tf
+
+    ids = tf.cast(tf.argmax(probabilities, axis=-1), tf.int32)
+    frames = tf.shape(ids)[1]
+    positions = tf.range(frames)[None, :]
+    valid = positions < frame_lengths[:, None]
+    ids = tf.where(valid, ids, -1)
+    previous = tf.pad(ids[:, :-1], [[0, 0], [1, 0]], constant_values=-1)
+    starts_here = valid & tf.not_equal(ids, previous)
+    tiled = tf.broadcast_to(positions, tf.shape(ids))
+    starts = tf.ragged.boolean_mask(tiled, starts_here)
+    ends = tf.concat([starts[:, 1:], tf.RaggedTensor.from_tensor(frame_lengths[:, None])], axis=1)
+    segment_ids = tf.ragged.boolean_mask(ids, starts_here)
+    to_seconds = lambda frame: offset + tf.cast(frame, tf.float32) * seconds_per_frame  # noqa: E731
+    return {
+        "frame_ids": ids,
+        "frame_labels": tf.where(valid, tf.gather(names, tf.maximum(ids, 0)), ""),
+        "frame_lengths": frame_lengths,
+        "probabilities": probabilities,
+        "segment_starts": to_seconds(starts).to_tensor(default_value=offset),
+        "segment_ends": to_seconds(ends).to_tensor(default_value=offset),
+        "segment_labels": tf.gather(names, segment_ids).to_tensor(default_value=""),
+        "segment_counts": tf.cast(starts.row_lengths(), tf.int32),
+    }
+
+
+def _ctc_outputs(logits, frame_lengths, names, config):
+    import tensorflow as tf
+
+    decoded, _ = keras.ops.ctc_decode(
+        logits,
+        frame_lengths,
+        strategy="greedy" if config.ctc_decoder == "greedy" else "beam_search",
+        beam_width=config.beam_width,
+        merge_repeated=True,
+        mask_index=0,
+    )
+    classes = tf.cast(decoded[0], tf.int32)
+    ids = tf.where(classes > 0, classes - 1, -1)  # class 0 is the blank, -1 the padding
+    counts = tf.reduce_sum(tf.cast(ids >= 0, tf.int32), axis=1)
+    longest = tf.maximum(tf.reduce_max(counts), 0)
+    ids = ids[:, :longest]
+    return {
+        "label_ids": ids,
+        "labels": tf.where(ids >= 0, tf.gather(names, tf.maximum(ids, 0)), ""),
+        "label_counts": counts,
+    }
+
+
+def _add_streaming(archive, streaming, names):
+    import tensorflow as tf
+
+    for layer in streaming.recurrent:
+        archive.track(layer)
+    step = streaming.frame_step
+
+    def stream_init(batch_size):
+        return streaming.initial_state(batch_size)
+
+    def stream_step(chunk, samples, skip, recurrent):
+        tf.debugging.assert_equal(
+            tf.shape(chunk)[1] % step,
+            0,
+            message=f"stream_step: `chunk` expected a whole number of hops ({step} samples)",
+        )
+        outputs, state = streaming.step(
+            chunk, {"samples": samples, "skip": skip, "recurrent": recurrent}
+        )
+        labels = tf.gather(names, outputs["labels"])
+        return {**outputs, "label_ids": outputs["labels"], "labels": labels, **state}
+
+    state = streaming.initial_state(1)
+    archive.add_endpoint(
+        "stream_init", stream_init, input_signature=[tf.TensorSpec([], tf.int32, "batch_size")]
+    )
+    archive.add_endpoint(
+        "stream_step",
+        stream_step,
+        input_signature=[
+            tf.TensorSpec([None, None], tf.float32, "chunk"),
+            tf.TensorSpec([None, state["samples"].shape[1]], tf.float32, "samples"),
+            tf.TensorSpec([None], tf.int32, "skip"),
+            tf.TensorSpec([None, state["recurrent"].shape[1]], tf.float32, "recurrent"),
+        ],
+    )
+
+
+def export_run(run_dir):
+    """Writes `<run_dir>/saved_model/` from a finished run folder (TensorFlow backend).
+
+    A run trained with JAX is exported this way (`KERAS_BACKEND=tensorflow
+    python -m recipes.speech_tagging export RUN_DIR`): `model.keras` loads on
+    any backend. Returns the SavedModel's path.
+    """
+    if keras.backend.backend() != "tensorflow":
+        raise RuntimeError(
+            "Exporting the SavedModel needs the TensorFlow backend. Received: "
+            f"KERAS_BACKEND={keras.backend.backend()!r}; rerun with KERAS_BACKEND=tensorflow"
+        )
+    tagger, labels, config = load_run(run_dir)
+    path = pathlib.Path(run_dir) / "saved_model"
+    with staged_output(path) as staging:
+        export_saved_model(tagger, labels, config, staging)
+    return path
+
+
+def load_run(run_dir):
+    """`(tagger, labels, config)` of a finished run folder."""
+    import toolkit  # noqa: F401  (registers the layers model.keras holds)
+    from recipes.speech_tagging import model  # noqa: F401  (registers the recipe's layers)
+    from recipes.speech_tagging.config import SpeechTaggingConfig
+
+    run_dir = pathlib.Path(run_dir)
+    needed = ["model.keras", "labels.txt", "config.json"]
+    for name in needed:
+        if not (run_dir / name).is_file():
+            raise ValueError(
+                f"Argument `run_dir` expected a finished run folder holding {needed}. "
+                f"Received: {str(run_dir)!r} (no {name})"
+            )
+    fields = {field.name for field in dataclasses.fields(SpeechTaggingConfig)}
+    saved = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+    config = SpeechTaggingConfig(**{key: value for key, value in saved.items() if key in fields})
+    tagger = keras.models.load_model(run_dir / "model.keras", compile=False)
+    labels = (run_dir / "labels.txt").read_text(encoding="utf-8").split("\n")[:-1]
+    return tagger, labels, config
+
+
+def tag_files(run_dir, paths):
+    """Segments `(start, end, label)` (framewise) or labels (CTC) of each wav file."""
+    from recipes.speech_tagging.pipeline import Example
+    from recipes.speech_tagging.pipeline import predict
+    from recipes.speech_tagging.scoring import ctc_decode
+    from recipes.speech_tagging.scoring import segments
+    from toolkit.data import read_waveform
+
+    tagger, labels, config = load_run(run_dir)
+    if tagger.inputs[0].name != "waveform":
+        raise ValueError(
+            f"Argument `run_dir` holds a tagger of precomputed features ({run_dir}); "
+            "`tag` reads wav files"
+        )
+    examples = []
+    for path in paths:
+        waveform, _ = read_waveform(path, config.sample_rate, config.resample)
+        empty = np.zeros(0, dtype="int32")
+        examples.append(Example(str(path), waveform, len(waveform), empty, [], empty))
+    outputs = predict(tagger, examples, config, waveform=True)
+    if config.mode == "ctc":
+        lengths = [len(output) for output in outputs]
+        results = []
+        for output, length in zip(outputs, lengths):
+            (decoded,) = ctc_decode(output[None], [length], config.ctc_decoder, config.beam_width)
+            results.append([labels[i] for i in decoded])
+        return results
+    seconds_per_frame, offset = frame_timing(config)
+    return [
+        segments([labels[i] for i in output.argmax(-1)], seconds_per_frame, offset)
+        for output in outputs
+    ]

@@ -1,0 +1,120 @@
+"""Scores and decoding: frame accuracy, phone error rate, segments, CTC search.
+
+Phone error rate (PER): the edit distance between the reference label
+sequence (the aligned segments in order, repeats merged) and the hypothesis
+sequence (framewise: the frame labels with runs merged; CTC: the decoded
+labels), summed over utterances and divided by the number of reference
+labels. Silence (`silence_label`) is left out of both sequences before the
+comparison, as in the usual TIMIT scoring where `h#`, `pau` and `epi` fold
+to silence and are not scored; jiwer counts the substitutions, deletions and
+insertions.
+"""
+
+import numpy as np
+from keras import ops
+
+from recipes.speech_tagging.model import BLANK
+from recipes.speech_tagging.pipeline import merge_repeats
+
+
+def phone_error_rate(references, hypotheses, silence_label):
+    """PER over utterances, with its substitutions, deletions and insertions.
+
+    Args:
+        references: List of label lists (one per utterance).
+        hypotheses: List of label lists, aligned with `references`.
+        silence_label: The label left out of both before scoring.
+
+    Returns:
+        A dict: `per` (errors / reference labels), `substitutions`,
+        `deletions`, `insertions`, `reference_labels`, `utterances`.
+    """
+    import jiwer
+
+    if len(references) != len(hypotheses):
+        raise ValueError(
+            f"Expected one hypothesis per reference. Received: {len(references)} references, "
+            f"{len(hypotheses)} hypotheses"
+        )
+    totals = {"substitutions": 0, "deletions": 0, "insertions": 0, "reference_labels": 0}
+    kept_references, kept_hypotheses = [], []
+    for reference, hypothesis in zip(references, hypotheses):
+        reference = [label for label in merge_repeats(reference) if label != silence_label]
+        hypothesis = [label for label in merge_repeats(hypothesis) if label != silence_label]
+        if not reference:  # jiwer needs a reference: all of the hypothesis is inserted
+            totals["insertions"] += len(hypothesis)
+            continue
+        kept_references.append(reference)
+        kept_hypotheses.append(hypothesis)
+        totals["reference_labels"] += len(reference)
+    if kept_references:
+        # Labels may hold any character but spaces, so they are words for jiwer.
+        output = jiwer.process_words(
+            [" ".join(r) for r in kept_references], [" ".join(h) for h in kept_hypotheses]
+        )
+        totals["substitutions"] += output.substitutions
+        totals["deletions"] += output.deletions
+        totals["insertions"] += output.insertions
+    errors = totals["substitutions"] + totals["deletions"] + totals["insertions"]
+    reference_count = totals["reference_labels"]
+    return {
+        "per": errors / reference_count if reference_count else float("nan"),
+        **totals,
+        "utterances": len(references),
+        "silence_label": silence_label,
+    }
+
+
+def segments(frame_labels, seconds_per_frame, offset_seconds):
+    """`(start, end, label)` runs of equal frame labels, in seconds.
+
+    Frame `t` stands for `[offset + t * step, offset + (t + 1) * step)`
+    seconds, where `offset` places the interval around the window's centre.
+    """
+    runs = []
+    for index, label in enumerate(frame_labels):
+        if runs and runs[-1][2] == label:
+            runs[-1][1] = index + 1
+        else:
+            runs.append([index, index + 1, label])
+    return [
+        (offset_seconds + start * seconds_per_frame, offset_seconds + end * seconds_per_frame, lab)
+        for start, end, lab in runs
+    ]
+
+
+def frame_timing(config):
+    """`(seconds_per_output_frame, offset_seconds)` of the tagger's frames.
+
+    An output frame covers `stride` hops, centred on its first input frame's
+    window centre: it starts half a hop before that centre.
+    """
+    step = config.frame_step / config.sample_rate
+    centre = config.frame_length / 2 / config.sample_rate
+    return step * config.stride, centre - step / 2
+
+
+def ctc_decode(logits, lengths, strategy="greedy", beam_width=8):
+    """Label index sequences from CTC logits (`keras.ops.ctc_decode`).
+
+    Args:
+        logits: float `(batch, frames, labels + 1)`, class 0 the blank.
+        lengths: int `(batch,)` valid frames.
+        strategy: `"greedy"` (best path, repeats merged, blanks removed) or
+            `"beam"` (prefix beam search).
+        beam_width: Beams of `"beam"`.
+
+    Returns:
+        A list of int arrays of label indices (`class - 1`), one per row.
+    """
+    decoded, _ = ops.ctc_decode(
+        ops.convert_to_tensor(np.asarray(logits, dtype="float32")),
+        ops.convert_to_tensor(np.asarray(lengths, dtype="int32")),
+        strategy="greedy" if strategy == "greedy" else "beam_search",
+        beam_width=beam_width,
+        top_paths=1,
+        merge_repeated=True,
+        mask_index=BLANK,
+    )
+    decoded = np.asarray(ops.convert_to_numpy(decoded))[0]
+    return [row[row >= 0] - 1 for row in decoded]

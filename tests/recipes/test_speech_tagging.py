@@ -1,0 +1,331 @@
+"""The speech-tagging recipe, end to end on tiny corpora the tests write.
+
+The corpus: utterances of tones, each label a frequency (`sil` is quiet
+noise), with `.phn` alignments, in train / dev / test folders; a tiny tagger
+learns it in two epochs. References are independent: hand-built CTC and PER
+cases, `keras.ops.ctc_loss` on unpadded rows, the reloaded model, and the
+SavedModel run where neither Keras nor the toolkit can be imported.
+"""
+
+import json
+import wave
+
+import keras
+import numpy as np
+import pytest
+
+from recipes.runner import load_config
+from recipes.speech_tagging import SpeechTaggingConfig
+from recipes.speech_tagging import cli
+from recipes.speech_tagging import run
+from recipes.speech_tagging.config import PRESETS
+from recipes.speech_tagging.model import BlankPadding
+from recipes.speech_tagging.model import MaskedCTC
+from recipes.speech_tagging.scoring import ctc_decode
+from recipes.speech_tagging.scoring import phone_error_rate
+from recipes.speech_tagging.scoring import segments
+from tests.serving import serve_without_toolkit
+
+RATE = 16000
+TONES = {"sil": None, "a": 440.0, "b": 1250.0, "c": 2600.0}
+
+
+def write_wav(path, samples, rate=RATE):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pcm = np.clip(np.round(samples * 32767), -32768, 32767).astype("<i2")
+    with wave.open(str(path), "wb") as file:
+        file.setnchannels(1)
+        file.setsampwidth(2)
+        file.setframerate(rate)
+        file.writeframes(pcm.tobytes())
+
+
+def write_tone_utterance(path, labels, rng):
+    """A wav of consecutive tones and its `.phn` (`start end label` in samples)."""
+    pieces, lines, start = [], [], 0
+    for label in labels:
+        size = int(rng.integers(1600, 4000))  # 0.10 - 0.25 s
+        time = np.arange(size) / RATE
+        noise = 0.01 * rng.standard_normal(size)
+        tone = TONES[label]
+        piece = noise if tone is None else 0.4 * np.sin(2 * np.pi * tone * time) + noise
+        pieces.append(piece)
+        lines.append(f"{start} {start + size} {label}")
+        start += size
+    write_wav(path.with_suffix(".wav"), np.concatenate(pieces))
+    path.with_suffix(".phn").write_text("\n".join(lines) + "\n")
+
+
+def write_tone_corpus(root, sizes=(12, 4, 4), seed=0):
+    rng = np.random.default_rng(seed)
+    for split, count in zip(("train", "dev", "test"), sizes):
+        for index in range(count):
+            middle = list(rng.choice(["a", "b", "c"], size=int(rng.integers(2, 5))))
+            labels = ["sil"] + middle + ["sil"]
+            speaker = f"s{index % 2}"
+            write_tone_utterance(root / split / speaker / f"u{index:02d}", labels, rng)
+    return root
+
+
+@pytest.fixture(scope="module")
+def tone_corpus(tmp_path_factory):
+    return write_tone_corpus(tmp_path_factory.mktemp("tones"))
+
+
+def tiny(**overrides):
+    values = {"spec_augment": False, "epochs": 3, "learning_rate": 0.02, **overrides}
+    return load_config(
+        SpeechTaggingConfig, PRESETS / "tiny.yaml", [f"{k}={v}" for k, v in values.items()]
+    )
+
+
+@pytest.fixture(scope="module")
+def framewise_run(tone_corpus, tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "framewise"
+    config = tiny(data=str(tone_corpus), spec_augment=True)
+    return config, out, run(config, out)
+
+
+# === Scores and decoding against hand-built cases ===
+
+
+@pytest.mark.no_keras_state
+def test_phone_error_rate_of_a_hand_counted_case():
+    references = [["sil", "a", "b", "b", "c", "sil"], ["sil", "sil"]]
+    hypotheses = [["sil", "a", "a", "c", "d", "sil"], ["a"]]
+    result = phone_error_rate(references, hypotheses, "sil")
+    # Utterance 1: reference a b c (runs merged), hypothesis a c d: one
+    # deletion (b) and one insertion (d), or two substitutions - jiwer's
+    # minimal alignment gives 2 edits. Utterance 2: no reference label, 1 insertion.
+    assert result["reference_labels"] == 3
+    assert result["substitutions"] + result["deletions"] + result["insertions"] == 3
+    assert result["per"] == pytest.approx(3 / 3)
+    assert phone_error_rate([["a", "b"]], [["a", "b"]], "sil")["per"] == 0.0
+
+
+@pytest.mark.no_keras_state
+def test_segments_are_runs_of_equal_frames_in_seconds():
+    runs = segments(["sil", "sil", "a", "a", "a", "sil"], 0.01, 0.0075)
+    assert [label for _, _, label in runs] == ["sil", "a", "sil"]
+    np.testing.assert_allclose(
+        [(start, end) for start, end, _ in runs],
+        [(0.0075, 0.0275), (0.0275, 0.0575), (0.0575, 0.0675)],
+    )
+
+
+def test_ctc_greedy_and_beam_decode_hand_built_cases():
+    # Classes: 0 blank, 1 "a", 2 "b". Greedy best path: a a blank a b b -> "a a b".
+    best = [1, 1, 0, 1, 2, 2]
+    logits = np.full((1, 6, 3), -5.0, dtype="float32")
+    logits[0, np.arange(6), best] = 5.0
+    (greedy,) = ctc_decode(logits, [6], "greedy")
+    (beam,) = ctc_decode(logits, [6], "beam", beam_width=4)
+    np.testing.assert_array_equal(greedy, [0, 0, 1])  # label indices: class - 1
+    np.testing.assert_array_equal(beam, [0, 0, 1])
+    # Only the valid frames count: frame 3 onwards ignored.
+    (short,) = ctc_decode(logits, [3], "greedy")
+    np.testing.assert_array_equal(short, [0])
+    # Where the best path and the best labelling differ (Graves 2006): each
+    # frame has P(blank)=0.4, P(a)=0.35, P(b)=0.25 over two frames. The best
+    # path is blank blank (empty labelling, p 0.16), but labelling "a" has
+    # p = 0.35*0.35 + 2*0.4*0.35 = 0.4025; beam search finds "a".
+    probabilities = np.array([[0.4, 0.35, 0.25]] * 2, dtype="float32")
+    logits = np.log(probabilities)[None]
+    (greedy,) = ctc_decode(logits, [2], "greedy")
+    (beam,) = ctc_decode(logits, [2], "beam", beam_width=8)
+    assert greedy.tolist() == []
+    assert beam.tolist() == [0]
+
+
+def test_masked_ctc_equals_the_loss_of_each_unpadded_row():
+    rng = np.random.default_rng(0)
+    logits = rng.standard_normal((2, 9, 4)).astype("float32")
+    frames = np.array([9, 6])
+    targets = np.array([[1, 2, 2, 3], [3, 1, -1, -1]], dtype="int32")
+    mask = np.arange(9)[None, :] < frames[:, None]
+    padded = BlankPadding()(
+        [keras.ops.convert_to_tensor(logits), keras.ops.convert_to_tensor(mask)]
+    )
+    loss = MaskedCTC(reduction=None)(targets, padded)
+    for row, (length, count) in enumerate(zip(frames, [4, 2])):
+        expected = keras.ops.ctc_loss(
+            targets[row : row + 1, :count],
+            logits[row : row + 1, :length],
+            np.array([count]),
+            np.array([length]),
+            mask_index=0,
+        )
+        np.testing.assert_allclose(
+            keras.ops.convert_to_numpy(loss)[row],
+            keras.ops.convert_to_numpy(expected)[0],
+            rtol=1e-4,
+        )
+
+
+# === Config ===
+
+
+@pytest.mark.no_keras_state
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("features=fbank", "`features` expected one of"),
+        ("mode=rnnt", "`mode` expected one of"),
+        ("deltas=3", "`deltas` expected 0, 1 or 2"),
+        ("frame_step=500", "`frame_step` expected at most"),
+        ("projection=16", "`projection` \\(LSTMP\\) needs `cell: lstm`"),
+        ("units=0", "`units` expected a positive integer"),
+    ],
+)
+def test_config_errors_name_the_key_and_value(override, message):
+    overrides = [override] + (["cell=gru"] if override.startswith("projection") else [])
+    with pytest.raises(ValueError, match=message):
+        load_config(SpeechTaggingConfig, None, overrides)
+
+
+@pytest.mark.no_keras_state
+def test_streaming_blockers_name_what_prevents_streaming():
+    assert SpeechTaggingConfig(bidirectional=False, cmvn="global").streamable
+    blockers = SpeechTaggingConfig().streaming_blockers()
+    assert any("bidirectional" in b for b in blockers)
+    assert any("cmvn='utterance'" in b for b in blockers)
+
+
+# === End to end ===
+
+
+def test_run_writes_every_output_and_scores_what_the_model_predicts(framewise_run):
+    config, out, metrics = framewise_run
+    names = {path.name for path in out.iterdir()}
+    expected = {
+        "config.json",
+        "data.json",
+        "labels.txt",
+        "metrics.json",
+        "confusion_matrix.png",
+        "training_curves.png",
+        "utterance.png",
+        "model.keras",
+        "saved_model",
+        "logs",
+    }
+    assert expected <= names, expected - names
+    assert (out / "labels.txt").read_text().split() == ["a", "b", "c", "sil"]
+    written = json.loads((out / "metrics.json").read_text())
+    for key in ("frame_accuracy", "per", "per_details", "per_label", "baseline", "comparison"):
+        assert key in written
+    assert written["per_details"]["silence_label"] == "sil"
+    assert 0.0 <= written["frame_accuracy"] <= 1.0
+    assert written["export"]["keras_reload_max_abs_diff"] <= 1e-4
+    assert written["export"]["saved_model_signatures"] == ["tag"]
+    # The tones are easy: even two tiny epochs learn most frames.
+    assert written["frame_accuracy"] > 0.6, written["frame_accuracy"]
+    assert "predictions" not in written
+
+
+def test_saved_model_serves_waveforms_without_the_project(framewise_run, tone_corpus):
+    config, out, _ = framewise_run
+    from recipes.speech_tagging.export import load_run
+    from recipes.speech_tagging.export import tag_files
+
+    wavs = sorted((tone_corpus / "test").rglob("*.wav"))[:2]
+    expected = tag_files(out, wavs)
+    tagger, labels, _ = load_run(out)
+    body = """
+    import wave
+    waves = []
+    for name in sys.argv[2:]:
+        with wave.open(name) as file:
+            pcm = np.frombuffer(file.readframes(file.getnframes()), "<i2")
+        waves.append(pcm.astype("float32") / 32768.0)
+    lengths = np.array([len(w) for w in waves], "int32")
+    batch = np.zeros((len(waves), lengths.max()), "float32")
+    for row, w in enumerate(waves):
+        batch[row, : len(w)] = w
+    model = tf.saved_model.load(directory + "/saved_model")
+    result = model.tag(tf.constant(batch), tf.constant(lengths))
+    rows = []
+    for row in range(len(waves)):
+        count = int(result["segment_counts"][row])
+        rows.append([
+            [float(result["segment_starts"][row, i]), float(result["segment_ends"][row, i]),
+             result["segment_labels"][row, i].numpy().decode()]
+            for i in range(count)
+        ])
+    with open(directory + "/served.json", "w") as file:
+        json.dump(rows, file)
+    """
+    serve_without_toolkit(out, body, *map(str, wavs))
+    served = json.loads((out / "served.json").read_text())
+    assert len(served) == len(expected)
+    for got, want in zip(served, expected):
+        assert [label for _, _, label in got] == [label for _, _, label in want]
+        np.testing.assert_allclose(
+            [(s, e) for s, e, _ in got], [(s, e) for s, e, _ in want], atol=1e-5
+        )
+
+
+def test_tag_command_prints_segments(framewise_run, tone_corpus, capsys):
+    _, out, _ = framewise_run
+    wav = sorted((tone_corpus / "test").rglob("*.wav"))[0]
+    assert cli.main(["tag", str(out), str(wav)]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0] == f"# {wav}"
+    start, end, label = lines[1].split("\t")
+    assert float(start) == pytest.approx(0.0075) and float(end) > float(start)
+    assert label in {"a", "b", "c", "sil"}
+
+
+def test_streaming_tagger_matches_whole_utterances_and_serves(tone_corpus, tmp_path):
+    out = tmp_path / "stream"
+    config = tiny(data=str(tone_corpus), bidirectional=False, cmvn="global", baseline=False)
+    metrics = run(config, out)
+    assert metrics["export"]["streaming_max_abs_diff"] <= 1e-4
+    assert metrics["export"]["saved_model_signatures"] == ["stream_init", "stream_step", "tag"]
+    wav = sorted((tone_corpus / "test").rglob("*.wav"))[0]
+    body = """
+    import wave
+    with wave.open(sys.argv[2]) as file:
+        pcm = np.frombuffer(file.readframes(file.getnframes()), "<i2")
+    audio = pcm.astype("float32") / 32768.0
+    model = tf.saved_model.load(directory + "/saved_model")
+    whole = model.tag(tf.constant(audio[None]), tf.constant([len(audio)], tf.int32))
+    count = int(whole["frame_lengths"][0])
+    offline = [x.decode() for x in whole["frame_labels"][0, :count].numpy()]
+    state = model.stream_init(tf.constant(1, tf.int32))
+    chunk = 160 * 5
+    audio = np.pad(audio, (0, -len(audio) % chunk))
+    streamed = []
+    for start in range(0, len(audio), chunk):
+        out = model.stream_step(tf.constant(audio[None, start:start + chunk]),
+                                state["samples"], state["skip"], state["recurrent"])
+        state = {k: out[k] for k in ("samples", "skip", "recurrent")}
+        valid = out["valid"][0].numpy()
+        streamed += [x.decode() for x in out["labels"][0].numpy()[valid]]
+    with open(directory + "/streamed.json", "w") as file:
+        json.dump({"offline": offline, "streamed": streamed[:count]}, file)
+    """
+    serve_without_toolkit(out, body, str(wav))
+    result = json.loads((out / "streamed.json").read_text())
+    assert result["streamed"] == result["offline"]
+
+
+def test_ctc_mode_trains_decodes_and_exports(tone_corpus, tmp_path):
+    config = tiny(data=str(tone_corpus), mode="ctc", ctc_decoder="beam", epochs=2)
+    metrics = run(config, tmp_path / "ctc")
+    assert metrics["mode"] == "ctc" and "frame_accuracy" not in metrics
+    assert 0.0 <= metrics["per"]
+    assert "saved_model" in metrics["export"]
+
+
+def test_failure_part_way_leaves_nothing_that_looks_complete(tone_corpus, tmp_path):
+    corpus = tmp_path / "corpus"
+    write_tone_corpus(corpus, sizes=(4, 2, 2))
+    odd = corpus / "test" / "s0" / "u00.phn"  # a label the training split lacks
+    odd.write_text(odd.read_text().replace(" a\n", " z\n").replace(" b\n", " z\n"))
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "metrics.json").write_text("{}")  # an older run's output survives
+    with pytest.raises(ValueError, match="labels the training split does not: \\['z'\\]"):
+        run(tiny(data=str(corpus)), out)
+    assert [path.name for path in out.iterdir()] == ["metrics.json"]
