@@ -75,9 +75,8 @@ def summary(metrics):
     """Test frame accuracy and PER, beside the baseline's."""
     lines = [f"test utterances: {metrics['utterances']} ({metrics['mode']})"]
     if "frame_accuracy" in metrics:
-        lines.append(
-            f"{'tagger':>9}: frame accuracy {metrics['frame_accuracy']:.4f}  PER {metrics['per']:.4f}"
-        )
+        accuracy, per = metrics["frame_accuracy"], metrics["per"]
+        lines.append(f"{'tagger':>9}: frame accuracy {accuracy:.4f}  PER {per:.4f}")
     else:
         lines.append(f"{'tagger':>9}: PER {metrics['per']:.4f}")
     if "baseline" in metrics:
