@@ -22,8 +22,14 @@ setup(
     packages=find_packages(include=["toolkit", "toolkit.*", "recipes", "recipes.*"]),
     include_package_data=True,
     package_data={
-        "recipes": ["data/*/*.csv", "data/*/*.tsv"],
+        "recipes": [
+            "data/*/*.csv",
+            "data/*/*.tsv",
+            "data/speech/*/*/*.wav",
+            "data/speech/*/*/*.phn",
+        ],
         "recipes.text_classification": ["presets/*.yaml"],
+        "recipes.speech_tagging": ["presets/*.yaml"],
     },
     install_requires=[
         "tensorflow==2.21.*",
@@ -35,6 +41,7 @@ setup(
         "matplotlib",
         "pyyaml",
         "sacrebleu>=2.4",
+        "jiwer>=3",
         "tensorboard",
     ],
     extras_require={
