@@ -18,6 +18,7 @@ PUBLIC = [
         toolkit.decoding,
         toolkit.data,
         toolkit.inspect,
+        toolkit.features,
     )
     for name in module.__all__
 ]

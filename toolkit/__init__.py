@@ -4,9 +4,19 @@ from toolkit import attention
 from toolkit import cells
 from toolkit import data
 from toolkit import decoding
+from toolkit import features
 from toolkit import inspect
 from toolkit import layers
 
 __version__ = "0.1.0"
 
-__all__ = ["cells", "layers", "attention", "decoding", "data", "inspect", "__version__"]
+__all__ = [
+    "cells",
+    "layers",
+    "attention",
+    "decoding",
+    "data",
+    "inspect",
+    "features",
+    "__version__",
+]
