@@ -40,7 +40,8 @@ def load_config(config_class, preset=None, overrides=()):
         preset: Optional path to a YAML file holding a mapping of fields.
         overrides: Iterable of `"key=value"` strings, applied after the
             preset; values are read as YAML scalars (`3`, `0.5`, `true`,
-            `null`, `[1, 2]`), except that `str` fields take the text as is.
+            `null`, `[1, 2]`), except that `str` fields take the text as is
+            (`none` / `null` is null only in a field that may be null).
 
     Returns:
         An instance of `config_class`.
@@ -76,7 +77,11 @@ def load_config(config_class, preset=None, overrides=()):
             raise ConfigError(f"Override expected key=value. Received: --set {override!r}")
         where = f"--set {override}"
         annotation = _annotation(fields, key, where)
-        value = raw if _base_type(annotation) is str and not _is_none_text(raw) else _yaml(raw)
+        # Text is taken as is by a `str` field; `none` / `null` is null only where null is
+        # allowed, so a plain `str` field keeps a choice named "none" (`attention=none`).
+        optional = typing.get_origin(annotation) in _UNIONS
+        text = _base_type(annotation) is str and not (optional and _is_none_text(raw))
+        value = raw if text else _yaml(raw)
         values[key] = _checked(fields, key, value, where)
     return config_class(**values)
 

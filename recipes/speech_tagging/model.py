@@ -72,6 +72,9 @@ class FrameLengths(keras.layers.Layer):
 class FrameMask(keras.layers.Layer):
     """`[frames (batch, time, ...), lengths (batch,)]` -> bool mask `(batch, time)`."""
 
+    def compute_mask(self, inputs, previous_mask=None):
+        return None  # the mask is this layer's output, not carried on it
+
     def call(self, inputs):
         frames, lengths = inputs
         positions = ops.arange(ops.shape(frames)[1], dtype="int32")
@@ -137,7 +140,8 @@ class MaskedCTC(keras.losses.Loss):
 
 def attention_mechanism(name, units):
     if name == "luong":
-        return toolkit.attention.LuongAttention(units, score="general", name="attention")
+        # Luong's general score maps the memory into the query space: no units of its own.
+        return toolkit.attention.LuongAttention(score="general", name="attention")
     return toolkit.attention.BahdanauAttention(units, name="attention")
 
 

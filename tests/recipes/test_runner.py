@@ -56,6 +56,12 @@ def test_overrides_parse_lists_nulls_and_keep_strings_as_text():
     assert config.cell == "true"  # a str field takes the text as is
 
 
+def test_a_choice_named_none_stays_text_where_null_is_not_allowed():
+    # Regression: `--set attention=none` became null and failed the `str` check.
+    assert load_config(Config, None, ["cell=none"]).cell == "none"
+    assert load_config(Config, None, ["max_minutes=none"]).max_minutes is None
+
+
 def test_floats_in_exponent_notation_are_numbers(tmp_path):
     # Regression: PyYAML reads `2e-3` (no dot) as a string, and
     # `--set learning_rate=2e-3` was rejected.

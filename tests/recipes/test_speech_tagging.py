@@ -329,3 +329,56 @@ def test_failure_part_way_leaves_nothing_that_looks_complete(tone_corpus, tmp_pa
     with pytest.raises(ValueError, match="labels the training split does not: \\['z'\\]"):
         run(tiny(data=str(corpus)), out)
     assert [path.name for path in out.iterdir()] == ["metrics.json"]
+
+
+def test_precomputed_feature_corpus_trains_and_serves_features(tmp_path):
+    rng = np.random.default_rng(3)
+    centres = {"sil": 0.0, "a": 2.0, "b": -2.0}
+    for split, count in (("train", 10), ("dev", 3), ("test", 3)):
+        for index in range(count):
+            labels = np.repeat(["sil", "a", "b", "sil"], rng.integers(5, 15, size=4))
+            features = np.stack([np.full(6, centres[label]) for label in labels])
+            features = features + 0.3 * rng.standard_normal(features.shape)
+            folder = tmp_path / "corpus" / split / f"s{index % 2}"
+            folder.mkdir(parents=True, exist_ok=True)
+            np.savez(folder / f"u{index}.npz", features=features.astype("float32"), labels=labels)
+    out = tmp_path / "run"
+    metrics = run(tiny(data=str(tmp_path / "corpus"), cmvn="none", deltas=1), out)
+    assert metrics["frame_accuracy"] > 0.8
+    assert metrics["export"]["saved_model_max_abs_diff"] <= 1e-4
+    tagger = keras.models.load_model(out / "model.keras")
+    assert [tensor.name for tensor in tagger.inputs] == ["features", "lengths"]
+
+
+@pytest.mark.tensorflow_only
+def test_bundled_corpus_tagger_beats_the_mlp_baseline(tmp_path):
+    """The issue's quality bar: the default BLSTM run on the bundled corpus."""
+    metrics = run(load_config(SpeechTaggingConfig, None, ["verbose=0"]), tmp_path / "run")
+    comparison = metrics["comparison"]
+    assert comparison["frame_accuracy"]["recipe_beats_baseline"], comparison
+    assert comparison["per"]["recipe_beats_baseline"], comparison
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"cell": "gru", "attention": "bahdanau", "stride": 2, "stack_left": 1, "stack_right": 1},
+        {"cell": "lstm", "projection": 4, "attention": "luong", "features": "mfcc", "deltas": 2},
+    ],
+    ids=["gru-bahdanau-stacked", "lstmp-luong-mfcc-deltas"],
+)
+def test_model_variants_train_and_export(tone_corpus, tmp_path, overrides):
+    config = tiny(data=str(tone_corpus), baseline=False, epochs=1, **overrides)
+    metrics = run(config, tmp_path / "run")
+    assert metrics["export"]["saved_model_max_abs_diff"] <= 1e-4
+    served_frames = metrics["frames"]
+    expected = sum(
+        -(-max(0, 1 + (len(e) - 400) // 160) // config.stride) for e in _test_waveforms(tone_corpus)
+    )
+    assert served_frames == expected
+
+
+def _test_waveforms(corpus):
+    from toolkit.data import read_waveform
+
+    return [read_waveform(path)[0] for path in sorted((corpus / "test").rglob("*.wav"))]
