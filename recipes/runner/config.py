@@ -32,6 +32,72 @@ def config_fields(config_class):
     return {field.name: hints[field.name] for field in dataclasses.fields(config_class)}
 
 
+def check_values(
+    config,
+    choices=None,
+    positive=(),
+    non_negative=(),
+    fractions=(),
+    positive_numbers=(),
+):
+    """Checks a config's values by rule; the first violation raises `ConfigError`.
+
+    A `None` value passes every rule but `choices` (fields that may be null
+    are annotated `X | None`, which `load_config` already enforces).
+
+    Args:
+        config: The config dataclass instance.
+        choices: `{key: allowed values}`.
+        positive: Keys of integers >= 1.
+        non_negative: Keys of integers >= 0.
+        fractions: Keys of numbers in [0, 1).
+        positive_numbers: Keys of numbers > 0.
+    """
+    for key, allowed in (choices or {}).items():
+        if getattr(config, key) not in allowed:
+            raise ConfigError(
+                f"Config key `{key}` expected one of {list(allowed)}. "
+                f"Received: {getattr(config, key)!r}"
+            )
+    rules = [
+        (positive, lambda v: v >= 1, "a positive integer"),
+        (non_negative, lambda v: v >= 0, "a non-negative integer"),
+        (fractions, lambda v: 0.0 <= v < 1.0, "a number in [0, 1)"),
+        (positive_numbers, lambda v: v > 0, "a positive number"),
+    ]
+    for keys, valid, expected in rules:
+        for key in keys:
+            value = getattr(config, key)
+            if value is not None and not valid(value):
+                nullable = " or null" if _may_be_null(config, key) else ""
+                raise ConfigError(
+                    f"Config key `{key}` expected {expected}{nullable}. Received: {value!r}"
+                )
+
+
+def check_training_values(config):
+    """The checks of the training fields every recipe's config has.
+
+    `strategy`, `epochs`, `batch_size`, `dropout`, `learning_rate`,
+    `patience` (may be null), `max_train_minutes` (may be null), `verbose`.
+    """
+    from recipes.runner.training import STRATEGIES
+
+    check_values(
+        config,
+        choices={"strategy": STRATEGIES, "verbose": (0, 1, 2)},
+        positive=("epochs", "batch_size"),
+        non_negative=("patience",),
+        fractions=("dropout",),
+        positive_numbers=("learning_rate", "max_train_minutes"),
+    )
+
+
+def _may_be_null(config, key):
+    annotation = config_fields(type(config))[key]
+    return typing.get_origin(annotation) in _UNIONS
+
+
 def load_config(config_class, preset=None, overrides=()):
     """Builds a config from its defaults, a YAML preset and overrides.
 

@@ -5,7 +5,8 @@ import pathlib
 
 import toolkit
 from recipes.runner import ConfigError
-from recipes.runner.training import STRATEGIES
+from recipes.runner.config import check_training_values
+from recipes.runner.config import check_values
 
 BUNDLED_DATA = pathlib.Path(__file__).resolve().parents[1] / "data" / "speech"
 PRESETS = pathlib.Path(__file__).resolve().parent / "presets"
@@ -84,86 +85,41 @@ class SpeechTaggingConfig:
     plot_utterance: int = 0  # index of the test utterance plotted
 
     def __post_init__(self):
-        choices = {
-            "features": FEATURES,
-            "cmvn": CMVN_MODES,
-            "mode": MODES,
-            "attention": ATTENTIONS,
-            "ctc_decoder": CTC_DECODERS,
-            "strategy": STRATEGIES,
-            "cell": toolkit.layers.available(),
-        }
-        for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                raise ConfigError(
-                    f"Config key `{name}` expected one of {list(allowed)}. "
-                    f"Received: {getattr(self, name)!r}"
-                )
-        positive = (
-            "sample_rate mel_bins mfcc_coefficients frame_length frame_step stride units layers "
-            "attention_units beam_width epochs batch_size baseline_hidden"
-        ).split()
-        for name in positive:
-            value = getattr(self, name)
-            if value < 1:
-                raise ConfigError(
-                    f"Config key `{name}` expected a positive integer. Received: {value!r}"
-                )
-        non_negative = (
-            "frequency_masks frequency_mask_width time_masks time_mask_width stack_left "
-            "stack_right baseline_context plot_utterance"
-        ).split()
-        for name in non_negative:
-            value = getattr(self, name)
-            if value < 0:
-                raise ConfigError(
-                    f"Config key `{name}` expected a non-negative integer. Received: {value!r}"
-                )
+        check_training_values(self)
+        check_values(
+            self,
+            choices={
+                "features": FEATURES,
+                "cmvn": CMVN_MODES,
+                "mode": MODES,
+                "attention": ATTENTIONS,
+                "ctc_decoder": CTC_DECODERS,
+                "cell": toolkit.layers.available(),
+                "deltas": (0, 1, 2),
+            },
+            positive=(
+                "sample_rate mel_bins mfcc_coefficients frame_length frame_step stride units "
+                "layers attention_units beam_width baseline_hidden projection"
+            ).split(),
+            non_negative=(
+                "frequency_masks frequency_mask_width time_masks time_mask_width stack_left "
+                "stack_right baseline_context plot_utterance"
+            ).split(),
+        )
         if self.frame_step > self.frame_length:
             raise ConfigError(
                 "Config key `frame_step` expected at most `frame_length` "
                 f"({self.frame_length}). Received: {self.frame_step!r}"
             )
-        if self.deltas not in (0, 1, 2):
-            raise ConfigError(f"Config key `deltas` expected 0, 1 or 2. Received: {self.deltas!r}")
         if self.features == "mfcc" and self.mfcc_coefficients > self.mel_bins:
             raise ConfigError(
                 f"Config key `mfcc_coefficients` expected at most `mel_bins` ({self.mel_bins}). "
                 f"Received: {self.mfcc_coefficients!r}"
             )
-        if self.projection is not None:
-            if self.cell != "lstm":
-                raise ConfigError(
-                    "Config key `projection` (LSTMP) needs `cell: lstm`. "
-                    f"Received: cell={self.cell!r}, projection={self.projection!r}"
-                )
-            if self.projection < 1:
-                raise ConfigError(
-                    "Config key `projection` expected a positive integer or null. "
-                    f"Received: {self.projection!r}"
-                )
-        if not 0.0 <= self.dropout < 1.0:
+        if self.projection is not None and self.cell != "lstm":
             raise ConfigError(
-                f"Config key `dropout` expected a number in [0, 1). Received: {self.dropout!r}"
-            )
-        if self.learning_rate <= 0:
-            raise ConfigError(
-                "Config key `learning_rate` expected a positive number. "
-                f"Received: {self.learning_rate!r}"
-            )
-        if self.patience is not None and self.patience < 0:
-            raise ConfigError(
-                "Config key `patience` expected a non-negative integer or null. "
-                f"Received: {self.patience!r}"
-            )
-        if self.max_train_minutes is not None and self.max_train_minutes <= 0:
-            raise ConfigError(
-                "Config key `max_train_minutes` expected a positive number or null. "
-                f"Received: {self.max_train_minutes!r}"
-            )
-        if self.verbose not in (0, 1, 2):
-            raise ConfigError(
-                f"Config key `verbose` expected 0, 1 or 2. Received: {self.verbose!r}"
+                "Config key `projection` (LSTMP) needs `cell: lstm`. "
+                f"Received: cell={self.cell!r}, projection={self.projection!r}"
             )
 
     @property

@@ -31,6 +31,8 @@ import keras
 import numpy as np
 
 from recipes.runner import staged_output
+from recipes.speech_tagging.model import output_frame_lengths
+from recipes.speech_tagging.model import takes_waveform
 from recipes.speech_tagging.scoring import frame_timing
 from recipes.speech_tagging.streaming import StreamingTagger
 
@@ -44,17 +46,13 @@ def export_saved_model(tagger, labels, config, path):
     names = tf.constant(list(labels), tf.string)
     archive = keras.export.ExportArchive()
     archive.track(tagger)
-    waveform = tagger.inputs[0].name == "waveform" or "waveform" in tagger.inputs[0].name
+    waveform = takes_waveform(tagger)
     if waveform:
         signal_spec = tf.TensorSpec([None, None], tf.float32, name="waveform")
     else:
         channels = tagger.inputs[0].shape[-1]
         signal_spec = tf.TensorSpec([None, None, channels], tf.float32, name="features")
-    lengths_layer = tagger.get_layer(
-        "stacked_frame_lengths"
-        if config.stride > 1 or config.stack_left or config.stack_right
-        else "frame_lengths"
-    )
+    lengths_layer = output_frame_lengths(tagger)
     seconds_per_frame, offset = frame_timing(config)
 
     def tag(signal, lengths):
@@ -210,7 +208,7 @@ def tag_files(run_dir, paths):
     from toolkit.data import read_waveform
 
     tagger, labels, config = load_run(run_dir)
-    if tagger.inputs[0].name != "waveform":
+    if not takes_waveform(tagger):
         raise ValueError(
             f"Argument `run_dir` holds a tagger of precomputed features ({run_dir}); "
             "`tag` reads wav files"

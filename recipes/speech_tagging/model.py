@@ -252,6 +252,19 @@ def feature_model(tagger, before_cmvn=False):
     return keras.Model(tagger.inputs, outputs, name="feature_model")
 
 
+def takes_waveform(tagger):
+    """Whether the tagger reads waveforms (else precomputed features)."""
+    return tagger.inputs[0].name == "waveform"
+
+
+def output_frame_lengths(tagger):
+    """The tagger's layer giving valid output frames `(batch,)` from its `lengths` input."""
+    names = {layer.name for layer in tagger.layers}
+    return tagger.get_layer(
+        "stacked_frame_lengths" if "stacked_frame_lengths" in names else "frame_lengths"
+    )
+
+
 def adapt_global_cmvn(tagger, batches):
     """Sets a `cmvn: global` tagger's statistics from `(inputs, ...)` training batches."""
     features = feature_model(tagger, before_cmvn=True)

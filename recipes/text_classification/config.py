@@ -5,7 +5,8 @@ import pathlib
 
 import toolkit
 from recipes.runner import ConfigError
-from recipes.runner.training import STRATEGIES
+from recipes.runner.config import check_training_values
+from recipes.runner.config import check_values
 
 BUNDLED_DATA = (
     pathlib.Path(__file__).resolve().parents[1] / "data" / "number_agreement" / "sentences.csv"
@@ -62,68 +63,19 @@ class TextClassificationConfig:
     attention_examples: int = 8
 
     def __post_init__(self):
-        if self.cell not in toolkit.layers.available():
-            raise ConfigError(
-                f"Config key `cell` expected one of {list(toolkit.layers.available())}. "
-                f"Received: {self.cell!r}"
-            )
-        if self.pooling not in POOLINGS:
-            raise ConfigError(
-                f"Config key `pooling` expected one of {list(POOLINGS)}. Received: {self.pooling!r}"
-            )
-        if self.strategy not in STRATEGIES:
-            raise ConfigError(
-                f"Config key `strategy` expected one of {list(STRATEGIES)}. "
-                f"Received: {self.strategy!r}"
-            )
-        for name in (
-            "max_tokens",
-            "max_length",
-            "units",
-            "layers",
-            "embedding_dim",
-            "attention_units",
-            "attention_heads",
-            "epochs",
-            "batch_size",
-        ):
-            value = getattr(self, name)
-            if value < 1:
-                raise ConfigError(
-                    f"Config key `{name}` expected a positive integer. Received: {value!r}"
-                )
+        check_training_values(self)
+        check_values(
+            self,
+            choices={"cell": toolkit.layers.available(), "pooling": POOLINGS},
+            positive=(
+                "max_tokens max_length units layers embedding_dim attention_units attention_heads"
+            ).split(),
+            non_negative=("attention_examples",),
+        )
         if self.max_tokens < 3:
             raise ConfigError(
                 f"Config key `max_tokens` expected at least 3 (padding, [UNK] and a word). "
                 f"Received: {self.max_tokens!r}"
-            )
-        if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(
-                f"Config key `dropout` expected a number in [0, 1). Received: {self.dropout!r}"
-            )
-        if self.learning_rate <= 0:
-            raise ConfigError(
-                "Config key `learning_rate` expected a positive number. "
-                f"Received: {self.learning_rate!r}"
-            )
-        if self.patience is not None and self.patience < 0:
-            raise ConfigError(
-                "Config key `patience` expected a non-negative integer or null. "
-                f"Received: {self.patience!r}"
-            )
-        if self.max_train_minutes is not None and self.max_train_minutes <= 0:
-            raise ConfigError(
-                "Config key `max_train_minutes` expected a positive number or null. "
-                f"Received: {self.max_train_minutes!r}"
-            )
-        if self.verbose not in (0, 1, 2):
-            raise ConfigError(
-                f"Config key `verbose` expected 0, 1 or 2. Received: {self.verbose!r}"
-            )
-        if self.attention_examples < 0:
-            raise ConfigError(
-                "Config key `attention_examples` expected a non-negative integer. "
-                f"Received: {self.attention_examples!r}"
             )
 
     @property

@@ -3,8 +3,8 @@
 import dataclasses
 import pathlib
 
-from recipes.runner import ConfigError
-from recipes.runner.training import STRATEGIES
+from recipes.runner.config import check_training_values
+from recipes.runner.config import check_values
 from recipes.translation.model import ATTENTIONS
 from recipes.translation.model import CELLS
 
@@ -70,63 +70,14 @@ class TranslationConfig:
     attention_examples: int = 4
 
     def __post_init__(self):
-        choices = {
-            "cell": sorted(CELLS),
-            "attention": list(ATTENTIONS),
-            "strategy": STRATEGIES,
-            "monitor": MONITORS,
-        }
-        for key, allowed in choices.items():
-            if getattr(self, key) not in allowed:
-                raise ConfigError(
-                    f"Config key `{key}` expected one of {list(allowed)}. "
-                    f"Received: {getattr(self, key)!r}"
-                )
-        for key in (
-            "source_vocabulary",
-            "target_vocabulary",
-            "max_tokens",
-            "units",
-            "embedding_dim",
-            "encoder_layers",
-            "epochs",
-            "batch_size",
-            "beam_width",
-        ):
-            if getattr(self, key) < 1:
-                raise ConfigError(
-                    f"Config key `{key}` expected a positive integer. "
-                    f"Received: {getattr(self, key)!r}"
-                )
-        for key in ("dropout", "label_smoothing"):
-            if not 0.0 <= getattr(self, key) < 1.0:
-                raise ConfigError(
-                    f"Config key `{key}` expected a number in [0, 1). "
-                    f"Received: {getattr(self, key)!r}"
-                )
-        for key in ("learning_rate", "max_length_ratio"):
-            if getattr(self, key) <= 0:
-                raise ConfigError(
-                    f"Config key `{key}` expected a positive number. "
-                    f"Received: {getattr(self, key)!r}"
-                )
-        if self.dev_bleu_pairs is not None and self.dev_bleu_pairs < 1:
-            raise ConfigError(
-                "Config key `dev_bleu_pairs` expected a positive integer or null. "
-                f"Received: {self.dev_bleu_pairs!r}"
-            )
-        for key in ("clipnorm", "max_train_minutes"):
-            if getattr(self, key) is not None and getattr(self, key) <= 0:
-                raise ConfigError(
-                    f"Config key `{key}` expected a positive number or null. "
-                    f"Received: {getattr(self, key)!r}"
-                )
-        if self.patience is not None and self.patience < 0:
-            raise ConfigError(
-                "Config key `patience` expected a non-negative integer or null. "
-                f"Received: {self.patience!r}"
-            )
-        if self.verbose not in (0, 1, 2):
-            raise ConfigError(
-                f"Config key `verbose` expected 0, 1 or 2. Received: {self.verbose!r}"
-            )
+        check_training_values(self)
+        check_values(
+            self,
+            choices={"cell": sorted(CELLS), "attention": list(ATTENTIONS), "monitor": MONITORS},
+            positive=(
+                "source_vocabulary target_vocabulary max_tokens units embedding_dim "
+                "encoder_layers beam_width dev_bleu_pairs"
+            ).split(),
+            fractions=("label_smoothing",),
+            positive_numbers=("max_length_ratio", "clipnorm"),
+        )

@@ -171,7 +171,7 @@ def test_masked_ctc_equals_the_loss_of_each_unpadded_row():
     [
         ("features=fbank", "`features` expected one of"),
         ("mode=rnnt", "`mode` expected one of"),
-        ("deltas=3", "`deltas` expected 0, 1 or 2"),
+        ("deltas=3", "`deltas` expected one of \\[0, 1, 2\\]"),
         ("frame_step=500", "`frame_step` expected at most"),
         ("projection=16", "`projection` \\(LSTMP\\) needs `cell: lstm`"),
         ("units=0", "`units` expected a positive integer"),
