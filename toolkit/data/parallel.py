@@ -22,12 +22,12 @@ import dataclasses
 import numbers
 import os
 
-import numpy as np
-
 from toolkit.data.splits import SPLIT_NAMES
 from toolkit.data.splits import SPLITS
-from toolkit.data.splits import _part_size
+from toolkit.data.splits import _part_sizes
+from toolkit.data.splits import _seeded_parts
 from toolkit.data.splits import _skipped_record
+from toolkit.data.splits import _to_carve
 from toolkit.data.splits import check_split_arguments
 from toolkit.data.text import _LINE_BREAK
 from toolkit.data.text import _decode
@@ -226,15 +226,10 @@ def load_parallel_splits(
     given = {}
     if entries:
         given = {name: read(entry, entry_format) for name, (entry, entry_format) in entries.items()}
-        source = given.pop("train")
-        to_carve = {
-            name: fraction
-            for name, fraction in (("test", test_fraction), ("dev", dev_fraction))
-            if name not in given
-        }
     else:
-        source = read(path, format)
-        to_carve = {"test": test_fraction, "dev": dev_fraction}
+        given["train"] = read(path, format)
+    to_carve = _to_carve(given, dev_fraction, test_fraction)
+    source = given.pop("train")
     splits = _carve(source, to_carve, seed)
     splits.update(given)
     splits = {name: splits[name] for name in SPLITS}
@@ -411,19 +406,15 @@ def _aligned_records(prefix, source_language, target_language, encoding):
 
 def _carve(source, fractions, seed):
     total = len(source)
-    sizes = {name: _part_size(fraction, total) for name, fraction in fractions.items()}
+    sizes = _part_sizes(fractions, total)
     if total - sum(sizes.values()) < 1:
         raise data_error(
             source.source,
             None,
             f"holds {total} pairs, too few to carve {fractions} out of it and keep pairs for train",
         )
-    order = np.random.default_rng(seed).permutation(total)
-    splits, start = {}, 0
-    taken = set()
-    for name, size in sizes.items():
-        indices = sorted(order[start : start + size].tolist())
-        start += size
+    splits, taken = {}, set()
+    for name, indices in _seeded_parts([[i] for i in range(total)], sizes, seed).items():
         taken.update(indices)
         splits[name] = ParallelTexts(
             [source.sources[i] for i in indices],

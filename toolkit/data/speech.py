@@ -40,15 +40,19 @@ from toolkit.data.audio import check_sample_rate
 from toolkit.data.audio import conform_rate
 from toolkit.data.audio import read_native
 from toolkit.data.audio import rescale_sample
-from toolkit.data.splits import SPLIT_NAMES
 from toolkit.data.splits import SPLITS
+from toolkit.data.splits import _fraction_arguments
+from toolkit.data.splits import _part_sizes
+from toolkit.data.splits import _seeded_parts
+from toolkit.data.splits import _skipped_record
+from toolkit.data.splits import _split_entries
+from toolkit.data.splits import _to_carve
 from toolkit.data.splits import check_split_arguments
 from toolkit.data.text import check_path
 from toolkit.data.text import data_error
 
 SPEECH_FORMATS = ("phn", "textgrid", "npz")
 _SUFFIX_KINDS = {".wav": "audio", ".phn": "phn", ".textgrid": "textgrid", ".npz": "npz"}
-_SKIPPED_IN_RECORD = 20
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -395,7 +399,7 @@ def load_speech_splits(
     path = _check_folder(path)
 
     notes = []
-    folders = _split_folders(path, notes)
+    folders = _split_entries(path, notes, folders_only=True)
     given = {}
     if folders:
         for name, folder in folders.items():
@@ -408,17 +412,10 @@ def load_speech_splits(
                 f"holds splits in different formats: {formats}. Expected one format for "
                 "the whole corpus",
             )
-        to_carve = {
-            name: {"dev": dev_fraction, "test": test_fraction}[name]
-            for name in ("test", "dev")
-            if name not in given
-        }
-        source = given.pop("train")
-        if not to_carve:
-            notes.append("dev_fraction and test_fraction unused: every split is given")
     else:
-        source = _read_corpus(path, path, options)
-        to_carve = {"test": test_fraction, "dev": dev_fraction}
+        given["train"] = _read_corpus(path, path, options)
+    to_carve = _to_carve(given, dev_fraction, test_fraction, notes)
+    source = given.pop("train")
     splits, grouped_by = _carve(source, to_carve, seed, group_by_speaker)
     splits.update(given)
     splits = {name: splits[name] for name in SPLITS}
@@ -458,7 +455,7 @@ def load_speech_splits(
         "frame_step": frame_step,
         **label_inventory(splits, frame_length, frame_step),
         "splits": {},
-        "skipped": _skipped_record(splits),
+        "skipped": _skipped_record(splits, by_file=False),
         "notes": notes,
     }
     for name, split in splits.items():
@@ -864,49 +861,6 @@ def _skip(file, reason):
 # === Splits ===
 
 
-def _split_folders(root, notes):
-    """`{split: folder}` of the split sub-folders of `root`, or `None` when it has none."""
-    found, others = collections.defaultdict(list), []
-    for entry in sorted(os.scandir(root), key=lambda entry: entry.name):
-        if entry.name.startswith("."):
-            continue
-        split = None
-        if entry.is_dir():
-            name = entry.name.lower()
-            split = next((s for s, names in SPLIT_NAMES.items() if name in names), None)
-        if split is None:
-            others.append(entry.name)
-        else:
-            found[split].append(entry.path)
-    if not found:
-        return None
-    for split, paths in found.items():
-        if len(paths) > 1:
-            raise data_error(
-                root,
-                None,
-                f"holds {len(paths)} folders for the {split} split, expected one. "
-                f"Received: {sorted(os.path.basename(p) for p in paths)}",
-            )
-    if "train" not in found:
-        raise data_error(
-            root,
-            None,
-            "holds the split folder(s) "
-            f"{[os.path.basename(found[s][0]) for s in SPLITS if s in found]} but no train "
-            "folder (`train`, any case)",
-        )
-    if others:
-        notes.append(f"ignored entries of {root} that name no split: {others}")
-    return {split: found[split][0] for split in SPLITS if split in found}
-
-
-def _part_size(fraction, total):
-    if fraction == 0.0:
-        return 0
-    return max(1, int(math.floor(fraction * total + 0.5)))
-
-
 def _carve(source, fractions, seed, group_by_speaker):
     """Splits `source` into train and the `fractions` (name -> fraction, in carving order)."""
     utterances = source.utterances
@@ -917,27 +871,19 @@ def _carve(source, fractions, seed, group_by_speaker):
         else:
             groups[(1, utterance.id)].append(index)
     keys = sorted(groups)
-    order = [keys[i] for i in np.random.default_rng(seed).permutation(len(keys))]
     total = len(utterances)
-    parts, position = {}, 0
-    for name, fraction in fractions.items():
-        target, taken = _part_size(fraction, total), []
-        while len(taken) < target and position < len(order):
-            taken.extend(groups[order[position]])
-            position += 1
-        parts[name] = sorted(taken)
+    sizes = _part_sizes(fractions, total)
+    parts = _seeded_parts([groups[key] for key in keys], sizes, seed)
     carved = {index for indices in parts.values() for index in indices}
     if fractions and (
-        len(carved) >= total
-        or any(_part_size(f, total) and not parts[n] for n, f in fractions.items())
+        len(carved) >= total or any(size and not parts[name] for name, size in sizes.items())
     ):
-        asked = ", ".join(f"{name}_fraction={fraction!r}" for name, fraction in fractions.items())
         unit = "speakers" if any(key[0] == 0 for key in keys) else "utterances"
         raise data_error(
             source.source,
             None,
             f"holds {total} utterances in {len(keys)} groups ({unit}), too few to carve "
-            f"{asked} out of it and keep some for train",
+            f"{_fraction_arguments(fractions)} out of it and keep some for train",
         )
     grouped_by = None
     if any(fractions.values()):
@@ -955,12 +901,3 @@ def _carve(source, fractions, seed, group_by_speaker):
             source.sample_rate,
         )
     return splits, grouped_by
-
-
-def _skipped_record(splits):
-    entries = [entry for split in splits.values() for entry in split.skipped]
-    return {
-        "count": len(entries),
-        "by_reason": dict(sorted(collections.Counter(e["reason"] for e in entries).items())),
-        "first": [dict(entry) for entry in entries[:_SKIPPED_IN_RECORD]],
-    }

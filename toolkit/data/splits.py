@@ -120,7 +120,6 @@ def load_text_splits(
 
     notes = []
     entries = _split_entries(path, notes) if os.path.isdir(path) else None
-    fractions = {"dev": dev_fraction, "test": test_fraction}
     given, origins = {}, {}
     if entries:
         for name, entry in entries.items():
@@ -130,13 +129,10 @@ def load_text_splits(
         for name in given:
             if name != "train":
                 _check_known_labels(name, given[name], origins[name], given["train"])
-        to_carve = {name: fractions[name] for name in ("test", "dev") if name not in given}
-        source = given.pop("train")
-        if not to_carve:
-            notes.append("dev_fraction and test_fraction unused: every split is given")
     else:
-        source, _ = read(path, format)
-        to_carve = {"test": test_fraction, "dev": dev_fraction}
+        given["train"], _ = read(path, format)
+    to_carve = _to_carve(given, dev_fraction, test_fraction, notes)
+    source = given.pop("train")
     splits, stratified = _carve(source, to_carve, seed, notes)
     splits.update(given)
     splits = {name: splits[name] for name in SPLITS}
@@ -191,14 +187,23 @@ def _check_fraction(argument_name, value):
     return float(value)
 
 
-def _split_entries(root, notes):
-    """`{split: path}` of the split entries of `root`, or `None` when it has none."""
+def _split_entries(root, notes, folders_only=False):
+    """`{split: path}` of the split entries of `root`, or `None` when it has none.
+
+    An entry is a file or folder whose name (a file's without its suffix) is
+    one of `SPLIT_NAMES`, in any case; with `folders_only` only sub-folders
+    count (a file is then an other entry). Other entries are listed in
+    `notes`. Two entries for one split, or split entries without `train`,
+    are errors worded after what was looked for (entries or folders).
+    """
     found, others = collections.defaultdict(list), []
     for entry in sorted(os.scandir(root), key=lambda entry: entry.name):
         if entry.name.startswith("."):
             continue
-        stem = entry.name if entry.is_dir() else os.path.splitext(entry.name)[0]
-        split = next((s for s, names in SPLIT_NAMES.items() if stem.lower() in names), None)
+        split = None
+        if entry.is_dir() or not folders_only:
+            stem = entry.name if entry.is_dir() else os.path.splitext(entry.name)[0]
+            split = next((s for s, names in SPLIT_NAMES.items() if stem.lower() in names), None)
         if split is None:
             others.append(entry.name)
         else:
@@ -210,20 +215,38 @@ def _split_entries(root, notes):
             raise data_error(
                 root,
                 None,
-                f"holds {len(paths)} entries for the {split} split, expected one. "
+                f"holds {len(paths)} {'folders' if folders_only else 'entries'} for the "
+                f"{split} split, expected one. "
                 f"Received: {sorted(os.path.basename(p) for p in paths)}",
             )
     if "train" not in found:
-        raise data_error(
-            root,
-            None,
-            f"holds the split(s) {[s for s in SPLITS if s in found]} but no train split "
-            "(a `train` file or folder, e.g. train.csv or train/<label>/*.txt). "
-            f"Received: {sorted(os.path.basename(p[0]) for p in found.values()) + others}",
-        )
+        if folders_only:
+            held = [os.path.basename(found[s][0]) for s in SPLITS if s in found]
+            message = f"holds the split folder(s) {held} but no train folder (`train`, any case)"
+        else:
+            received = sorted(os.path.basename(p[0]) for p in found.values()) + others
+            message = (
+                f"holds the split(s) {[s for s in SPLITS if s in found]} but no train split "
+                "(a `train` file or folder, e.g. train.csv or train/<label>/*.txt). "
+                f"Received: {received}"
+            )
+        raise data_error(root, None, message)
     if others:
         notes.append(f"ignored entries of {root} that name no split: {others}")
     return {split: found[split][0] for split in SPLITS if split in found}
+
+
+def _to_carve(given, dev_fraction, test_fraction, notes=None):
+    """`{split: fraction}` of the splits `given` lacks, in carving order (test, then dev).
+
+    When none is left to carve, says in `notes` (if not `None`) that the
+    fractions went unused.
+    """
+    fractions = {"test": test_fraction, "dev": dev_fraction}
+    to_carve = {name: fraction for name, fraction in fractions.items() if name not in given}
+    if not to_carve and notes is not None:
+        notes.append("dev_fraction and test_fraction unused: every split is given")
+    return to_carve
 
 
 def _check_known_labels(split_name, split, origins, train):
@@ -241,10 +264,38 @@ def _check_known_labels(split_name, split, origins, train):
 # === Carving ===
 
 
-def _part_size(fraction, total):
-    if fraction == 0.0:
-        return 0
-    return max(1, int(math.floor(fraction * total + 0.5)))
+def _part_sizes(fractions, total):
+    """`{split: size}` of `fractions` of `total` items, rounded half up (at least 1 if non-zero)."""
+    return {
+        name: 0 if fraction == 0.0 else max(1, int(math.floor(fraction * total + 0.5)))
+        for name, fraction in fractions.items()
+    }
+
+
+def _fraction_arguments(fractions):
+    """`"test_fraction=0.1, dev_fraction=0.1"`: the arguments behind `fractions`, for messages."""
+    return ", ".join(f"{name}_fraction={fraction!r}" for name, fraction in fractions.items())
+
+
+def _seeded_parts(groups, sizes, seed):
+    """Takes whole `groups` (lists of indices) in a seeded order until each part holds its size.
+
+    `sizes` maps part name -> size, in carving order. The groups are
+    permuted with `numpy.random.default_rng(seed)` and each part takes the
+    next ones until it holds at least its size (a part may fall short, or
+    stay empty, when the groups run out). Returns `{name: sorted indices}`.
+    With one index per group, a part holds exactly its size (while enough
+    remain).
+    """
+    order = np.random.default_rng(seed).permutation(len(groups))
+    parts, position = {}, 0
+    for name, size in sizes.items():
+        taken = []
+        while len(taken) < size and position < len(order):
+            taken.extend(groups[order[position]])
+            position += 1
+        parts[name] = sorted(taken)
+    return parts
 
 
 def _carve(source, fractions, seed, notes):
@@ -255,14 +306,13 @@ def _carve(source, fractions, seed, notes):
     `None` when nothing was carved.
     """
     total = len(source)
-    sizes = {name: _part_size(fraction, total) for name, fraction in fractions.items()}
+    sizes = _part_sizes(fractions, total)
     if total - sum(sizes.values()) < 1:
-        asked = ", ".join(f"{name}_fraction={fraction!r}" for name, fraction in fractions.items())
         raise data_error(
             source.source,
             None,
-            f"holds {total} examples, too few to carve {asked} out of it and keep "
-            "examples for train",
+            f"holds {total} examples, too few to carve {_fraction_arguments(fractions)} out "
+            "of it and keep examples for train",
         )
     labels = np.asarray(source.labels, dtype=object)
     stratified = None
@@ -331,11 +381,14 @@ def _keep_labels_in_train(labels, parts, notes):
             )
 
 
-def _skipped_record(splits):
+def _skipped_record(splits, by_file=True):
+    """The record's `skipped`: `count`, `by_reason`, `by_file` (unless not wanted) and `first`."""
     entries = [entry for split in splits.values() for entry in split.skipped]
-    return {
+    record = {
         "count": len(entries),
         "by_reason": dict(sorted(collections.Counter(e["reason"] for e in entries).items())),
-        "by_file": dict(sorted(collections.Counter(e["file"] for e in entries).items())),
-        "first": [dict(entry) for entry in entries[:_SKIPPED_IN_RECORD]],
     }
+    if by_file:
+        record["by_file"] = dict(sorted(collections.Counter(e["file"] for e in entries).items()))
+    record["first"] = [dict(entry) for entry in entries[:_SKIPPED_IN_RECORD]]
+    return record
