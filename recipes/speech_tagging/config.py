@@ -27,8 +27,9 @@ class SpeechTaggingConfig:
     delta-deltas (dev frame accuracy 0.827 against 0.791 without),
     per-utterance mean and variance normalization, SpecAugment, two
     bidirectional LSTM layers of 128 units, dropout 0.2 (0.3 scored lower),
-    Adam 2e-3, early stopping on dev frame accuracy. `presets/streaming.yaml` is the unidirectional, streamable
-    variant; `presets/ctc.yaml` trains from label sequences with CTC.
+    Adam 2e-3, early stopping on dev frame accuracy. `presets/streaming.yaml`
+    is the unidirectional, streamable variant; `presets/ctc.yaml` trains from
+    label sequences with CTC.
     """
 
     # Data.
