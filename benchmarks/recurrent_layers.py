@@ -1,37 +1,191 @@
-"""Speed of the toolkit's recurrent layers beside Keras' built-in ones and PyTorch.
+"""Benchmark suite: the toolkit's recurrent layers beside Keras' built-in ones and PyTorch.
 
-Times one training step (forward + backward) and one inference pass of a
-single recurrent layer on the same shapes, each framework compiled the way
-its users run it (Keras: a `tf.function` / `jax.jit` through
-`model.train_on_batch` and `model.predict_on_batch`; PyTorch: eager). Reports
-the median over repeats and the ratios to Keras' layer, measured side by side
-in one run. Run:
+Run (the full suite; several minutes on a 2-core CPU machine):
 
-    python -m benchmarks.recurrent_layers --layer lstm --batch 32 --time 100
+    python -m benchmarks.recurrent_layers
+    python -m benchmarks.recurrent_layers --layers lstm,gru --configs base,masked
+    python -m benchmarks.recurrent_layers --frameworks toolkit,keras --jit-compile true
+    python -m benchmarks.recurrent_layers --quick        # tiny shapes, a smoke test
 
-PyTorch is optional (`pip install torch`); without it that column is skipped.
-Not part of the test suite: timings on shared machines are noisy, so compare
-ratios from one run, never absolute numbers across runs.
+Flags: `--layers` (lstm, gru, simple), `--configs` (below), `--frameworks` (toolkit, keras,
+torch), `--repeats`, `--warmup`, `--jit-compile true|false|auto`, `--out DIR` (default
+`runs/benchmarks/recurrent_layers/`, receives `results.json` and `results.md`), `--quick`.
+
+What is timed, for each configuration x layer x framework:
+
+* the toolkit layer (`toolkit.layers.LSTM/GRU/SimpleRNN`) and Keras' own
+  (`keras.layers.LSTM/GRU/SimpleRNN`), each alone in a `keras.Model` compiled identically
+  (SGD, MSE; `jit_compile` as given, Keras' default `"auto"` otherwise): a training step is
+  `model.train_on_batch`, inference is `model.predict_on_batch`;
+* `torch.nn.LSTM/GRU/RNN`, eager, `torch.optim.SGD`, inference under `torch.no_grad()`.
+  PyTorch is optional (`pip install torch`, CPU wheels suffice); without it its rows read
+  "not installed". The suite runs on `KERAS_BACKEND=tensorflow` and `jax`.
+
+The loss is the same everywhere: the MSE of the layer's last output (`return_sequences=False`;
+in PyTorch the final hidden state `h_n`, both directions concatenated) against fixed random
+targets, so a training step is forward + backward through all time steps + an SGD update.
+
+Configurations (`--configs`): `base` (batch 64, time 100, features 128, units 256), `long`
+(batch 32, time 500, features 64, units 128), `masked` (base shapes; every other row is
+padded to half length: Keras models get the mask from `keras.layers.Masking(0.0)` in front
+of the layer, so the toolkit and Keras layers see the same mask; PyTorch gets
+`pack_padded_sequence`, packed inside the timed step), `bidirectional` (base shapes;
+`keras.layers.Bidirectional` around both Keras-API layers, `bidirectional=True` in
+PyTorch) and `latency` (batch 1, time 100, features 128, units 256; inference only).
+
+Method: everything runs in one process, one measurement after the other, on the same shapes
+and the same input data (one NumPy array per configuration, shared by all frameworks; weights
+are each framework's own random initialisation). Each timed function is first called
+`--warmup` times (tracing and compilation happen there), then timed `--repeats` times with
+`time.perf_counter`; the median is reported. Keras' `*_on_batch` calls return NumPy values,
+so each timed call includes waiting for the result.
+
+Reported: ms per step; tokens per second = tokens / seconds, where tokens = batch x time
+(for `masked`, the valid steps only: 3/4 of batch x time); the time ratio toolkit / peer
+(below 1: the toolkit is faster), on each peer's row; the achieved GFLOP/s and its fraction
+of the machine's matmul rate. That rate is measured in the same run by NumPy (its BLAS):
+the median time of a float32 2048 x 2048 @ 2048 x 2048 product (`--quick`: 256), counted
+as 2 N^3 FLOPs. A layer's FLOPs are counted analytically from its gate matmuls only:
+
+    forward FLOPs = 2 * (F + U) * G * U * valid tokens * D
+    training FLOPs = 3 * forward FLOPs (forward, gradient of inputs, gradient of weights)
+
+with F features, U units, G = 4 (LSTM), 3 (GRU), 1 (SimpleRNN), D = 2 if bidirectional
+else 1, and valid tokens = batch x time, or for `masked` the unpadded steps only (the
+useful work; a layer that computes padded steps too does not get credit for them).
+Element-wise gate math, biases and the loss are not counted.
+
+Also reported: for toolkit layers, the execution path the layer says it ran
+(`layer.execution_path`, "n/a" if the layer does not expose it; the forward layer inside
+`Bidirectional`), and the `jit_compile` value each Keras model resolved to (`model.jit_compile`
+after its first step), so XLA or not is visible; PyTorch rows read "eager".
+
+Timings on shared machines are noisy: compare ratios from one run, not absolute numbers
+across runs, and do not run the suite while other heavy jobs run.
 """
 
 import argparse
+import dataclasses
+import datetime
+import importlib.metadata
 import json
+import os
+import pathlib
+import platform
 import statistics
+import sys
 import time
+import traceback
 
 import keras
 import numpy as np
 
 import toolkit
 
+LAYERS = ("lstm", "gru", "simple")
+FRAMEWORKS = ("toolkit", "keras", "torch")
+GATES = {"lstm": 4, "gru": 3, "simple": 1}
 KERAS_LAYERS = {
     "lstm": keras.layers.LSTM,
     "gru": keras.layers.GRU,
     "simple": keras.layers.SimpleRNN,
 }
+TORCH_MODULES = {"lstm": "LSTM", "gru": "GRU", "simple": "RNN"}
+DEFAULT_OUT = pathlib.Path("runs/benchmarks/recurrent_layers")
+LEARNING_RATE = 0.01
 
 
-def median_seconds(function, repeats, warmup=2):
+# ---------------------------------------------------------------- configurations
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """One benchmark shape and variant."""
+
+    name: str
+    batch: int
+    time: int
+    features: int
+    units: int
+    masked: bool = False
+    bidirectional: bool = False
+    train: bool = True
+
+    @property
+    def directions(self):
+        return 2 if self.bidirectional else 1
+
+    def lengths(self):
+        """Valid steps per row: every other row is padded to half length when masked."""
+        lengths = np.full(self.batch, self.time, dtype="int64")
+        if self.masked:
+            lengths[1::2] = max(1, self.time // 2)
+        return lengths
+
+    def tokens(self):
+        return int(self.lengths().sum())
+
+    def forward_flops(self, layer):
+        per_token = 2 * (self.features + self.units) * GATES[layer] * self.units
+        return per_token * self.tokens() * self.directions
+
+    def describe(self):
+        text = f"batch {self.batch}, time {self.time}, features {self.features}, "
+        text += f"units {self.units}"
+        if self.masked:
+            text += ", every other row padded to half length"
+        if self.bidirectional:
+            text += ", bidirectional"
+        if not self.train:
+            text += ", inference only"
+        return text
+
+
+FULL_CONFIGS = (
+    Config("base", 64, 100, 128, 256),
+    Config("long", 32, 500, 64, 128),
+    Config("masked", 64, 100, 128, 256, masked=True),
+    Config("bidirectional", 64, 100, 128, 256, bidirectional=True),
+    Config("latency", 1, 100, 128, 256, train=False),
+)
+QUICK_SHAPES = {"batch": 4, "time": 6, "features": 3, "units": 4}
+
+
+def configs_for(names, quick):
+    """The selected configurations, shrunk to tiny shapes for `--quick`."""
+    selected = [config for config in FULL_CONFIGS if config.name in names]
+    if not quick:
+        return selected
+    return [
+        dataclasses.replace(config, **{**QUICK_SHAPES, "batch": min(config.batch, 4)})
+        for config in selected
+    ]
+
+
+@dataclasses.dataclass(frozen=True)
+class Data:
+    """The inputs every framework sees for one configuration."""
+
+    inputs: np.ndarray  # (batch, time, features) float32; padded steps are zeros
+    lengths: np.ndarray  # (batch,) int64 valid steps
+    targets: np.ndarray  # (batch, directions * units) float32
+
+
+def make_data(config, seed=0):
+    rng = np.random.default_rng(seed)
+    shape = (config.batch, config.time, config.features)
+    inputs = rng.normal(size=shape).astype("float32")
+    lengths = config.lengths()
+    inputs[np.arange(config.time)[None, :] >= lengths[:, None]] = 0.0
+    targets = rng.normal(size=(config.batch, config.directions * config.units))
+    return Data(inputs, lengths, targets.astype("float32"))
+
+
+# ---------------------------------------------------------------- timing
+
+
+def median_seconds(function, repeats, warmup):
+    """Median wall-clock seconds of `function()` over `repeats` calls after `warmup` calls."""
     for _ in range(warmup):
         function()
     samples = []
@@ -42,73 +196,371 @@ def median_seconds(function, repeats, warmup=2):
     return statistics.median(samples)
 
 
-def keras_timings(layer, inputs, targets, repeats):
-    model = keras.Sequential([keras.Input(inputs.shape[1:], batch_size=inputs.shape[0]), layer])
-    model.compile(optimizer="sgd", loss="mse")
-    train = median_seconds(lambda: model.train_on_batch(inputs, targets), repeats)
-    infer = median_seconds(lambda: model.predict_on_batch(inputs), repeats)
-    return train, infer
+def matmul_rate(size, repeats):
+    """The machine's float32 matmul rate by NumPy: median of `size`^3 products, in GFLOP/s."""
+    rng = np.random.default_rng(1)
+    a = rng.normal(size=(size, size)).astype("float32")
+    b = rng.normal(size=(size, size)).astype("float32")
+    seconds = median_seconds(lambda: a @ b, repeats, warmup=1)
+    return {
+        "library": f"numpy {np.__version__}",
+        "shape": f"{size}x{size} @ {size}x{size} float32",
+        "repeats": repeats,
+        "median_seconds": seconds,
+        "gflops": 2 * size**3 / seconds / 1e9,
+    }
 
 
-def torch_timings(kind, inputs, units, repeats):
+# ---------------------------------------------------------------- Keras-API layers
+
+
+def keras_model(framework, layer, config, jit_compile):
+    """A compiled model of one recurrent layer; returns it and the recurrent layer itself."""
+    layer_class = toolkit.layers.get(layer) if framework == "toolkit" else KERAS_LAYERS[layer]
+    recurrent = layer_class(config.units)
+    wrapped = keras.layers.Bidirectional(recurrent) if config.bidirectional else recurrent
+    inputs = keras.Input((config.time, config.features), batch_size=config.batch)
+    features = keras.layers.Masking(0.0)(inputs) if config.masked else inputs
+    model = keras.Model(inputs, wrapped(features))
+    model.compile(
+        optimizer=keras.optimizers.SGD(LEARNING_RATE), loss="mse", jit_compile=jit_compile
+    )
+    running = wrapped.forward_layer if config.bidirectional else wrapped
+    return model, running
+
+
+def execution_path(layer):
+    return str(getattr(layer, "execution_path", "n/a"))
+
+
+def time_keras(framework, layer, config, data, settings):
+    model, running = keras_model(framework, layer, config, settings["jit_compile"])
+    timings = {"path": {}}
+    if config.train:
+        step = lambda: model.train_on_batch(data.inputs, data.targets)
+        timings["train"] = median_seconds(step, settings["repeats"], settings["warmup"])
+        timings["path"]["train"] = execution_path(running)
+    infer = lambda: model.predict_on_batch(data.inputs)
+    timings["infer"] = median_seconds(infer, settings["repeats"], settings["warmup"])
+    timings["path"]["infer"] = execution_path(running)
+    timings["jit_compile"] = model.jit_compile
+    return timings
+
+
+# ---------------------------------------------------------------- PyTorch
+
+
+def import_torch():
     try:
         import torch
     except ImportError:
         return None
-    torch.set_num_threads(max(1, torch.get_num_threads()))
-    module = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "simple": torch.nn.RNN}[kind](
-        inputs.shape[-1], units, batch_first=True
+    return torch
+
+
+def torch_forward(torch, module, config, data):
+    """A function returning the last output: `h_n` of each direction, concatenated."""
+    inputs = torch.from_numpy(data.inputs)
+    lengths = torch.from_numpy(data.lengths)
+    pack = torch.nn.utils.rnn.pack_padded_sequence
+
+    def forward():
+        sequence = inputs
+        if config.masked:
+            sequence = pack(inputs, lengths, batch_first=True, enforce_sorted=False)
+        _, state = module(sequence)
+        last = state[0] if isinstance(state, tuple) else state  # (directions, batch, units)
+        return last.transpose(0, 1).reshape(config.batch, -1)
+
+    return forward
+
+
+def time_torch(layer, config, data, settings):
+    torch = import_torch()
+    module = getattr(torch.nn, TORCH_MODULES[layer])(
+        config.features, config.units, batch_first=True, bidirectional=config.bidirectional
     )
-    optimizer = torch.optim.SGD(module.parameters(), lr=0.01)
-    x = torch.from_numpy(inputs)
-    target = torch.zeros(inputs.shape[0], units)
+    optimizer = torch.optim.SGD(module.parameters(), lr=LEARNING_RATE)
+    forward = torch_forward(torch, module, config, data)
+    targets = torch.from_numpy(data.targets)
 
     def train():
         optimizer.zero_grad()
-        outputs, _ = module(x)
-        loss = ((outputs[:, -1] - target) ** 2).mean()
+        loss = ((forward() - targets) ** 2).mean()
         loss.backward()
         optimizer.step()
 
     def infer():
         with torch.no_grad():
-            module(x)
+            forward()
 
-    return median_seconds(train, repeats), median_seconds(infer, repeats)
+    timings = {"path": {}, "jit_compile": "eager"}
+    if config.train:
+        timings["train"] = median_seconds(train, settings["repeats"], settings["warmup"])
+    timings["infer"] = median_seconds(infer, settings["repeats"], settings["warmup"])
+    return timings
+
+
+# ---------------------------------------------------------------- one measurement
+
+
+def measure(framework, layer, config, data, settings, peak_gflops):
+    """One result row; a failure is recorded in the row, not raised, so the suite goes on."""
+    row = {"config": config.name, "layer": layer, "framework": framework}
+    if framework == "torch" and import_torch() is None:
+        return {**row, "status": "not installed"}
+    try:
+        if framework == "torch":
+            timings = time_torch(layer, config, data, settings)
+        else:
+            timings = time_keras(framework, layer, config, data, settings)
+    except Exception as error:  # reported in the row and on stderr
+        traceback.print_exc()
+        return {**row, "status": f"failed: {type(error).__name__}: {error}"}
+    row.update(status="ok", jit_compile=timings["jit_compile"], path=timings["path"])
+    for phase, multiplier in (("train", 3), ("infer", 1)):
+        if phase not in timings:
+            continue
+        seconds = timings[phase]
+        gflops = multiplier * config.forward_flops(layer) / seconds / 1e9
+        row[phase] = {
+            "ms": seconds * 1e3,
+            "tokens_per_s": config.tokens() / seconds,
+            "gflops": gflops,
+            "peak_fraction": gflops / peak_gflops,
+        }
+    return row
+
+
+def add_ratios(rows):
+    """Per row, the time ratio toolkit / this framework (same config, layer and phase)."""
+    toolkit_rows = {(r["config"], r["layer"]): r for r in rows if r["framework"] == "toolkit"}
+    for row in rows:
+        ours = toolkit_rows.get((row["config"], row["layer"]))
+        row["toolkit_over_this"] = {
+            phase: ours[phase]["ms"] / row[phase]["ms"]
+            for phase in ("train", "infer")
+            if ours is not None and phase in ours and phase in row
+        }
+
+
+def ratio_summary(rows):
+    """The toolkit / Keras and toolkit / PyTorch time ratios, one entry per config x layer."""
+    summary = []
+    for row in rows:
+        if row["framework"] == "toolkit" or not row.get("toolkit_over_this"):
+            continue
+        summary.append(
+            {
+                "config": row["config"],
+                "layer": row["layer"],
+                "ratio": f"toolkit/{row['framework']}",
+                **row["toolkit_over_this"],
+            }
+        )
+    return summary
+
+
+# ---------------------------------------------------------------- machine and report
+
+
+def package_version(name):
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def cpu_model():
+    try:
+        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def machine_info():
+    torch = import_torch()
+    return {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "cpu": cpu_model(),
+        "os_cpu_count": os.cpu_count(),
+        "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "backend": keras.backend.backend(),
+        "versions": {
+            name: package_version(name) for name in ("keras", "tensorflow", "jax", "torch", "numpy")
+        },
+        "torch_threads": torch.get_num_threads() if torch is not None else None,
+    }
+
+
+def number(value, spec):
+    return "-" if value is None else format(value, spec)
+
+
+def phase_cells(row, phase):
+    values = row.get(phase, {})
+    return [
+        number(values.get("ms"), ".2f"),
+        number(values.get("tokens_per_s"), ",.0f"),
+        number(row.get("toolkit_over_this", {}).get(phase), ".2f"),
+        number(values.get("gflops"), ".2f"),
+        number(values.get("peak_fraction"), ".1%").rstrip("%"),
+    ]
+
+
+def path_cell(row):
+    paths = row.get("path", {})
+    if not paths:
+        return "-"
+    if len(set(paths.values())) == 1:
+        return next(iter(paths.values()))
+    return " / ".join(f"{phase}: {path}" for phase, path in paths.items())
+
+
+TABLE_HEADER = (
+    "config",
+    "layer",
+    "framework",
+    "train ms",
+    "train tok/s",
+    "train toolkit/this",
+    "train GFLOP/s",
+    "train % peak",
+    "infer ms",
+    "infer tok/s",
+    "infer toolkit/this",
+    "infer GFLOP/s",
+    "infer % peak",
+    "path",
+    "jit_compile",
+)
+
+
+def table_row(row):
+    if row["status"] != "ok":
+        return [row["config"], row["layer"], row["framework"], row["status"]] + ["-"] * 11
+    cells = [row["config"], row["layer"], row["framework"]]
+    cells += phase_cells(row, "train") + phase_cells(row, "infer")
+    return cells + [path_cell(row), str(row["jit_compile"])]
+
+
+def markdown_report(results):
+    machine, matmul = results["machine"], results["matmul"]
+    lines = [
+        "# Recurrent layers: toolkit vs Keras vs PyTorch",
+        "",
+        f"{machine['date']}, backend {machine['backend']}, {machine['cpu']}, "
+        f"os.cpu_count() {machine['os_cpu_count']}, "
+        + ", ".join(f"{name} {version}" for name, version in machine["versions"].items())
+        + ".",
+        f"Median of {results['settings']['repeats']} repeats after "
+        f"{results['settings']['warmup']} warm-up calls; jit_compile requested: "
+        f"{results['settings']['jit_compile']}. Matmul peak ({matmul['library']}, "
+        f"{matmul['shape']}): {matmul['gflops']:.1f} GFLOP/s. "
+        "toolkit/this: time ratio, below 1 the toolkit is faster.",
+        "",
+    ]
+    lines += [f"* `{name}`: {text}" for name, text in results["configs"].items()]
+    lines += ["", "| " + " | ".join(TABLE_HEADER) + " |"]
+    lines.append("|" + " --- |" * len(TABLE_HEADER))
+    lines += ["| " + " | ".join(table_row(row)) + " |" for row in results["rows"]]
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------- command line
+
+
+def name_list(choices):
+    def parse(text):
+        names = [name.strip() for name in text.split(",") if name.strip()]
+        unknown = sorted(set(names) - set(choices))
+        if unknown or not names:
+            raise argparse.ArgumentTypeError(
+                f"expected a comma-separated subset of {','.join(choices)}; got {text!r}"
+            )
+        return names
+
+    return parse
+
+
+def jit_compile_value(text):
+    values = {"true": True, "false": False, "auto": "auto"}
+    if text not in values:
+        raise argparse.ArgumentTypeError(f"expected true, false or auto; got {text!r}")
+    return values[text]
+
+
+def parse_args(argv):
+    config_names = tuple(config.name for config in FULL_CONFIGS)
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--layers", type=name_list(LAYERS), default=list(LAYERS))
+    parser.add_argument("--configs", type=name_list(config_names), default=list(config_names))
+    parser.add_argument("--frameworks", type=name_list(FRAMEWORKS), default=list(FRAMEWORKS))
+    parser.add_argument("--repeats", type=int, help="timed calls (default 10, --quick 2)")
+    parser.add_argument("--warmup", type=int, help="untimed calls first (default 2, --quick 1)")
+    parser.add_argument("--jit-compile", type=jit_compile_value, default="auto")
+    parser.add_argument("--out", type=pathlib.Path, default=DEFAULT_OUT)
+    parser.add_argument("--quick", action="store_true", help="tiny shapes: a smoke test")
+    args = parser.parse_args(argv)
+    if args.repeats is None:
+        args.repeats = 2 if args.quick else 10
+    if args.warmup is None:
+        args.warmup = 1 if args.quick else 2
+    if args.repeats < 1 or args.warmup < 0:
+        parser.error("--repeats must be at least 1 and --warmup at least 0")
+    return args
+
+
+def run_suite(args):
+    """All selected measurements in this process; returns the results dictionary."""
+    configs = configs_for(args.configs, args.quick)
+    settings = {
+        "repeats": args.repeats,
+        "warmup": args.warmup,
+        "jit_compile": args.jit_compile,
+        "quick": args.quick,
+    }
+    matmul = matmul_rate(256 if args.quick else 2048, repeats=3 if args.quick else 10)
+    print(f"matmul rate ({matmul['library']}): {matmul['gflops']:.1f} GFLOP/s", file=sys.stderr)
+    rows = []
+    for config in configs:
+        data = make_data(config)
+        for layer in args.layers:
+            for framework in args.frameworks:
+                row = measure(framework, layer, config, data, settings, matmul["gflops"])
+                print(f"{config.name} {layer} {framework}: {row['status']}", file=sys.stderr)
+                rows.append(row)
+    add_ratios(rows)
+    return {
+        "machine": machine_info(),
+        "settings": settings,
+        "matmul": matmul,
+        "configs": {config.name: config.describe() for config in configs},
+        "rows": rows,
+        "ratios": ratio_summary(rows),
+    }
+
+
+def write_results(results, out):
+    out.mkdir(parents=True, exist_ok=True)
+    report = markdown_report(results)
+    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    (out / "results.md").write_text(report)
+    return report
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--layer", choices=sorted(KERAS_LAYERS), default="lstm")
-    parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--time", type=int, default=100)
-    parser.add_argument("--features", type=int, default=64)
-    parser.add_argument("--units", type=int, default=128)
-    parser.add_argument("--repeats", type=int, default=20)
-    args = parser.parse_args(argv)
-
-    rng = np.random.default_rng(0)
-    inputs = rng.normal(size=(args.batch, args.time, args.features)).astype("float32")
-    targets = np.zeros((args.batch, args.units), "float32")
-    results = {"backend": keras.backend.backend(), "shape": vars(args)}
-    results["keras"] = keras_timings(
-        KERAS_LAYERS[args.layer](args.units), inputs, targets, args.repeats
-    )
-    results["toolkit"] = keras_timings(
-        toolkit.layers.get(args.layer)(args.units), inputs, targets, args.repeats
-    )
-    results["torch"] = torch_timings(args.layer, inputs, args.units, args.repeats)
-    base_train, base_infer = results["keras"]
-    for name in ("keras", "toolkit", "torch"):
-        if results[name] is None:
-            print(f"{name:8s} not installed")
-            continue
-        train, infer = results[name]
-        print(
-            f"{name:8s} train step {train * 1e3:8.2f} ms ({train / base_train:5.2f}x keras)   "
-            f"inference {infer * 1e3:8.2f} ms ({infer / base_infer:5.2f}x keras)"
-        )
-    print(json.dumps(results))
+    args = parse_args(argv)
+    results = run_suite(args)
+    print(write_results(results, args.out))
+    return results
 
 
 if __name__ == "__main__":

@@ -1,0 +1,66 @@
+"""Smoke test of the recurrent-layer benchmark suite (`benchmarks/recurrent_layers.py`).
+
+Runs its `--quick` mode in-process on tiny shapes with 2 repeats and checks the structure
+of `results.json` and `results.md`, not the timings. One layer (GRU) and every variant
+except `long` keep it to a few seconds; all three frameworks run. PyTorch rows read
+"not installed" when torch is absent.
+"""
+
+import importlib.util
+import json
+
+import pytest
+
+from benchmarks import recurrent_layers
+
+LAYERS = ("gru",)
+# Every variant; "long" only differs from "base" in shape, and --quick shrinks both alike.
+CONFIGS = ("base", "masked", "bidirectional", "latency")
+
+
+@pytest.mark.slow
+def test_quick_suite_writes_rows_ratios_and_flop_rates(tmp_path, capsys):
+    has_torch = importlib.util.find_spec("torch") is not None
+    recurrent_layers.main(
+        ["--quick", "--repeats", "2", "--warmup", "1", "--layers", ",".join(LAYERS)]
+        + ["--configs", ",".join(CONFIGS), "--out", str(tmp_path)]
+    )
+
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["machine"]["os_cpu_count"] >= 1
+    assert results["machine"]["backend"] in ("tensorflow", "jax")
+    assert results["matmul"]["gflops"] > 0
+    rows = results["rows"]
+    expected = {(c, layer, f) for c in CONFIGS for layer in LAYERS for f in ("toolkit", "keras")}
+    if has_torch:
+        expected |= {(c, layer, "torch") for c in CONFIGS for layer in LAYERS}
+    assert {(r["config"], r["layer"], r["framework"]) for r in rows if r["status"] == "ok"} == (
+        expected
+    )
+    assert len(rows) == len(CONFIGS) * len(LAYERS) * 3
+    for row in rows:
+        if row["framework"] == "torch" and not has_torch:
+            assert row["status"] == "not installed"
+            continue
+        phases = ("infer",) if row["config"] == "latency" else ("train", "infer")
+        assert set(row["toolkit_over_this"]) == set(phases)
+        for phase in phases:
+            assert row[phase]["ms"] > 0
+            assert row[phase]["tokens_per_s"] > 0
+            assert row[phase]["gflops"] > 0
+            assert 0 < row[phase]["peak_fraction"]
+        if row["framework"] != "torch":
+            assert row["jit_compile"] in (True, False)
+            assert set(row["path"]) == set(phases)
+    peers = {"toolkit/keras", "toolkit/torch"} if has_torch else {"toolkit/keras"}
+    for config in CONFIGS:
+        for layer in LAYERS:
+            ratios = [r for r in results["ratios"] if (r["config"], r["layer"]) == (config, layer)]
+            assert {r["ratio"] for r in ratios} == peers
+            assert all(r["infer"] > 0 for r in ratios)
+
+    table = (tmp_path / "results.md").read_text()
+    table_rows = [line for line in table.splitlines() if line.startswith("| ")]
+    assert len(table_rows) == 2 + len(rows)  # header, rule, one per config x layer x framework
+    assert "train toolkit/this" in table_rows[0] and "% peak" in table_rows[0]
+    assert table in capsys.readouterr().out
