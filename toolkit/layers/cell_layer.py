@@ -32,6 +32,7 @@ class CellLayer(Recurrent):
         go_backwards=False,
         stateful=False,
         unroll=False,
+        fused="auto",
         **kwargs,
     ):
         cell_argument_names = self._cell_argument_names()
@@ -45,6 +46,7 @@ class CellLayer(Recurrent):
             go_backwards=go_backwards,
             stateful=stateful,
             unroll=unroll,
+            fused=fused,
             **kwargs,
         )
 

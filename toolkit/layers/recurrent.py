@@ -4,6 +4,8 @@ import keras
 from keras import ops
 
 from toolkit.cells.base import RecurrentCell
+from toolkit.layers.fused import fused_sequence
+from toolkit.layers.fused import fused_unsupported_reason
 from toolkit.layers.masks import check_mask
 from toolkit.layers.masks import check_rank
 from toolkit.layers.masks import masked_update
@@ -45,6 +47,14 @@ class Recurrent(keras.layers.Layer):
             `get_weights()`, so weight layouts stay those of Keras.
         unroll: Boolean (default `False`). Run the loop in Python, which needs
             a static number of timesteps; can be faster for short sequences.
+        fused: `"auto"` (default), `True` or `False`. Whether to run the
+            fused loop with a hand-written backward pass through time
+            (`toolkit/layers/fused.py`) for a standard LSTM or GRU cell on the
+            TensorFlow backend: same results, faster training. `"auto"` uses
+            it whenever the cell and call qualify, `True` raises where they do
+            not, `False` always runs the generic step loop. After a call,
+            `execution_path` says which loop ran and why (as Keras'
+            `use_cudnn` does for cuDNN).
         **kwargs: Base layer arguments (`name`, `dtype`, ...).
 
     Call arguments:
@@ -71,6 +81,7 @@ class Recurrent(keras.layers.Layer):
         go_backwards=False,
         stateful=False,
         unroll=False,
+        fused="auto",
         **kwargs,
     ):
         if not isinstance(cell, RecurrentCell):
@@ -85,6 +96,12 @@ class Recurrent(keras.layers.Layer):
         self.go_backwards = bool(go_backwards)
         self.stateful = bool(stateful)
         self.unroll = bool(unroll)
+        if fused not in ("auto", True, False):
+            raise ValueError(
+                f"Argument `fused` expected 'auto', True or False. Received: fused={fused!r}"
+            )
+        self.fused = fused
+        self.execution_path = None  # set by each call: which loop ran
         self.supports_masking = True
         self.input_spec = keras.layers.InputSpec(min_ndim=3, max_ndim=3)
         self.states = None
@@ -207,6 +224,16 @@ class Recurrent(keras.layers.Layer):
         if self.go_backwards:
             step_inputs = keras.tree.map_structure(lambda x: ops.flip(x, axis=0), step_inputs)
 
+        if self._use_fused(training, return_gates):
+            outputs, states = fused_sequence(
+                cell, step_inputs["projected"], states, step_inputs.get("mask")
+            )
+            last_output = states[0]
+            if "mask" in step_inputs:  # no valid step: the last output stays zero
+                seen = ops.any(step_inputs["mask"], axis=0)
+                last_output = ops.where(seen, last_output, ops.zeros_like(last_output))
+            return last_output, ops.transpose(outputs, (1, 0, 2)), states, None
+
         def step(carry, step_input):
             previous_states, previous_output = carry
             output, new_states, gates = cell.recurrent_step(
@@ -240,6 +267,23 @@ class Recurrent(keras.layers.Layer):
         if outputs is not None:
             outputs = ops.transpose(outputs, (1, 0, 2))
         return last_output, outputs, states, gates
+
+    def _use_fused(self, training, return_gates):
+        """Chooses the loop and records it in `execution_path`."""
+        if self.fused is False:
+            self.execution_path = "step loop (fused=False)"
+            return False
+        reason = fused_unsupported_reason(self.cell, training, return_gates, self.unroll)
+        if reason is None:
+            self.execution_path = "fused (hand-written backward through time)"
+            return True
+        if self.fused is True and not return_gates:
+            raise ValueError(
+                f"Argument `fused=True` needs a standard LSTM or GRU cell on the TensorFlow "
+                f"backend. Received: {reason}"
+            )
+        self.execution_path = f"step loop ({reason})"
+        return False
 
     def _initial_states(self, sequences, initial_state):
         cell = self.cell
@@ -307,6 +351,7 @@ class Recurrent(keras.layers.Layer):
                 "go_backwards": self.go_backwards,
                 "stateful": self.stateful,
                 "unroll": self.unroll,
+                "fused": self.fused,
             }
         )
         return config

@@ -1,0 +1,135 @@
+"""The fused LSTM / GRU loops against the generic step loop (the reference).
+
+The generic loop is itself pinned to NumPy step loops and to Keras' layers
+(`test_numpy_reference.py`, `test_keras_parity.py`); here the fused loop with
+its hand-written backward pass must give the same outputs, final states and
+gradients (inputs, initial states, every weight) to 1e-5, with masks of every
+shape, `go_backwards`, initial states and inside `Bidirectional`.
+"""
+
+import keras
+import numpy as np
+import pytest
+
+import toolkit
+
+pytestmark = pytest.mark.tensorflow_only
+
+
+def _masks(batch, time):
+    right = np.ones((batch, time), bool)
+    right[1, time // 2 :] = False
+    holes = np.ones((batch, time), bool)
+    holes[0, 1::3] = False
+    holes[2, :3] = False  # left padding
+    holes[3, :] = False  # nothing valid: state kept, outputs zero
+    return {"none": None, "right": right, "holes": holes}
+
+
+def _pair(kind, **options):
+    fast = toolkit.layers.get(kind)(5, return_sequences=True, return_state=True, **options)
+    slow = toolkit.layers.get(kind)(
+        5, return_sequences=True, return_state=True, fused=False, **options
+    )
+    return fast, slow
+
+
+def _run_with_gradients(layer, inputs, states, mask):
+    import tensorflow as tf
+
+    inputs = tf.constant(inputs)
+    states = [tf.constant(state) for state in states]
+    weights = np.linspace(-1.0, 1.0, 5).astype("float32")
+    with tf.GradientTape() as tape:
+        tape.watch(inputs)
+        tape.watch(states)
+        outputs = layer(inputs, initial_state=states, mask=mask)
+        # Every output reaches the loss with its own weight, so every gradient path is used.
+        loss = tf.reduce_sum(outputs[0] * weights) + sum(
+            tf.reduce_sum(state * (index + 2.0)) for index, state in enumerate(outputs[1:])
+        )
+    gradients = tape.gradient(loss, [inputs, *states, *layer.trainable_weights])
+    return [np.asarray(o) for o in outputs], [np.asarray(g) for g in gradients]
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+@pytest.mark.parametrize("mask_name", ["none", "right", "holes"])
+@pytest.mark.parametrize("go_backwards", [False, True])
+def test_fused_loop_equals_the_step_loop_with_gradients(kind, mask_name, go_backwards):
+    rng = np.random.default_rng(7)
+    inputs = rng.normal(size=(4, 9, 3)).astype("float32")
+    fast, slow = _pair(kind, go_backwards=go_backwards)
+    fast.build(inputs.shape)
+    slow.build(inputs.shape)
+    slow.set_weights(fast.get_weights())
+    states = [rng.normal(size=(4, 5)).astype("float32") for _ in fast.cell.state_size]
+    mask = _masks(4, 9)[mask_name]
+
+    fast_outputs, fast_gradients = _run_with_gradients(fast, inputs, states, mask)
+    slow_outputs, slow_gradients = _run_with_gradients(slow, inputs, states, mask)
+
+    assert fast.execution_path.startswith("fused")
+    assert slow.execution_path == "step loop (fused=False)"
+    for got, want in zip(fast_outputs + fast_gradients, slow_outputs + slow_gradients):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_fused_loop_keeps_exactness_over_long_sequences_in_fit(kind):
+    """A whole `fit` step (Adam) on 200 steps moves both copies' weights alike."""
+    rng = np.random.default_rng(3)
+    inputs = rng.normal(size=(8, 200, 4)).astype("float32")
+    targets = rng.normal(size=(8, 6)).astype("float32")
+    models = []
+    for fused in ("auto", False):
+        layer = toolkit.layers.get(kind)(6, fused=fused)
+        model = keras.Sequential([keras.Input((200, 4)), layer])
+        model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="mse")
+        models.append(model)
+    models[1].set_weights(models[0].get_weights())
+    for model in models:
+        model.fit(inputs, targets, batch_size=8, epochs=2, verbose=0, shuffle=False)
+    assert models[0].layers[0].execution_path.startswith("fused")
+    for got, want in zip(models[0].get_weights(), models[1].get_weights()):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+
+
+def test_bidirectional_and_input_dropout_keep_the_fused_loop():
+    layer = keras.layers.Bidirectional(toolkit.layers.LSTM(4, return_sequences=True, dropout=0.2))
+    layer(np.zeros((2, 5, 3), "float32"), training=True)
+    assert layer.forward_layer.execution_path.startswith("fused")
+    assert layer.backward_layer.execution_path.startswith("fused")
+
+
+@pytest.mark.parametrize(
+    "options, reason",
+    [
+        ({"peephole": True}, "peephole=True"),
+        ({"layer_norm": True}, "layer_norm=True"),
+        ({"projection": 3}, "projection=3"),
+        ({"activation": "relu"}, "activations 'relu'"),
+        ({"zoneout": 0.1}, "zoneout=0.1"),
+    ],
+)
+def test_unsupported_options_say_why_the_step_loop_runs(options, reason):
+    layer = toolkit.layers.LSTM(4, **options)
+    layer(np.zeros((2, 5, 3), "float32"))
+    assert layer.execution_path.startswith("step loop") and reason in layer.execution_path
+    strict = toolkit.layers.LSTM(4, fused=True, **options)
+    with pytest.raises(ValueError, match="`fused=True` needs a standard LSTM or GRU"):
+        strict(np.zeros((2, 5, 3), "float32"))
+
+
+def test_recurrent_dropout_in_training_uses_the_step_loop():
+    layer = toolkit.layers.GRU(4, recurrent_dropout=0.3)
+    layer(np.zeros((2, 5, 3), "float32"), training=True)
+    assert "recurrent_dropout=0.3" in layer.execution_path
+    layer(np.zeros((2, 5, 3), "float32"), training=False)
+    assert layer.execution_path.startswith("fused")
+
+
+def test_fused_setting_round_trips_and_is_checked():
+    layer = toolkit.layers.GRU(4, fused=False)
+    assert toolkit.layers.GRU.from_config(layer.get_config()).fused is False
+    with pytest.raises(ValueError, match="`fused` expected 'auto', True or False"):
+        toolkit.layers.GRU(4, fused="yes")

@@ -1,0 +1,258 @@
+"""Fused LSTM and GRU recurrences with a hand-written backward pass through time.
+
+The generic loop (`time_loop.scan` over `cell.recurrent_step`) is differentiated
+by the framework: on TensorFlow every step of the backward loop then also
+computes its own share of the recurrent-kernel gradient, a small
+`(units, batch) x (batch, gates * units)` matmul and an accumulation per step.
+Here the backward loop does only what must be sequential - the gate
+derivatives and one `(batch, gates * units) x (gates * units, units)` matmul
+per step - and collects the gate-input gradients `dZ` of all steps; the
+recurrent-kernel gradient is then a single large matmul over all steps,
+`H_prev^T dZ` with `H_prev` of shape `(time * batch, units)`, and the input
+kernel's gradient comes from the (hoisted) input projection the same way.
+
+The forward loop stores the gate activations it needs (`i, f, g, o` and
+`tanh(c_t)` for the LSTM; `z, r, n` and `h U + b` for the GRU) so the
+backward loop recomputes nothing.
+
+Masks follow `Recurrent`: at a masked step the states are kept and the output
+is zero. Time-major tensors throughout: `projected` is `(time, batch, gates *
+units)`, the already projected inputs (`cell.project_inputs`), and `mask` is
+`(time, batch, 1)` or `None`.
+
+Only the standard cells qualify (`fused_unsupported_reason`): tanh and
+sigmoid activations, no peepholes, layer norm, clipping, projection,
+coupled gates, zoneout or recurrent dropout; input dropout is fine (it acts
+before the projection). TensorFlow backend only (`tf.custom_gradient`);
+elsewhere the generic loop runs.
+"""
+
+import keras
+
+from toolkit.cells.gru import GRUCell
+from toolkit.cells.lstm import LSTMCell
+
+_LSTM_PLAIN = {
+    "peephole": False,
+    "coupled_input_forget": False,
+    "layer_norm": False,
+    "cell_clip": None,
+    "projection": None,
+    "zoneout": 0.0,
+    "cell_zoneout": 0.0,
+}
+_GRU_PLAIN = {"zoneout": 0.0, "reset_after": True}
+
+
+def fused_unsupported_reason(cell, training, return_gates=False, unroll=False):
+    """Why the fused loop cannot run this cell (a short string), or `None` if it can."""
+    if keras.backend.backend() != "tensorflow":
+        return f"backend {keras.backend.backend()!r} (fused loops are TensorFlow-only)"
+    if return_gates:
+        return "gate tracing"
+    if unroll:
+        return "unroll=True"
+    if isinstance(cell, LSTMCell):
+        plain = _LSTM_PLAIN
+    elif isinstance(cell, GRUCell):
+        plain = _GRU_PLAIN
+    else:
+        return f"cell {type(cell).__name__} has no fused loop"
+    for name, value in plain.items():
+        if getattr(cell, name, value) != value:
+            return f"{name}={getattr(cell, name)!r}"
+    activation = keras.activations.serialize(cell.activation)
+    recurrent_activation = keras.activations.serialize(cell.recurrent_activation)
+    if activation != "tanh" or recurrent_activation != "sigmoid":
+        return f"activations {activation!r}/{recurrent_activation!r} (fused: tanh/sigmoid)"
+    if training and cell.recurrent_dropout:
+        return f"recurrent_dropout={cell.recurrent_dropout}"
+    return None
+
+
+def fused_sequence(cell, projected, states, mask):
+    """Runs a supported cell over a time-major sequence.
+
+    Args:
+        cell: An `LSTMCell` or `GRUCell` for which `fused_unsupported_reason`
+            is `None`.
+        projected: `(time, batch, gates * units)`, `cell.project_inputs` of the
+            inputs.
+        states: The initial states, as `cell.state_size`.
+        mask: Boolean `(time, batch, 1)` or `None`.
+
+    Returns:
+        `(outputs, final_states)`: `(time, batch, units)` outputs (zero at
+        masked steps) and the list of final states.
+    """
+    import tensorflow as tf
+
+    dtype = projected.dtype
+    mask = None if mask is None else tf.cast(mask, dtype)
+    kernel = tf.cast(cell.recurrent_kernel, dtype)
+    if isinstance(cell, LSTMCell):
+        outputs, hidden, carry = _lstm(projected, kernel, states[0], states[1], mask)
+        return outputs, [hidden, carry]
+    bias = tf.cast(cell.bias[1], dtype) if cell.use_bias else tf.zeros_like(kernel[0])
+    outputs, hidden = _gru(projected, kernel, bias, states[0], mask)
+    return outputs, [hidden]
+
+
+def _ones_mask(projected):
+    import tensorflow as tf
+
+    return tf.ones_like(projected[:, :, :1])
+
+
+def _lstm(projected, kernel, hidden, carry, mask):
+    import tensorflow as tf
+
+    has_mask = mask is not None
+    mask = mask if has_mask else _ones_mask(projected)
+
+    @tf.custom_gradient
+    def run(projected, kernel, hidden, carry):
+        def step(previous, inputs):
+            h, c = previous[0], previous[1]
+            x, m = inputs
+            z = x + tf.matmul(h, kernel)
+            z_i, z_f, z_g, z_o = tf.split(z, 4, axis=-1)
+            i, f, g, o = tf.sigmoid(z_i), tf.sigmoid(z_f), tf.tanh(z_g), tf.sigmoid(z_o)
+            c_new = f * c + i * g
+            tanh_c = tf.tanh(c_new)
+            h_new = o * tanh_c
+            if has_mask:
+                h_new, c_new, y = _masked(m, h_new, h), _masked(m, c_new, c), m * h_new
+            else:
+                y = h_new
+            return (h_new, c_new, y, h, c, tf.concat([i, f, g, o], -1), tanh_c)
+
+        zeros = tf.zeros_like(hidden)
+        first = (hidden, carry, zeros, zeros, zeros, tf.tile(zeros, [1, 4]), zeros)
+        hs, cs, outputs, h_prev, c_prev, gates, tanh_c = tf.scan(
+            step, (projected, mask), initializer=first
+        )
+
+        def grad(d_outputs, d_hidden, d_carry):
+            def back(next_grads, inputs):
+                dh, dc = next_grads[0], next_grads[1]
+                dy, m, c_before, gate, tc = inputs
+                i, f, g, o = tf.split(gate, 4, axis=-1)
+                if has_mask:
+                    dh_new, dh_keep = m * (dh + dy), (1.0 - m) * dh
+                    dc_new, dc_keep = m * dc, (1.0 - m) * dc
+                else:
+                    dh_new, dh_keep, dc_new, dc_keep = dh + dy, 0.0, dc, 0.0
+                do = dh_new * tc
+                dc_new = dc_new + dh_new * o * (1.0 - tc * tc)
+                dz = tf.concat(
+                    [
+                        dc_new * g * i * (1.0 - i),
+                        dc_new * c_before * f * (1.0 - f),
+                        dc_new * i * (1.0 - g * g),
+                        do * o * (1.0 - o),
+                    ],
+                    -1,
+                )
+                dh_prev = tf.matmul(dz, kernel, transpose_b=True) + dh_keep
+                dc_prev = dc_new * f + dc_keep
+                return (dh_prev, dc_prev, dz)
+
+            d_hidden = _zeros_if_none(d_hidden, hidden)
+            d_carry = _zeros_if_none(d_carry, carry)
+            d_outputs = _zeros_if_none(d_outputs, outputs)
+            dh_first, dc_first, dz = tf.scan(
+                back,
+                (d_outputs, mask, c_prev, gates, tanh_c),
+                initializer=(d_hidden, d_carry, tf.zeros_like(projected[0])),
+                reverse=True,
+            )
+            d_kernel = _summed_outer(h_prev, dz)
+            return dz, d_kernel, dh_first[0], dc_first[0]
+
+        return (outputs, hs[-1], cs[-1]), grad
+
+    return run(projected, kernel, hidden, carry)
+
+
+def _gru(projected, kernel, bias, hidden, mask):
+    import tensorflow as tf
+
+    has_mask = mask is not None
+    mask = mask if has_mask else _ones_mask(projected)
+
+    @tf.custom_gradient
+    def run(projected, kernel, bias, hidden):
+        def step(previous, inputs):
+            h = previous[0]
+            x, m = inputs
+            x_z, x_r, x_h = tf.split(x, 3, axis=-1)
+            recurrent = tf.matmul(h, kernel) + bias
+            r_z, r_r, r_h = tf.split(recurrent, 3, axis=-1)
+            z = tf.sigmoid(x_z + r_z)
+            r = tf.sigmoid(x_r + r_r)
+            n = tf.tanh(x_h + r * r_h)
+            h_new = z * h + (1.0 - z) * n
+            if has_mask:
+                h_new, y = _masked(m, h_new, h), m * h_new
+            else:
+                y = h_new
+            return (h_new, y, h, tf.concat([z, r, n], -1), r_h)
+
+        zeros = tf.zeros_like(hidden)
+        first = (hidden, zeros, zeros, tf.tile(zeros, [1, 3]), zeros)
+        hs, outputs, h_prev, gates, recurrent_h = tf.scan(
+            step, (projected, mask), initializer=first
+        )
+
+        def grad(d_outputs, d_hidden):
+            def back(next_grads, inputs):
+                dh = next_grads[0]
+                dy, m, h_before, gate, r_h = inputs
+                z, r, n = tf.split(gate, 3, axis=-1)
+                if has_mask:
+                    dh_new, dh_keep = m * (dh + dy), (1.0 - m) * dh
+                else:
+                    dh_new, dh_keep = dh + dy, 0.0
+                dn = dh_new * (1.0 - z) * (1.0 - n * n)
+                dz = dh_new * (h_before - n) * z * (1.0 - z)
+                dr = dn * r_h * r * (1.0 - r)
+                d_recurrent = tf.concat([dz, dr, dn * r], -1)
+                d_input = tf.concat([dz, dr, dn], -1)
+                dh_prev = dh_new * z + tf.matmul(d_recurrent, kernel, transpose_b=True) + dh_keep
+                return (dh_prev, d_input, d_recurrent)
+
+            d_hidden = _zeros_if_none(d_hidden, hidden)
+            d_outputs = _zeros_if_none(d_outputs, outputs)
+            zeros3 = tf.zeros_like(projected[0])
+            dh_first, d_input, d_recurrent = tf.scan(
+                back,
+                (d_outputs, mask, h_prev, gates, recurrent_h),
+                initializer=(d_hidden, zeros3, zeros3),
+                reverse=True,
+            )
+            d_kernel = _summed_outer(h_prev, d_recurrent)
+            d_bias = tf.reduce_sum(d_recurrent, axis=[0, 1])
+            return d_input, d_kernel, d_bias, dh_first[0]
+
+        return (outputs, hs[-1]), grad
+
+    return run(projected, kernel, bias, hidden)
+
+
+def _masked(mask, new, old):
+    return mask * new + (1.0 - mask) * old
+
+
+def _zeros_if_none(gradient, like):
+    import tensorflow as tf
+
+    return tf.zeros_like(like) if gradient is None else gradient
+
+
+def _summed_outer(left, right):
+    """`sum_t left_t^T right_t` as one matmul: `(time * batch, a)^T (time * batch, b)`."""
+    import tensorflow as tf
+
+    a, b = tf.shape(left)[-1], tf.shape(right)[-1]
+    return tf.matmul(tf.reshape(left, [-1, a]), tf.reshape(right, [-1, b]), transpose_a=True)
