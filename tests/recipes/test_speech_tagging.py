@@ -185,7 +185,7 @@ def test_config_errors_name_the_key_and_value(override, message):
 
 @pytest.mark.no_keras_state
 def test_streaming_blockers_name_what_prevents_streaming():
-    assert SpeechTaggingConfig(bidirectional=False, cmvn="global").streamable
+    assert SpeechTaggingConfig(bidirectional=False, cmvn="global", deltas=0).streamable
     blockers = SpeechTaggingConfig().streaming_blockers()
     assert any("bidirectional" in b for b in blockers)
     assert any("cmvn='utterance'" in b for b in blockers)
