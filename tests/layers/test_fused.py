@@ -34,7 +34,7 @@ def _pair(kind, **options):
     return fast, slow
 
 
-def _run_with_gradients(layer, inputs, states, mask):
+def _run_with_gradients(layer, inputs, states, mask, training=False):
     import tensorflow as tf
 
     inputs = tf.constant(inputs)
@@ -43,7 +43,7 @@ def _run_with_gradients(layer, inputs, states, mask):
     with tf.GradientTape() as tape:
         tape.watch(inputs)
         tape.watch(states)
-        outputs = layer(inputs, initial_state=states, mask=mask)
+        outputs = layer(inputs, initial_state=states, mask=mask, training=training)
         # Every output reaches the loss with its own weight, so every gradient path is used.
         loss = tf.reduce_sum(outputs[0] * weights) + sum(
             tf.reduce_sum(state * (index + 2.0)) for index, state in enumerate(outputs[1:])
@@ -55,7 +55,8 @@ def _run_with_gradients(layer, inputs, states, mask):
 @pytest.mark.parametrize("kind", ["lstm", "gru"])
 @pytest.mark.parametrize("mask_name", ["none", "right", "holes"])
 @pytest.mark.parametrize("go_backwards", [False, True])
-def test_fused_loop_equals_the_step_loop_with_gradients(kind, mask_name, go_backwards):
+@pytest.mark.parametrize("training", [False, True], ids=["inference", "training-xla"])
+def test_fused_loop_equals_the_step_loop_with_gradients(kind, mask_name, go_backwards, training):
     rng = np.random.default_rng(7)
     inputs = rng.normal(size=(4, 9, 3)).astype("float32")
     fast, slow = _pair(kind, go_backwards=go_backwards)
@@ -65,8 +66,8 @@ def test_fused_loop_equals_the_step_loop_with_gradients(kind, mask_name, go_back
     states = [rng.normal(size=(4, 5)).astype("float32") for _ in fast.cell.state_size]
     mask = _masks(4, 9)[mask_name]
 
-    fast_outputs, fast_gradients = _run_with_gradients(fast, inputs, states, mask)
-    slow_outputs, slow_gradients = _run_with_gradients(slow, inputs, states, mask)
+    fast_outputs, fast_gradients = _run_with_gradients(fast, inputs, states, mask, training)
+    slow_outputs, slow_gradients = _run_with_gradients(slow, inputs, states, mask, training)
 
     assert fast.execution_path.startswith("fused")
     assert slow.execution_path == "step loop (fused=False)"

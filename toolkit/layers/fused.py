@@ -70,7 +70,7 @@ def fused_unsupported_reason(cell, training, return_gates=False, unroll=False):
     return None
 
 
-def fused_sequence(cell, projected, states, mask):
+def fused_sequence(cell, projected, states, mask, training=False):
     """Runs a supported cell over a time-major sequence.
 
     Args:
@@ -80,6 +80,9 @@ def fused_sequence(cell, projected, states, mask):
             inputs.
         states: The initial states, as `cell.state_size`.
         mask: Boolean `(time, batch, 1)` or `None`.
+        training: In training the loops are XLA-compiled (`jit_compile`),
+            whatever the model's own setting; inference keeps plain
+            TensorFlow ops, so an exported SavedModel needs no XLA.
 
     Returns:
         `(outputs, final_states)`: `(time, batch, units)` outputs (zero at
@@ -91,10 +94,10 @@ def fused_sequence(cell, projected, states, mask):
     mask = None if mask is None else tf.cast(mask, dtype)
     kernel = tf.cast(cell.recurrent_kernel, dtype)
     if isinstance(cell, LSTMCell):
-        outputs, hidden, carry = _lstm(projected, kernel, states[0], states[1], mask)
+        outputs, hidden, carry = _lstm(projected, kernel, states[0], states[1], mask, training)
         return outputs, [hidden, carry]
     bias = tf.cast(cell.bias[1], dtype) if cell.use_bias else tf.zeros_like(kernel[0])
-    outputs, hidden = _gru(projected, kernel, bias, states[0], mask)
+    outputs, hidden = _gru(projected, kernel, bias, states[0], mask, training)
     return outputs, [hidden]
 
 
@@ -104,140 +107,198 @@ def _ones_mask(projected):
     return tf.ones_like(projected[:, :, :1])
 
 
-def _lstm(projected, kernel, hidden, carry, mask):
+def _compiled(function, jit):
+    """`function` as a `tf.function`, XLA-compiled when `jit` (one cache per function)."""
+    import tensorflow as tf
+
+    key = (function.__name__, jit)
+    if key not in _COMPILED:
+        _COMPILED[key] = tf.function(function, jit_compile=jit, reduce_retracing=True)
+    return _COMPILED[key]
+
+
+_COMPILED = {}
+
+
+def _lstm(projected, kernel, hidden, carry, mask, jit):
     import tensorflow as tf
 
     has_mask = mask is not None
     mask = mask if has_mask else _ones_mask(projected)
+    forward = _compiled(_lstm_forward, jit)
+    backward = _compiled(_lstm_backward, jit)
 
     @tf.custom_gradient
     def run(projected, kernel, hidden, carry):
-        def step(previous, inputs):
-            h, c = previous[0], previous[1]
-            x, m = inputs
-            z = x + tf.matmul(h, kernel)
-            z_i, z_f, z_g, z_o = tf.split(z, 4, axis=-1)
-            i, f, g, o = tf.sigmoid(z_i), tf.sigmoid(z_f), tf.tanh(z_g), tf.sigmoid(z_o)
-            c_new = f * c + i * g
-            tanh_c = tf.tanh(c_new)
-            h_new = o * tanh_c
-            if has_mask:
-                h_new, c_new, y = _masked(m, h_new, h), _masked(m, c_new, c), m * h_new
-            else:
-                y = h_new
-            return (h_new, c_new, y, h, c, tf.concat([i, f, g, o], -1), tanh_c)
-
-        zeros = tf.zeros_like(hidden)
-        first = (hidden, carry, zeros, zeros, zeros, tf.tile(zeros, [1, 4]), zeros)
-        hs, cs, outputs, h_prev, c_prev, gates, tanh_c = tf.scan(
-            step, (projected, mask), initializer=first
+        # The tape must not record inside the compiled loop (its while-loop lists cannot
+        # cross the XLA boundary): the gradient is `grad`, not the loop's own.
+        outputs, h_last, c_last, stored = forward(
+            *_unwatched(projected, kernel, hidden, carry, mask), has_mask
         )
 
         def grad(d_outputs, d_hidden, d_carry):
-            def back(next_grads, inputs):
-                dh, dc = next_grads[0], next_grads[1]
-                dy, m, c_before, gate, tc = inputs
-                i, f, g, o = tf.split(gate, 4, axis=-1)
-                if has_mask:
-                    dh_new, dh_keep = m * (dh + dy), (1.0 - m) * dh
-                    dc_new, dc_keep = m * dc, (1.0 - m) * dc
-                else:
-                    dh_new, dh_keep, dc_new, dc_keep = dh + dy, 0.0, dc, 0.0
-                do = dh_new * tc
-                dc_new = dc_new + dh_new * o * (1.0 - tc * tc)
-                dz = tf.concat(
-                    [
-                        dc_new * g * i * (1.0 - i),
-                        dc_new * c_before * f * (1.0 - f),
-                        dc_new * i * (1.0 - g * g),
-                        do * o * (1.0 - o),
-                    ],
-                    -1,
-                )
-                dh_prev = tf.matmul(dz, kernel, transpose_b=True) + dh_keep
-                dc_prev = dc_new * f + dc_keep
-                return (dh_prev, dc_prev, dz)
-
             d_hidden = _zeros_if_none(d_hidden, hidden)
             d_carry = _zeros_if_none(d_carry, carry)
             d_outputs = _zeros_if_none(d_outputs, outputs)
-            dh_first, dc_first, dz = tf.scan(
-                back,
-                (d_outputs, mask, c_prev, gates, tanh_c),
-                initializer=(d_hidden, d_carry, tf.zeros_like(projected[0])),
-                reverse=True,
-            )
-            d_kernel = _summed_outer(h_prev, dz)
-            return dz, d_kernel, dh_first[0], dc_first[0]
+            inputs = _unwatched(d_outputs, d_hidden, d_carry, mask, kernel, stored)
+            return backward(*inputs, has_mask)
 
-        return (outputs, hs[-1], cs[-1]), grad
+        return (outputs, h_last, c_last), grad
 
     return run(projected, kernel, hidden, carry)
 
 
-def _gru(projected, kernel, bias, hidden, mask):
+def _lstm_forward(projected, kernel, hidden, carry, mask, has_mask):
+    import tensorflow as tf
+
+    def step(previous, inputs):
+        h, c = previous[0], previous[1]
+        x, m = inputs
+        z = x + tf.matmul(h, kernel)
+        z_i, z_f, z_g, z_o = tf.split(z, 4, axis=-1)
+        i, f, g, o = tf.sigmoid(z_i), tf.sigmoid(z_f), tf.tanh(z_g), tf.sigmoid(z_o)
+        c_new = f * c + i * g
+        tanh_c = tf.tanh(c_new)
+        h_new = o * tanh_c
+        if has_mask:
+            h_new, c_new, y = _masked(m, h_new, h), _masked(m, c_new, c), m * h_new
+        else:
+            y = h_new
+        return (h_new, c_new, y, h, c, tf.concat([i, f, g, o], -1), tanh_c)
+
+    zeros = tf.zeros_like(hidden)
+    first = (hidden, carry, zeros, zeros, zeros, tf.tile(zeros, [1, 4]), zeros)
+    hs, cs, outputs, h_prev, c_prev, gates, tanh_c = tf.scan(
+        step, (projected, mask), initializer=first
+    )
+    return outputs, hs[-1], cs[-1], (h_prev, c_prev, gates, tanh_c)
+
+
+def _lstm_backward(d_outputs, d_hidden, d_carry, mask, kernel, stored, has_mask):
+    import tensorflow as tf
+
+    h_prev, c_prev, gates, tanh_c = stored
+
+    def back(next_grads, inputs):
+        dh, dc = next_grads[0], next_grads[1]
+        dy, m, c_before, gate, tc = inputs
+        i, f, g, o = tf.split(gate, 4, axis=-1)
+        if has_mask:
+            dh_new, dh_keep = m * (dh + dy), (1.0 - m) * dh
+            dc_new, dc_keep = m * dc, (1.0 - m) * dc
+        else:
+            dh_new, dh_keep, dc_new, dc_keep = dh + dy, 0.0, dc, 0.0
+        do = dh_new * tc
+        dc_new = dc_new + dh_new * o * (1.0 - tc * tc)
+        dz = tf.concat(
+            [
+                dc_new * g * i * (1.0 - i),
+                dc_new * c_before * f * (1.0 - f),
+                dc_new * i * (1.0 - g * g),
+                do * o * (1.0 - o),
+            ],
+            -1,
+        )
+        dh_prev = tf.matmul(dz, kernel, transpose_b=True) + dh_keep
+        dc_prev = dc_new * f + dc_keep
+        return (dh_prev, dc_prev, dz)
+
+    dh_first, dc_first, dz = tf.scan(
+        back,
+        (d_outputs, mask, c_prev, gates, tanh_c),
+        initializer=(d_hidden, d_carry, tf.zeros_like(gates[0])),
+        reverse=True,
+    )
+    return dz, _summed_outer(h_prev, dz), dh_first[0], dc_first[0]
+
+
+def _gru(projected, kernel, bias, hidden, mask, jit):
     import tensorflow as tf
 
     has_mask = mask is not None
     mask = mask if has_mask else _ones_mask(projected)
+    forward = _compiled(_gru_forward, jit)
+    backward = _compiled(_gru_backward, jit)
 
     @tf.custom_gradient
     def run(projected, kernel, bias, hidden):
-        def step(previous, inputs):
-            h = previous[0]
-            x, m = inputs
-            x_z, x_r, x_h = tf.split(x, 3, axis=-1)
-            recurrent = tf.matmul(h, kernel) + bias
-            r_z, r_r, r_h = tf.split(recurrent, 3, axis=-1)
-            z = tf.sigmoid(x_z + r_z)
-            r = tf.sigmoid(x_r + r_r)
-            n = tf.tanh(x_h + r * r_h)
-            h_new = z * h + (1.0 - z) * n
-            if has_mask:
-                h_new, y = _masked(m, h_new, h), m * h_new
-            else:
-                y = h_new
-            return (h_new, y, h, tf.concat([z, r, n], -1), r_h)
-
-        zeros = tf.zeros_like(hidden)
-        first = (hidden, zeros, zeros, tf.tile(zeros, [1, 3]), zeros)
-        hs, outputs, h_prev, gates, recurrent_h = tf.scan(
-            step, (projected, mask), initializer=first
+        outputs, h_last, stored = forward(
+            *_unwatched(projected, kernel, bias, hidden, mask), has_mask
         )
 
         def grad(d_outputs, d_hidden):
-            def back(next_grads, inputs):
-                dh = next_grads[0]
-                dy, m, h_before, gate, r_h = inputs
-                z, r, n = tf.split(gate, 3, axis=-1)
-                if has_mask:
-                    dh_new, dh_keep = m * (dh + dy), (1.0 - m) * dh
-                else:
-                    dh_new, dh_keep = dh + dy, 0.0
-                dn = dh_new * (1.0 - z) * (1.0 - n * n)
-                dz = dh_new * (h_before - n) * z * (1.0 - z)
-                dr = dn * r_h * r * (1.0 - r)
-                d_recurrent = tf.concat([dz, dr, dn * r], -1)
-                d_input = tf.concat([dz, dr, dn], -1)
-                dh_prev = dh_new * z + tf.matmul(d_recurrent, kernel, transpose_b=True) + dh_keep
-                return (dh_prev, d_input, d_recurrent)
-
             d_hidden = _zeros_if_none(d_hidden, hidden)
             d_outputs = _zeros_if_none(d_outputs, outputs)
-            zeros3 = tf.zeros_like(projected[0])
-            dh_first, d_input, d_recurrent = tf.scan(
-                back,
-                (d_outputs, mask, h_prev, gates, recurrent_h),
-                initializer=(d_hidden, zeros3, zeros3),
-                reverse=True,
-            )
-            d_kernel = _summed_outer(h_prev, d_recurrent)
-            d_bias = tf.reduce_sum(d_recurrent, axis=[0, 1])
-            return d_input, d_kernel, d_bias, dh_first[0]
+            inputs = _unwatched(d_outputs, d_hidden, mask, kernel, stored)
+            return backward(*inputs, has_mask)
 
-        return (outputs, hs[-1]), grad
+        return (outputs, h_last), grad
 
     return run(projected, kernel, bias, hidden)
+
+
+def _gru_forward(projected, kernel, bias, hidden, mask, has_mask):
+    import tensorflow as tf
+
+    def step(previous, inputs):
+        h = previous[0]
+        x, m = inputs
+        x_z, x_r, x_h = tf.split(x, 3, axis=-1)
+        recurrent = tf.matmul(h, kernel) + bias
+        r_z, r_r, r_h = tf.split(recurrent, 3, axis=-1)
+        z = tf.sigmoid(x_z + r_z)
+        r = tf.sigmoid(x_r + r_r)
+        n = tf.tanh(x_h + r * r_h)
+        h_new = z * h + (1.0 - z) * n
+        if has_mask:
+            h_new, y = _masked(m, h_new, h), m * h_new
+        else:
+            y = h_new
+        return (h_new, y, h, tf.concat([z, r, n], -1), r_h)
+
+    zeros = tf.zeros_like(hidden)
+    first = (hidden, zeros, zeros, tf.tile(zeros, [1, 3]), zeros)
+    hs, outputs, h_prev, gates, recurrent_h = tf.scan(step, (projected, mask), initializer=first)
+    return outputs, hs[-1], (h_prev, gates, recurrent_h)
+
+
+def _gru_backward(d_outputs, d_hidden, mask, kernel, stored, has_mask):
+    import tensorflow as tf
+
+    h_prev, gates, recurrent_h = stored
+
+    def back(next_grads, inputs):
+        dh = next_grads[0]
+        dy, m, h_before, gate, r_h = inputs
+        z, r, n = tf.split(gate, 3, axis=-1)
+        if has_mask:
+            dh_new, dh_keep = m * (dh + dy), (1.0 - m) * dh
+        else:
+            dh_new, dh_keep = dh + dy, 0.0
+        dn = dh_new * (1.0 - z) * (1.0 - n * n)
+        dz = dh_new * (h_before - n) * z * (1.0 - z)
+        dr = dn * r_h * r * (1.0 - r)
+        d_recurrent = tf.concat([dz, dr, dn * r], -1)
+        d_input = tf.concat([dz, dr, dn], -1)
+        dh_prev = dh_new * z + tf.matmul(d_recurrent, kernel, transpose_b=True) + dh_keep
+        return (dh_prev, d_input, d_recurrent)
+
+    zeros = tf.zeros_like(gates[0])
+    dh_first, d_input, d_recurrent = tf.scan(
+        back,
+        (d_outputs, mask, h_prev, gates, recurrent_h),
+        initializer=(d_hidden, zeros, zeros),
+        reverse=True,
+    )
+    d_kernel = _summed_outer(h_prev, d_recurrent)
+    d_bias = tf.reduce_sum(d_recurrent, axis=[0, 1])
+    return d_input, d_kernel, d_bias, dh_first[0]
+
+
+def _unwatched(*values):
+    import tensorflow as tf
+
+    return tf.nest.map_structure(tf.stop_gradient, values)
 
 
 def _masked(mask, new, old):

@@ -213,8 +213,9 @@ class Recurrent(keras.layers.Layer):
                 sequences = sequences * ops.expand_dims(input_mask, 1)
             recurrent_mask = cell.recurrent_dropout_mask(states[0])
 
-        # Time-major from here: one projection matmul for the whole sequence.
-        step_inputs = {"projected": ops.transpose(cell.project_inputs(sequences), (1, 0, 2))}
+        # Time-major from here: one projection matmul for the whole sequence, of the
+        # transposed inputs (features wide, not gates * units wide: the cheaper transpose).
+        step_inputs = {"projected": cell.project_inputs(ops.transpose(sequences, (1, 0, 2)))}
         if mask is not None:
             step_inputs["mask"] = ops.expand_dims(ops.transpose(mask, (1, 0)), -1)
         if training:
@@ -226,7 +227,7 @@ class Recurrent(keras.layers.Layer):
 
         if self._use_fused(training, return_gates):
             outputs, states = fused_sequence(
-                cell, step_inputs["projected"], states, step_inputs.get("mask")
+                cell, step_inputs["projected"], states, step_inputs.get("mask"), training
             )
             last_output = states[0]
             if "mask" in step_inputs:  # no valid step: the last output stays zero
