@@ -134,3 +134,26 @@ def test_fused_setting_round_trips_and_is_checked():
     assert toolkit.layers.GRU.from_config(layer.get_config()).fused is False
     with pytest.raises(ValueError, match="`fused` expected 'auto', True or False"):
         toolkit.layers.GRU(4, fused="yes")
+
+
+@pytest.mark.parametrize("training", [False, True])
+def test_fused_outputs_keep_static_shapes_inside_a_traced_step(training):
+    """Regression: the compiled loops are shared by every layer and traced for relaxed
+    shapes, so after layers of several widths had run they returned `(None, None, None)`,
+    which broke layers reading `inputs.shape[-1]` (AttentionPooling) inside `fit`."""
+    import tensorflow as tf
+
+    for units in (2, 3, 4):  # other layers, other widths: the loops retrace, relaxed
+        toolkit.layers.GRU(units)(np.zeros((2, 3 + units, 3), "float32"), training=training)
+    layer = toolkit.layers.GRU(5, return_sequences=True, return_state=True)
+    shapes = []
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, 3], tf.float32)])
+    def traced(inputs):
+        outputs = layer(inputs, training=training)
+        shapes.append([tuple(value.shape) for value in outputs])
+        return outputs[0]
+
+    traced(tf.zeros((2, 4, 3)))
+    assert layer.execution_path.startswith("fused")
+    assert shapes[0] == [(None, None, 5), (None, 5)]

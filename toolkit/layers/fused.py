@@ -94,11 +94,14 @@ def fused_sequence(cell, projected, states, mask, training=False):
     mask = None if mask is None else tf.cast(mask, dtype)
     kernel = tf.cast(cell.recurrent_kernel, dtype)
     if isinstance(cell, LSTMCell):
-        outputs, hidden, carry = _lstm(projected, kernel, states[0], states[1], mask, training)
-        return outputs, [hidden, carry]
-    bias = tf.cast(cell.bias[1], dtype) if cell.use_bias else tf.zeros_like(kernel[0])
-    outputs, hidden = _gru(projected, kernel, bias, states[0], mask, training)
-    return outputs, [hidden]
+        outputs, *final = _lstm(projected, kernel, states[0], states[1], mask, training)
+    else:
+        bias = tf.cast(cell.bias[1], dtype) if cell.use_bias else tf.zeros_like(kernel[0])
+        outputs, *final = _gru(projected, kernel, bias, states[0], mask, training)
+    # The compiled loops are traced for relaxed shapes: give back the static ones.
+    outputs = tf.ensure_shape(outputs, [*projected.shape[:2], cell.units])
+    final = [tf.ensure_shape(value, state.shape) for value, state in zip(final, states)]
+    return outputs, final
 
 
 def _ones_mask(projected):
@@ -132,15 +135,17 @@ def _lstm(projected, kernel, hidden, carry, mask, jit):
     def run(projected, kernel, hidden, carry):
         # The tape must not record inside the compiled loop (its while-loop lists cannot
         # cross the XLA boundary): the gradient is `grad`, not the loop's own.
-        outputs, h_last, c_last, stored = forward(
-            *_unwatched(projected, kernel, hidden, carry, mask), has_mask
-        )
+        # In inference nothing is stored for a backward pass; one that is asked for
+        # anyway (a gradient of a model in inference mode) reruns the forward loop.
+        arguments = _unwatched(projected, kernel, hidden, carry, mask)
+        outputs, h_last, c_last, stored = forward(*arguments, has_mask, jit)
 
         def grad(d_outputs, d_hidden, d_carry):
+            stored_values = stored if jit else forward(*arguments, has_mask, True)[-1]
             d_hidden = _zeros_if_none(d_hidden, hidden)
             d_carry = _zeros_if_none(d_carry, carry)
             d_outputs = _zeros_if_none(d_outputs, outputs)
-            inputs = _unwatched(d_outputs, d_hidden, d_carry, mask, kernel, stored)
+            inputs = _unwatched(d_outputs, d_hidden, d_carry, mask, kernel, stored_values)
             return backward(*inputs, has_mask)
 
         return (outputs, h_last, c_last), grad
@@ -148,12 +153,11 @@ def _lstm(projected, kernel, hidden, carry, mask, jit):
     return run(projected, kernel, hidden, carry)
 
 
-def _lstm_forward(projected, kernel, hidden, carry, mask, has_mask):
+def _lstm_forward(projected, kernel, hidden, carry, mask, has_mask, store=True):
+    """Outputs, final states and (with `store`) what the backward pass reads."""
     import tensorflow as tf
 
-    def step(previous, inputs):
-        h, c = previous[0], previous[1]
-        x, m = inputs
+    def step(x, m, h, c):
         z = x + tf.matmul(h, kernel)
         z_i, z_f, z_g, z_o = tf.split(z, 4, axis=-1)
         i, f, g, o = tf.sigmoid(z_i), tf.sigmoid(z_f), tf.tanh(z_g), tf.sigmoid(z_o)
@@ -161,17 +165,44 @@ def _lstm_forward(projected, kernel, hidden, carry, mask, has_mask):
         tanh_c = tf.tanh(c_new)
         h_new = o * tanh_c
         if has_mask:
-            h_new, c_new, y = _masked(m, h_new, h), _masked(m, c_new, c), m * h_new
+            y = m * h_new
+            h_new, c_new = _masked(m, h_new, h), _masked(m, c_new, c)
         else:
             y = h_new
-        return (h_new, c_new, y, h, c, tf.concat([i, f, g, o], -1), tanh_c)
+        saved = (h, c, tf.concat([i, f, g, o], -1), tanh_c) if store else ()
+        return (h_new, c_new), y, saved
 
-    zeros = tf.zeros_like(hidden)
-    first = (hidden, carry, zeros, zeros, zeros, tf.tile(zeros, [1, 4]), zeros)
-    hs, cs, outputs, h_prev, c_prev, gates, tanh_c = tf.scan(
-        step, (projected, mask), initializer=first
+    (h_last, c_last), outputs, stored = _time_loop(step, projected, mask, (hidden, carry), store)
+    return outputs, h_last, c_last, stored
+
+
+def _time_loop(step, projected, mask, states, store):
+    """Runs `step(x_t, m_t, *states) -> (states, y_t, saved_t)` over time with `tf.while_loop`.
+
+    Only `y` and (with `store`) the `saved` tensors are written per step, into
+    `TensorArray`s; returns `(final states, stacked y, stacked saved)`.
+    """
+    import tensorflow as tf
+
+    steps = tf.shape(projected)[0]
+    states = tuple(states)
+    _, y_0, saved_0 = step(projected[0], mask[0], *states)  # traced once for shapes only
+
+    def array(like):
+        return tf.TensorArray(like.dtype, size=steps, element_shape=like.shape)
+
+    def body(t, states, ys, saved):
+        new_states, y, values = step(projected[t], mask[t], *states)
+        ys = ys.write(t, y)
+        saved = tuple(array_.write(t, value) for array_, value in zip(saved, values))
+        return t + 1, tuple(new_states), ys, saved
+
+    _, states, ys, saved = tf.while_loop(
+        lambda t, *_: t < steps,
+        body,
+        (tf.constant(0), states, array(y_0), tuple(array(v) for v in saved_0)),
     )
-    return outputs, hs[-1], cs[-1], (h_prev, c_prev, gates, tanh_c)
+    return states, ys.stack(), tuple(array_.stack() for array_ in saved)
 
 
 def _lstm_backward(d_outputs, d_hidden, d_carry, mask, kernel, stored, has_mask):
@@ -222,14 +253,14 @@ def _gru(projected, kernel, bias, hidden, mask, jit):
 
     @tf.custom_gradient
     def run(projected, kernel, bias, hidden):
-        outputs, h_last, stored = forward(
-            *_unwatched(projected, kernel, bias, hidden, mask), has_mask
-        )
+        arguments = _unwatched(projected, kernel, bias, hidden, mask)
+        outputs, h_last, stored = forward(*arguments, has_mask, jit)
 
         def grad(d_outputs, d_hidden):
+            stored_values = stored if jit else forward(*arguments, has_mask, True)[-1]
             d_hidden = _zeros_if_none(d_hidden, hidden)
             d_outputs = _zeros_if_none(d_outputs, outputs)
-            inputs = _unwatched(d_outputs, d_hidden, mask, kernel, stored)
+            inputs = _unwatched(d_outputs, d_hidden, mask, kernel, stored_values)
             return backward(*inputs, has_mask)
 
         return (outputs, h_last), grad
@@ -237,12 +268,11 @@ def _gru(projected, kernel, bias, hidden, mask, jit):
     return run(projected, kernel, bias, hidden)
 
 
-def _gru_forward(projected, kernel, bias, hidden, mask, has_mask):
+def _gru_forward(projected, kernel, bias, hidden, mask, has_mask, store=True):
+    """Outputs, the final state and (with `store`) what the backward pass reads."""
     import tensorflow as tf
 
-    def step(previous, inputs):
-        h = previous[0]
-        x, m = inputs
+    def step(x, m, h):
         x_z, x_r, x_h = tf.split(x, 3, axis=-1)
         recurrent = tf.matmul(h, kernel) + bias
         r_z, r_r, r_h = tf.split(recurrent, 3, axis=-1)
@@ -251,15 +281,15 @@ def _gru_forward(projected, kernel, bias, hidden, mask, has_mask):
         n = tf.tanh(x_h + r * r_h)
         h_new = z * h + (1.0 - z) * n
         if has_mask:
-            h_new, y = _masked(m, h_new, h), m * h_new
+            y = m * h_new
+            h_new = _masked(m, h_new, h)
         else:
             y = h_new
-        return (h_new, y, h, tf.concat([z, r, n], -1), r_h)
+        saved = (h, tf.concat([z, r, n], -1), r_h) if store else ()
+        return (h_new,), y, saved
 
-    zeros = tf.zeros_like(hidden)
-    first = (hidden, zeros, zeros, tf.tile(zeros, [1, 3]), zeros)
-    hs, outputs, h_prev, gates, recurrent_h = tf.scan(step, (projected, mask), initializer=first)
-    return outputs, hs[-1], (h_prev, gates, recurrent_h)
+    (h_last,), outputs, stored = _time_loop(step, projected, mask, (hidden,), store)
+    return outputs, h_last, stored
 
 
 def _gru_backward(d_outputs, d_hidden, mask, kernel, stored, has_mask):
