@@ -7,6 +7,8 @@ leaves no `metrics.json` or `saved_model/` that looks complete.
 """
 
 import contextlib
+import dataclasses
+import json
 import pathlib
 import shutil
 import tempfile
@@ -33,3 +35,27 @@ def staged_output(out_dir):
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def read_run_config(run_dir, config_class, needed):
+    """The config of a finished run folder, after checking it holds `needed` files.
+
+    Args:
+        run_dir: The run folder.
+        config_class: The recipe's config dataclass; `config.json` keys it
+            does not know (from another version) are ignored.
+        needed: File names the caller will read, `config.json` among them.
+
+    Returns:
+        `(run_dir as a pathlib.Path, config)`.
+    """
+    run_dir = pathlib.Path(run_dir)
+    for name in needed:
+        if not (run_dir / name).is_file():
+            raise ValueError(
+                f"Argument `run_dir` expected a finished run folder holding {list(needed)}. "
+                f"Received: {str(run_dir)!r} (no {name})"
+            )
+    fields = {field.name for field in dataclasses.fields(config_class)}
+    saved = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+    return run_dir, config_class(**{key: value for key, value in saved.items() if key in fields})

@@ -23,14 +23,13 @@ A run folder holds `model.keras` (the tagger, front-end included),
   three names (see `streaming.py`).
 """
 
-import dataclasses
-import json
 import pathlib
 
 import keras
 import numpy as np
 
 from recipes.runner import staged_output
+from recipes.runner.outputs import read_run_config
 from recipes.speech_tagging.model import output_frame_lengths
 from recipes.speech_tagging.model import takes_waveform
 from recipes.speech_tagging.scoring import frame_timing
@@ -183,17 +182,8 @@ def load_run(run_dir):
     from recipes.speech_tagging import model  # noqa: F401  (registers the recipe's layers)
     from recipes.speech_tagging.config import SpeechTaggingConfig
 
-    run_dir = pathlib.Path(run_dir)
     needed = ["model.keras", "labels.txt", "config.json"]
-    for name in needed:
-        if not (run_dir / name).is_file():
-            raise ValueError(
-                f"Argument `run_dir` expected a finished run folder holding {needed}. "
-                f"Received: {str(run_dir)!r} (no {name})"
-            )
-    fields = {field.name for field in dataclasses.fields(SpeechTaggingConfig)}
-    saved = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
-    config = SpeechTaggingConfig(**{key: value for key, value in saved.items() if key in fields})
+    run_dir, config = read_run_config(run_dir, SpeechTaggingConfig, needed)
     tagger = keras.models.load_model(run_dir / "model.keras", compile=False)
     labels = (run_dir / "labels.txt").read_text(encoding="utf-8").split("\n")[:-1]
     return tagger, labels, config

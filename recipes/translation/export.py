@@ -12,13 +12,12 @@ tensorflow-text, and nothing of Keras, keras-hub or this project: in Python
 before `tf.saved_model.load`; TensorFlow Serving builds include these ops.
 """
 
-import dataclasses
-import json
 import pathlib
 
 import keras
 
 from recipes.runner import staged_output
+from recipes.runner.outputs import read_run_config
 from recipes.translation.pipeline import detokenize
 from recipes.translation.pipeline import encode_sources
 from recipes.translation.pipeline import vocabulary_tensor
@@ -93,17 +92,8 @@ def load_run(run_dir):
     from recipes.translation.config import TranslationConfig
     from recipes.translation.model import Seq2Seq
 
-    run_dir = pathlib.Path(run_dir)
     needed = ["model.keras", "source.spm", "target.spm", "config.json"]
-    for name in needed:
-        if not (run_dir / name).is_file():
-            raise ValueError(
-                f"Argument `run_dir` expected a finished run folder holding {needed}. "
-                f"Received: {str(run_dir)!r} (no {name})"
-            )
-    fields = {field.name for field in dataclasses.fields(TranslationConfig)}
-    saved = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
-    config = TranslationConfig(**{key: value for key, value in saved.items() if key in fields})
+    run_dir, config = read_run_config(run_dir, TranslationConfig, needed)
     model = keras.models.load_model(run_dir / "model.keras", compile=False)
     tokenizers = tuple(
         tokenizer_from_proto((run_dir / name).read_bytes()) for name in ("source.spm", "target.spm")
