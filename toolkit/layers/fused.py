@@ -11,9 +11,13 @@ recurrent-kernel gradient is then a single large matmul over all steps,
 `H_prev^T dZ` with `H_prev` of shape `(time * batch, units)`, and the input
 kernel's gradient comes from the (hoisted) input projection the same way.
 
-The forward loop stores the gate activations it needs (`i, f, g, o` and
-`tanh(c_t)` for the LSTM; `z, r, n` and `h U + b` for the GRU) so the
-backward loop recomputes nothing.
+The forward loop stores what the backward loop reads (the LSTM's four gate
+activations and cell states; the GRU's gates and `h U + b`), so the backward
+loop recomputes only cheap element-wise values (`tanh(c_t)`). The previous
+hidden states are the outputs shifted by one step unless a mask can hold them
+back. The large products of the backward pass (recurrent-kernel and bias
+gradients) run as plain TensorFlow ops after the compiled loop: TensorFlow's
+CPU matmul (oneDNN) is faster than XLA's for them.
 
 Masks follow `Recurrent`: at a masked step the states are kept and the output
 is zero. Time-major tensors throughout: `projected` is `(time, batch, gates *
@@ -141,12 +145,17 @@ def _lstm(projected, kernel, hidden, carry, mask, jit):
         outputs, h_last, c_last, stored = forward(*arguments, has_mask, jit)
 
         def grad(d_outputs, d_hidden, d_carry):
-            stored_values = stored if jit else forward(*arguments, has_mask, True)[-1]
+            ys, stored_values = outputs, stored
+            if not jit:
+                ys, _, _, stored_values = forward(*arguments, has_mask, True)
             d_hidden = _zeros_if_none(d_hidden, hidden)
             d_carry = _zeros_if_none(d_carry, carry)
             d_outputs = _zeros_if_none(d_outputs, outputs)
-            inputs = _unwatched(d_outputs, d_hidden, d_carry, mask, kernel, stored_values)
-            return backward(*inputs, has_mask)
+            inputs = _unwatched(d_outputs, d_hidden, d_carry, mask, kernel, carry, stored_values)
+            dz, dh_first, dc_first = backward(*inputs, has_mask)
+            h_prev = stored_values[2] if has_mask else None
+            d_kernel = _recurrent_kernel_gradient(hidden, ys, h_prev, dz)
+            return dz, d_kernel, dh_first, dc_first
 
         return (outputs, h_last, c_last), grad
 
@@ -154,22 +163,40 @@ def _lstm(projected, kernel, hidden, carry, mask, jit):
 
 
 def _lstm_forward(projected, kernel, hidden, carry, mask, has_mask, store=True):
-    """Outputs, final states and (with `store`) what the backward pass reads."""
+    """Outputs, final states and (with `store`) what the backward pass reads.
+
+    Stored per step: the gate activations `(i, f, (g + 1) / 2, o)` and the cell
+    state, plus, with a mask, the previous hidden state (without one, it is the
+    previous output). With `store` (the XLA-compiled training loop) the four gates
+    come from one sigmoid, `tanh(x) = 2 sigmoid(2 x) - 1` giving the candidate `g`:
+    one fused element-wise pass instead of four.
+    """
     import tensorflow as tf
+
+    units = tf.shape(kernel)[0]  # (units, 4 * units); shapes may be relaxed
+    if store:
+        scale = tf.concat([tf.ones([2 * units]), tf.fill([units], 2.0), tf.ones([units])], 0)
+        scale = tf.cast(scale, projected.dtype)
 
     def step(x, m, h, c):
         z = x + tf.matmul(h, kernel)
-        z_i, z_f, z_g, z_o = tf.split(z, 4, axis=-1)
-        i, f, g, o = tf.sigmoid(z_i), tf.sigmoid(z_f), tf.tanh(z_g), tf.sigmoid(z_o)
+        if store:
+            gates = tf.sigmoid(z * scale)
+            i, f, g, o = tf.split(gates, 4, axis=-1)
+            g = 2.0 * g - 1.0
+        else:
+            z_i, z_f, z_g, z_o = tf.split(z, 4, axis=-1)
+            i, f, g, o = tf.sigmoid(z_i), tf.sigmoid(z_f), tf.tanh(z_g), tf.sigmoid(z_o)
         c_new = f * c + i * g
-        tanh_c = tf.tanh(c_new)
-        h_new = o * tanh_c
+        h_new = o * tf.tanh(c_new)
         if has_mask:
             y = m * h_new
             h_new, c_new = _masked(m, h_new, h), _masked(m, c_new, c)
         else:
             y = h_new
-        saved = (h, c, tf.concat([i, f, g, o], -1), tanh_c) if store else ()
+        saved = ()
+        if store:
+            saved = (gates, c_new, h) if has_mask else (gates, c_new)
         return (h_new, c_new), y, saved
 
     (h_last, c_last), outputs, stored = _time_loop(step, projected, mask, (hidden, carry), store)
@@ -205,15 +232,20 @@ def _time_loop(step, projected, mask, states, store):
     return states, ys.stack(), tuple(array_.stack() for array_ in saved)
 
 
-def _lstm_backward(d_outputs, d_hidden, d_carry, mask, kernel, stored, has_mask):
+def _lstm_backward(d_outputs, d_hidden, d_carry, mask, kernel, carry, stored, has_mask):
+    """`dZ` of every step (the gate-input gradients) and those of the initial states."""
     import tensorflow as tf
 
-    h_prev, c_prev, gates, tanh_c = stored
+    gates, cells = stored[0], stored[1]
+    previous_cells = _shifted(carry, cells)
+    kernel_t = tf.transpose(kernel)  # once, not a transposed product at every step
 
     def back(next_grads, inputs):
         dh, dc = next_grads[0], next_grads[1]
-        dy, m, c_before, gate, tc = inputs
+        dy, m, c_before, gate, c = inputs
         i, f, g, o = tf.split(gate, 4, axis=-1)
+        g = 2.0 * g - 1.0
+        tc = tf.tanh(c)  # at masked steps `c` is the kept state, but nothing flows there
         if has_mask:
             dh_new, dh_keep = m * (dh + dy), (1.0 - m) * dh
             dc_new, dc_keep = m * dc, (1.0 - m) * dc
@@ -230,17 +262,39 @@ def _lstm_backward(d_outputs, d_hidden, d_carry, mask, kernel, stored, has_mask)
             ],
             -1,
         )
-        dh_prev = tf.matmul(dz, kernel, transpose_b=True) + dh_keep
+        dh_prev = tf.matmul(dz, kernel_t) + dh_keep
         dc_prev = dc_new * f + dc_keep
         return (dh_prev, dc_prev, dz)
 
     dh_first, dc_first, dz = tf.scan(
         back,
-        (d_outputs, mask, c_prev, gates, tanh_c),
+        (d_outputs, mask, previous_cells, gates, cells),
         initializer=(d_hidden, d_carry, tf.zeros_like(gates[0])),
         reverse=True,
     )
-    return dz, _summed_outer(h_prev, dz), dh_first[0], dc_first[0]
+    return dz, dh_first[0], dc_first[0]
+
+
+def _shifted(first, sequence):
+    """`[first, sequence[0], ..., sequence[-2]]`: the value before each step."""
+    import tensorflow as tf
+
+    return tf.concat([first[None], sequence[:-1]], 0)
+
+
+def _recurrent_kernel_gradient(hidden, outputs, previous_hidden, d_recurrent):
+    """`sum_t h_{t-1}^T dZ_t` as large matmuls, in plain TensorFlow ops.
+
+    Outside the compiled loop on purpose: TensorFlow's own (oneDNN) matmul runs
+    this large product faster than XLA's CPU one. Without a mask the previous
+    hidden states are the initial state and the outputs shifted by one step.
+    """
+    import tensorflow as tf
+
+    if previous_hidden is not None:
+        return _summed_outer(previous_hidden, d_recurrent)
+    first = tf.matmul(hidden, d_recurrent[0], transpose_a=True)
+    return first + _summed_outer(outputs[:-1], d_recurrent[1:])
 
 
 def _gru(projected, kernel, bias, hidden, mask, jit):
