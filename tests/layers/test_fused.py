@@ -157,3 +157,55 @@ def test_fused_outputs_keep_static_shapes_inside_a_traced_step(training):
     traced(tf.zeros((2, 4, 3)))
     assert layer.execution_path.startswith("fused")
     assert shapes[0] == [(None, None, 5), (None, 5)]
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+@pytest.mark.parametrize("parts, batch", [(2, 5), (3, 4), (2, 1)])
+def test_batch_slices_of_the_compiled_loop_give_the_same_results(monkeypatch, kind, parts, batch):
+    """The training loops may run on slices of the batch side by side (`_in_parts`):
+    uneven slices and an empty one (batch 1 in two slices) change nothing."""
+    from toolkit.layers import fused
+
+    monkeypatch.setattr(fused, "_batch_parts", lambda cell, rows: parts)
+    rng = np.random.default_rng(11)
+    inputs = rng.normal(size=(batch, 7, 3)).astype("float32")
+    fast, slow = _pair(kind)
+    fast.build(inputs.shape)
+    slow.build(inputs.shape)
+    slow.set_weights(fast.get_weights())
+    states = [rng.normal(size=(batch, 5)).astype("float32") for _ in fast.cell.state_size]
+    mask = np.ones((batch, 7), bool)
+    mask[-1, 4:] = False
+    mask[0, :2] = False
+
+    fast_outputs, fast_gradients = _run_with_gradients(fast, inputs, states, mask, True)
+    slow_outputs, slow_gradients = _run_with_gradients(slow, inputs, states, mask, True)
+
+    for got, want in zip(fast_outputs + fast_gradients, slow_outputs + slow_gradients):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_gru_fit_with_an_unknown_batch_and_a_last_batch_of_one_row(monkeypatch):
+    """Inside `fit` the batch is unknown when the loop is traced, so the GRU takes two
+    slices (on two or more CPU threads); a last batch of one row leaves one slice empty.
+    Training matches the step loop."""
+    from toolkit.layers import fused
+
+    monkeypatch.setattr(fused.os, "sched_getaffinity", lambda pid: {0, 1})
+    gru, lstm = toolkit.cells.GRUCell(5), toolkit.cells.LSTMCell(5)
+    assert fused._batch_parts(gru, None) == 2 and fused._batch_parts(gru, 8) == 1
+    assert fused._batch_parts(lstm, None) == 1
+    rng = np.random.default_rng(0)
+    inputs = rng.normal(size=(33, 4, 3)).astype("float32")
+    targets = rng.normal(size=(33, 5)).astype("float32")
+    models = []
+    for fused_setting in ("auto", False):
+        model = keras.Sequential([keras.Input((4, 3)), toolkit.layers.GRU(5, fused=fused_setting)])
+        model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+        models.append(model)
+    models[1].set_weights(models[0].get_weights())
+    for model in models:
+        model.fit(inputs, targets, batch_size=16, epochs=2, verbose=0, shuffle=False)
+    assert models[0].layers[0].execution_path.startswith("fused")
+    for got, want in zip(models[0].get_weights(), models[1].get_weights()):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
