@@ -254,21 +254,29 @@ def _time_loop(step, projected, mask, states, store, parts=1):
     return _join_states(states), ys, tuple(saved)
 
 
-def _reverse_loop(back, sequences, initial, parts=1):
+def _reverse_loop(back, sequences, initial, parts=1, previous=()):
     """Runs `back(inputs_t, *carry) -> (carry, outputs_t)` from the last step to the first.
 
     `sequences` are time-major and read at each step by index (no copies);
-    returns `(carry before the first step, stacked outputs)`.
+    `previous` holds `(first, sequence)` pairs read one step behind, `first` at
+    step 0; their values follow the others in `inputs_t`. Returns `(carry
+    before the first step, stacked outputs)`.
     """
     import tensorflow as tf
 
     steps = tf.shape(sequences[0])[0]
     run_step = _in_parts(back, parts)
     carry = _split_states(initial, parts)
-    _, outputs_0 = run_step(tuple(sequence[0] for sequence in sequences), carry)
+
+    def inputs_at(t):
+        behind = tf.maximum(t - 1, 0)
+        earlier = tuple(tf.where(t > 0, sequence[behind], first) for first, sequence in previous)
+        return tuple(sequence[t] for sequence in sequences) + earlier
+
+    _, outputs_0 = run_step(inputs_at(0), carry)
 
     def body(t, carry, arrays):
-        carry, outputs = run_step(tuple(sequence[t] for sequence in sequences), carry)
+        carry, outputs = run_step(inputs_at(t), carry)
         return t - 1, carry, _written(arrays, t, outputs)
 
     _, carry, arrays = tf.while_loop(
@@ -339,11 +347,10 @@ def _lstm_backward(d_outputs, d_hidden, d_carry, mask, kernel, carry, stored, ha
     import tensorflow as tf
 
     gates, cells = stored[0], stored[1]
-    previous_cells = _shifted(carry, cells)
     kernel_t = tf.transpose(kernel)  # once, not a transposed product at every step
 
     def back(inputs, dh, dc):
-        dy, m, c_before, gate, c = inputs
+        dy, m, gate, c, c_before = inputs
         i, f, g, o = tf.split(gate, 4, axis=-1)
         g = 2.0 * g - 1.0
         tc = tf.tanh(c)  # at masked steps `c` is the kept state, but nothing flows there
@@ -367,16 +374,11 @@ def _lstm_backward(d_outputs, d_hidden, d_carry, mask, kernel, carry, stored, ha
         dc_prev = dc_new * f + dc_keep
         return (dh_prev, dc_prev), (dz,)
 
-    sequences = (d_outputs, mask, previous_cells, gates, cells)
-    (dh_first, dc_first), (dz,) = _reverse_loop(back, sequences, (d_hidden, d_carry), parts)
+    sequences = (d_outputs, mask, gates, cells)
+    (dh_first, dc_first), (dz,) = _reverse_loop(
+        back, sequences, (d_hidden, d_carry), parts, previous=((carry, cells),)
+    )
     return dz, dh_first, dc_first
-
-
-def _shifted(first, sequence):
-    """`[first, sequence[0], ..., sequence[-2]]`: the value before each step."""
-    import tensorflow as tf
-
-    return tf.concat([first[None], sequence[:-1]], 0)
 
 
 def _recurrent_kernel_gradient(hidden, outputs, previous_hidden, d_recurrent):
@@ -462,11 +464,10 @@ def _gru_backward(d_outputs, d_hidden, hidden, outputs, mask, kernel, stored, ha
     import tensorflow as tf
 
     gates, recurrent_h = stored[0], stored[1]
-    previous_hidden = stored[2] if has_mask else _shifted(hidden, outputs)
     kernel_t = tf.transpose(kernel)  # once, not a transposed product at every step
 
     def back(inputs, dh):
-        dy, m, h_before, gate, r_h = inputs
+        dy, m, gate, r_h, h_before = inputs
         z, r, n = tf.split(gate, 3, axis=-1)
         if has_mask:
             dh_new, dh_keep = m * (dh + dy), (1.0 - m) * dh
@@ -480,8 +481,13 @@ def _gru_backward(d_outputs, d_hidden, hidden, outputs, mask, kernel, stored, ha
         dh_prev = dh_new * z + tf.matmul(d_recurrent, kernel_t) + dh_keep
         return (dh_prev,), (d_input, d_recurrent)
 
-    sequences = (d_outputs, mask, previous_hidden, gates, recurrent_h)
-    (dh_first,), (d_input, d_recurrent) = _reverse_loop(back, sequences, (d_hidden,), parts)
+    # The state before each step: stored where a mask can hold it back, else the
+    # previous output.
+    sequences = (d_outputs, mask, gates, recurrent_h, *stored[2:])
+    previous = () if has_mask else ((hidden, outputs),)
+    (dh_first,), (d_input, d_recurrent) = _reverse_loop(
+        back, sequences, (d_hidden,), parts, previous
+    )
     return d_input, d_recurrent, dh_first
 
 
