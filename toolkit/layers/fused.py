@@ -436,13 +436,14 @@ def _gru_forward(projected, kernel, bias, hidden, mask, has_mask, store=True, pa
     """
     import tensorflow as tf
 
+    units = tf.shape(kernel)[0]  # (units, 3 * units); shapes may be relaxed
+
     def step(x, m, h):
-        x_z, x_r, x_h = tf.split(x, 3, axis=-1)
         recurrent = tf.matmul(h, kernel) + bias
-        r_z, r_r, r_h = tf.split(recurrent, 3, axis=-1)
-        z = tf.sigmoid(x_z + r_z)
-        r = tf.sigmoid(x_r + r_r)
-        n = tf.tanh(x_h + r * r_h)
+        r_h = recurrent[:, 2 * units :]
+        update_reset = tf.sigmoid(x[:, : 2 * units] + recurrent[:, : 2 * units])  # z and r
+        z, r = update_reset[:, :units], update_reset[:, units:]
+        n = tf.tanh(x[:, 2 * units :] + r * r_h)
         h_new = z * h + (1.0 - z) * n
         if has_mask:
             y = m * h_new
@@ -451,7 +452,7 @@ def _gru_forward(projected, kernel, bias, hidden, mask, has_mask, store=True, pa
             y = h_new
         saved = ()
         if store:
-            gates = tf.concat([z, r, n], -1)
+            gates = tf.concat([update_reset, n], -1)
             saved = (gates, r_h, h) if has_mask else (gates, r_h)
         return (h_new,), y, saved
 
