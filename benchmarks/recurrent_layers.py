@@ -33,12 +33,15 @@ of the layer, so the toolkit and Keras layers see the same mask; PyTorch gets
 `keras.layers.Bidirectional` around both Keras-API layers, `bidirectional=True` in
 PyTorch) and `latency` (batch 1, time 100, features 128, units 256; inference only).
 
-Method: everything runs in one process, one measurement after the other, on the same shapes
-and the same input data (one NumPy array per configuration, shared by all frameworks; weights
-are each framework's own random initialisation). Each timed function is first called
-`--warmup` times (tracing and compilation happen there), then timed `--repeats` times with
-`time.perf_counter`; the median is reported. Keras' `*_on_batch` calls return NumPy values,
-so each timed call includes waiting for the result.
+Method: everything runs in one process, on the same shapes and the same input data (one
+NumPy array per configuration, shared by all frameworks; weights are each framework's own
+random initialisation). For one configuration and layer, each framework's timed function is
+first called `--warmup` times (tracing and compilation happen there), then the frameworks are
+timed in `--repeats` interleaved rounds, one call each per round in a rotating order, with
+`time.perf_counter`; each framework's median is reported. Interleaving spreads a slow spell
+of a shared machine over every framework, so the ratios hold when absolute times drift.
+Keras' `*_on_batch` calls return NumPy values, so each timed call includes waiting for the
+result.
 
 Reported: ms per step; tokens per second = tokens / seconds, where tokens = batch x time
 (for `masked`, the valid steps only: 3/4 of batch x time); the time ratio toolkit / peer
@@ -233,18 +236,21 @@ def execution_path(layer):
     return str(getattr(layer, "execution_path", "n/a"))
 
 
-def time_keras(framework, layer, config, data, settings):
+def prepare_keras(framework, layer, config, data, settings):
+    """The timed functions of one Keras-API layer, and a function reporting how it ran."""
     model, running = keras_model(framework, layer, config, settings["jit_compile"])
-    timings = {"path": {}}
+    phases = {"infer": lambda: model.predict_on_batch(data.inputs)}
     if config.train:
-        step = lambda: model.train_on_batch(data.inputs, data.targets)
-        timings["train"] = median_seconds(step, settings["repeats"], settings["warmup"])
-        timings["path"]["train"] = execution_path(running)
-    infer = lambda: model.predict_on_batch(data.inputs)
-    timings["infer"] = median_seconds(infer, settings["repeats"], settings["warmup"])
-    timings["path"]["infer"] = execution_path(running)
-    timings["jit_compile"] = model.jit_compile
-    return timings
+        phases["train"] = lambda: model.train_on_batch(data.inputs, data.targets)
+    paths = {}
+
+    def record_path(phase):
+        paths[phase] = execution_path(running)
+
+    def details():
+        return {"path": paths, "jit_compile": model.jit_compile}
+
+    return phases, record_path, details
 
 
 # ---------------------------------------------------------------- PyTorch
@@ -275,7 +281,8 @@ def torch_forward(torch, module, config, data):
     return forward
 
 
-def time_torch(layer, config, data, settings):
+def prepare_torch(layer, config, data):
+    """The timed functions of one PyTorch module (train: forward, backward, SGD step)."""
     torch = import_torch()
     module = getattr(torch.nn, TORCH_MODULES[layer])(
         config.features, config.units, batch_first=True, bidirectional=config.bidirectional
@@ -294,42 +301,100 @@ def time_torch(layer, config, data, settings):
         with torch.no_grad():
             forward()
 
-    timings = {"path": {}, "jit_compile": "eager"}
+    phases = {"infer": infer}
     if config.train:
-        timings["train"] = median_seconds(train, settings["repeats"], settings["warmup"])
-    timings["infer"] = median_seconds(infer, settings["repeats"], settings["warmup"])
-    return timings
+        phases["train"] = train
+    return phases, lambda phase: None, lambda: {"path": {}, "jit_compile": "eager"}
 
 
 # ---------------------------------------------------------------- one measurement
 
 
-def measure(framework, layer, config, data, settings, peak_gflops):
-    """One result row; a failure is recorded in the row, not raised, so the suite goes on."""
-    row = {"config": config.name, "layer": layer, "framework": framework}
-    if framework == "torch" and import_torch() is None:
-        return {**row, "status": "not installed"}
-    try:
-        if framework == "torch":
-            timings = time_torch(layer, config, data, settings)
-        else:
-            timings = time_keras(framework, layer, config, data, settings)
-    except Exception as error:  # reported in the row and on stderr
-        traceback.print_exc()
-        return {**row, "status": f"failed: {type(error).__name__}: {error}"}
-    row.update(status="ok", jit_compile=timings["jit_compile"], path=timings["path"])
-    for phase, multiplier in (("train", 3), ("infer", 1)):
-        if phase not in timings:
+def prepare(framework, layer, config, data, settings):
+    if framework == "torch":
+        return prepare_torch(layer, config, data)
+    return prepare_keras(framework, layer, config, data, settings)
+
+
+def interleaved_medians(functions, repeats, warmup):
+    """Median seconds of each named function, timed in rounds: one call of each per round.
+
+    Timing the frameworks in turns, not one after the other, spreads a slow spell of a
+    shared machine over all of them, so their ratios hold even when absolute times
+    drift. The order rotates from round to round. A function that raises is dropped
+    (its error is returned) and the others go on.
+    """
+    errors = {}
+    for name, function in list(functions.items()):
+        try:
+            for _ in range(warmup):
+                function()
+        except Exception as error:  # reported in the row and on stderr
+            traceback.print_exc()
+            errors[name] = error
+            del functions[name]
+    names = list(functions)
+    samples = {name: [] for name in names}
+    for round_index in range(repeats):
+        shift = round_index % max(1, len(names))
+        for name in names[shift:] + names[:shift]:
+            if name in errors:
+                continue
+            start = time.perf_counter()
+            try:
+                functions[name]()
+            except Exception as error:
+                traceback.print_exc()
+                errors[name] = error
+                continue
+            samples[name].append(time.perf_counter() - start)
+    medians = {name: statistics.median(values) for name, values in samples.items() if values}
+    return {name: medians[name] for name in names if name not in errors}, errors
+
+
+def measure_group(layer, config, data, settings, frameworks, peak_gflops):
+    """The rows of one configuration and layer: every framework timed in interleaved rounds.
+
+    A failure is recorded in its framework's row, not raised, so the suite goes on.
+    """
+    rows = {
+        framework: {"config": config.name, "layer": layer, "framework": framework}
+        for framework in frameworks
+    }
+    prepared = {}
+    for framework in frameworks:
+        if framework == "torch" and import_torch() is None:
+            rows[framework]["status"] = "not installed"
             continue
-        seconds = timings[phase]
-        gflops = multiplier * config.forward_flops(layer) / seconds / 1e9
-        row[phase] = {
-            "ms": seconds * 1e3,
-            "tokens_per_s": config.tokens() / seconds,
-            "gflops": gflops,
-            "peak_fraction": gflops / peak_gflops,
+        try:
+            prepared[framework] = prepare(framework, layer, config, data, settings)
+        except Exception as error:  # reported in the row and on stderr
+            traceback.print_exc()
+            rows[framework]["status"] = f"failed: {type(error).__name__}: {error}"
+    for phase, multiplier in (("train", 3), ("infer", 1)):
+        functions = {
+            framework: phases[phase]
+            for framework, (phases, _, _) in prepared.items()
+            if phase in phases
         }
-    return row
+        if not functions:
+            continue
+        medians, errors = interleaved_medians(functions, settings["repeats"], settings["warmup"])
+        for framework, error in errors.items():
+            rows[framework]["status"] = f"failed: {type(error).__name__}: {error}"
+            prepared.pop(framework)
+        for framework, seconds in medians.items():
+            prepared[framework][1](phase)
+            gflops = multiplier * config.forward_flops(layer) / seconds / 1e9
+            rows[framework][phase] = {
+                "ms": seconds * 1e3,
+                "tokens_per_s": config.tokens() / seconds,
+                "gflops": gflops,
+                "peak_fraction": gflops / peak_gflops,
+            }
+    for framework, (_, _, details) in prepared.items():
+        rows[framework].update(status="ok", **details())
+    return [rows[framework] for framework in frameworks]
 
 
 def add_ratios(rows):
@@ -533,10 +598,10 @@ def run_suite(args):
     for config in configs:
         data = make_data(config)
         for layer in args.layers:
-            for framework in args.frameworks:
-                row = measure(framework, layer, config, data, settings, matmul["gflops"])
-                print(f"{config.name} {layer} {framework}: {row['status']}", file=sys.stderr)
-                rows.append(row)
+            group = measure_group(layer, config, data, settings, args.frameworks, matmul["gflops"])
+            for row in group:
+                print(f"{config.name} {layer} {row['framework']}: {row['status']}", file=sys.stderr)
+            rows.extend(group)
     add_ratios(rows)
     return {
         "machine": machine_info(),

@@ -64,3 +64,24 @@ def test_quick_suite_writes_rows_ratios_and_flop_rates(tmp_path, capsys):
     assert len(table_rows) == 2 + len(rows)  # header, rule, one per config x layer x framework
     assert "train toolkit/this" in table_rows[0] and "% peak" in table_rows[0]
     assert table in capsys.readouterr().out
+
+
+def test_interleaved_rounds_rotate_the_order_and_drop_a_failing_function():
+    calls = []
+
+    def make(name, fail_at=None):
+        def function():
+            calls.append(name)
+            if fail_at is not None and calls.count(name) == fail_at:
+                raise RuntimeError(f"{name} broke")
+
+        return function
+
+    functions = {"a": make("a"), "b": make("b"), "c": make("c", fail_at=3)}
+    medians, errors = recurrent_layers.interleaved_medians(functions, repeats=3, warmup=1)
+
+    assert calls[:3] == ["a", "b", "c"]  # warm-up, one call each
+    # Rounds of one call each, the order rotating: a b c, b c a, then c is gone: a b.
+    assert calls[3:] == ["a", "b", "c", "b", "c", "a", "a", "b"]
+    assert set(medians) == {"a", "b"} and all(value >= 0 for value in medians.values())
+    assert set(errors) == {"c"} and "c broke" in str(errors["c"])
