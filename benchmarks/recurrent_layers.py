@@ -37,9 +37,12 @@ Method: everything runs in one process, on the same shapes and the same input da
 NumPy array per configuration, shared by all frameworks; weights are each framework's own
 random initialisation). For one configuration and layer, each framework's timed function is
 first called `--warmup` times (tracing and compilation happen there), then the frameworks are
-timed in `--repeats` interleaved rounds, one call each per round in a rotating order, with
-`time.perf_counter`; each framework's median is reported. Interleaving spreads a slow spell
-of a shared machine over every framework, so the ratios hold when absolute times drift.
+timed in interleaved rounds, in an order rotating from round to round: per round one untimed
+call, then 3 timed ones (`time.perf_counter`), until each has `--repeats` timings; each
+framework's median is reported. Interleaving spreads a slow spell of a shared machine over
+every framework, so the ratios hold when absolute times drift; the untimed call keeps the
+timed ones a steady state rather than a cold switch from another framework (right after
+PyTorch, a TensorFlow step ran up to a fifth slower).
 Keras' `*_on_batch` calls return NumPy values, so each timed call includes waiting for the
 result.
 
@@ -96,6 +99,7 @@ KERAS_LAYERS = {
 TORCH_MODULES = {"lstm": "LSTM", "gru": "GRU", "simple": "RNN"}
 DEFAULT_OUT = pathlib.Path("runs/benchmarks/recurrent_layers")
 LEARNING_RATE = 0.01
+BLOCK = 3  # timed calls per framework per interleaved round (see `interleaved_medians`)
 
 
 # ---------------------------------------------------------------- configurations
@@ -316,40 +320,50 @@ def prepare(framework, layer, config, data, settings):
     return prepare_keras(framework, layer, config, data, settings)
 
 
-def interleaved_medians(functions, repeats, warmup):
-    """Median seconds of each named function, timed in rounds: one call of each per round.
+def interleaved_medians(functions, repeats, warmup, block=BLOCK):
+    """Median seconds of each named function, timed in interleaved rounds.
 
-    Timing the frameworks in turns, not one after the other, spreads a slow spell of a
-    shared machine over all of them, so their ratios hold even when absolute times
-    drift. The order rotates from round to round. A function that raises is dropped
-    (its error is returned) and the others go on.
+    Each round gives every function, in an order that rotates from round to round,
+    one untimed call (caches and worker threads back to its own work) and then up to
+    `block` timed calls, until each has `repeats` timings. Timing the frameworks in
+    turns, not one after the other, spreads a slow spell of a shared machine over all
+    of them, so their ratios hold even when absolute times drift; the untimed call
+    keeps what is timed a steady state, as in a training loop, not a cold switch from
+    another framework (which slowed the next one by up to a fifth). A function that
+    raises is dropped (its error is returned) and the others go on.
     """
     errors = {}
-    for name, function in list(functions.items()):
+
+    def call(name):
         try:
-            for _ in range(warmup):
-                function()
+            functions[name]()
         except Exception as error:  # reported in the row and on stderr
             traceback.print_exc()
             errors[name] = error
-            del functions[name]
-    names = list(functions)
+            return False
+        return True
+
+    for name in list(functions):
+        for _ in range(warmup):
+            if not call(name):
+                break
+    names = [name for name in functions if name not in errors]
     samples = {name: [] for name in names}
-    for round_index in range(repeats):
+    for round_index in range(-(-repeats // block)):
         shift = round_index % max(1, len(names))
         for name in names[shift:] + names[:shift]:
-            if name in errors:
+            if name in errors or not call(name):
                 continue
-            start = time.perf_counter()
-            try:
-                functions[name]()
-            except Exception as error:
-                traceback.print_exc()
-                errors[name] = error
-                continue
-            samples[name].append(time.perf_counter() - start)
-    medians = {name: statistics.median(values) for name, values in samples.items() if values}
-    return {name: medians[name] for name in names if name not in errors}, errors
+            for _ in range(min(block, repeats - len(samples[name]))):
+                start = time.perf_counter()
+                if not call(name):
+                    break
+                samples[name].append(time.perf_counter() - start)
+    return {
+        name: statistics.median(samples[name])
+        for name in names
+        if name not in errors and samples[name]
+    }, errors
 
 
 def measure_group(layer, config, data, settings, frameworks, peak_gflops):

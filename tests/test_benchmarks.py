@@ -66,8 +66,10 @@ def test_quick_suite_writes_rows_ratios_and_flop_rates(tmp_path, capsys):
     assert table in capsys.readouterr().out
 
 
-def test_interleaved_rounds_rotate_the_order_and_drop_a_failing_function():
+def test_interleaved_rounds_rotate_the_order_and_drop_a_failing_function(monkeypatch):
     calls = []
+    clock = iter(range(1000))
+    monkeypatch.setattr(recurrent_layers.time, "perf_counter", lambda: next(clock))
 
     def make(name, fail_at=None):
         def function():
@@ -77,11 +79,13 @@ def test_interleaved_rounds_rotate_the_order_and_drop_a_failing_function():
 
         return function
 
-    functions = {"a": make("a"), "b": make("b"), "c": make("c", fail_at=3)}
-    medians, errors = recurrent_layers.interleaved_medians(functions, repeats=3, warmup=1)
+    functions = {"a": make("a"), "b": make("b"), "c": make("c", fail_at=5)}
+    medians, errors = recurrent_layers.interleaved_medians(functions, 3, warmup=1, block=2)
 
     assert calls[:3] == ["a", "b", "c"]  # warm-up, one call each
-    # Rounds of one call each, the order rotating: a b c, b c a, then c is gone: a b.
-    assert calls[3:] == ["a", "b", "c", "b", "c", "a", "a", "b"]
-    assert set(medians) == {"a", "b"} and all(value >= 0 for value in medians.values())
+    # Round 1: a, b, c, each one untimed call and 2 timed ones; round 2 rotates to b, c, a
+    # and needs 1 more timing each; c fails on its 5th call, and is dropped.
+    assert calls[3:12] == ["a"] * 3 + ["b"] * 3 + ["c"] * 3
+    assert calls[12:] == ["b", "b", "c", "c", "a", "a"]
+    assert set(medians) == {"a", "b"} and all(value == 1 for value in medians.values())
     assert set(errors) == {"c"} and "c broke" in str(errors["c"])
