@@ -440,10 +440,16 @@ def _gru_forward(projected, kernel, bias, hidden, mask, has_mask, store=True, pa
 
     def step(x, m, h):
         recurrent = tf.matmul(h, kernel) + bias
-        r_h = recurrent[:, 2 * units :]
-        update_reset = tf.sigmoid(x[:, : 2 * units] + recurrent[:, : 2 * units])  # z and r
-        z, r = update_reset[:, :units], update_reset[:, units:]
-        n = tf.tanh(x[:, 2 * units :] + r * r_h)
+        if store:  # compiled: one sigmoid for z and r
+            r_h = recurrent[:, 2 * units :]
+            update_reset = tf.sigmoid(x[:, : 2 * units] + recurrent[:, : 2 * units])
+            z, r = update_reset[:, :units], update_reset[:, units:]
+            x_h = x[:, 2 * units :]
+        else:  # plain ops: fewer of them (batch-1 latency is per-op overhead)
+            x_z, x_r, x_h = tf.split(x, 3, axis=-1)
+            r_z, r_r, r_h = tf.split(recurrent, 3, axis=-1)
+            z, r = tf.sigmoid(x_z + r_z), tf.sigmoid(x_r + r_r)
+        n = tf.tanh(x_h + r * r_h)
         h_new = z * h + (1.0 - z) * n
         if has_mask:
             y = m * h_new
