@@ -6,8 +6,12 @@ Run (the full suite; several minutes on a 2-core CPU machine):
     python -m benchmarks.recurrent_layers --layers lstm,gru --configs base,masked
     python -m benchmarks.recurrent_layers --frameworks toolkit,keras --jit-compile true
     python -m benchmarks.recurrent_layers --quick        # tiny shapes, a smoke test
+    python -m benchmarks.recurrent_layers --layers gru,mingru --frameworks toolkit \
+        --configs length128,length512,length2048     # the parallel scan against the GRU loop
 
-Flags: `--layers` (lstm, gru, simple), `--configs` (below), `--frameworks` (toolkit, keras,
+Flags: `--layers` (default lstm, gru, simple; any cell name of `toolkit.layers.available()`
+with a FLOP count in `MATMUL_WIDTHS`; Keras and PyTorch rows read "no such layer" for cells
+they lack), `--configs` (below), `--frameworks` (toolkit, keras,
 torch), `--repeats`, `--warmup`, `--jit-compile true|false|auto`, `--out DIR` (default
 `runs/benchmarks/recurrent_layers/`, receives `results.json` and `results.md`), `--quick`.
 
@@ -31,7 +35,10 @@ padded to half length: Keras models get the mask from `keras.layers.Masking(0.0)
 of the layer, so the toolkit and Keras layers see the same mask; PyTorch gets
 `pack_padded_sequence`, packed inside the timed step), `bidirectional` (base shapes;
 `keras.layers.Bidirectional` around both Keras-API layers, `bidirectional=True` in
-PyTorch) and `latency` (batch 1, time 100, features 128, units 256; inference only).
+PyTorch) and `latency` (batch 1, time 100, features 128, units 256; inference only) run by
+default; `length128`, `length512`, `length2048` (batch 16, features 64, units 128, that many
+time steps) on request. With several `--layers`, the report adds a table of each toolkit
+layer's times against the first one's.
 
 Method: everything runs in one process, on the same shapes and the same input data (one
 NumPy array per configuration, shared by all frameworks; weights are each framework's own
@@ -53,10 +60,12 @@ of the machine's matmul rate. That rate is measured in the same run by NumPy (it
 the median time of a float32 2048 x 2048 @ 2048 x 2048 product (`--quick`: 256), counted
 as 2 N^3 FLOPs. A layer's FLOPs are counted analytically from its gate matmuls only:
 
-    forward FLOPs = 2 * (F + U) * G * U * valid tokens * D
+    forward FLOPs = 2 * (F * G_in + U * G_rec) * U * valid tokens * D
     training FLOPs = 3 * forward FLOPs (forward, gradient of inputs, gradient of weights)
 
-with F features, U units, G = 4 (LSTM), 3 (GRU), 1 (SimpleRNN), D = 2 if bidirectional
+with F features, U units, G_in and G_rec the widths of the input and recurrent matmuls in
+units (`MATMUL_WIDTHS`: 4 and 4 for the LSTM, 3 and 3 for the GRU, 1 and 1 for SimpleRNN,
+2 and 0 for MinGRU, whose gates read only the input), D = 2 if bidirectional
 else 1, and valid tokens = batch x time, or for `masked` the unpadded steps only (the
 useful work; a layer that computes padded steps too does not get credit for them).
 Element-wise gate math, biases and the loss are not counted.
@@ -88,9 +97,19 @@ import numpy as np
 
 import toolkit
 
-LAYERS = ("lstm", "gru", "simple")
+LAYERS = ("lstm", "gru", "simple")  # the default; `--layers` takes any name in MATMUL_WIDTHS
 FRAMEWORKS = ("toolkit", "keras", "torch")
-GATES = {"lstm": 4, "gru": 3, "simple": 1}
+# Per cell name: (input projection width, recurrent matmul width), in units. The FLOP count
+# of a layer is that of these matmuls; cells whose gates read only the input (MinGRU,
+# MinLSTM) have no recurrent matmul.
+MATMUL_WIDTHS = {
+    "lstm": (4, 4),
+    "gru": (3, 3),
+    "simple": (1, 1),
+    "mgu": (2, 2),
+    "mingru": (2, 0),
+    "minlstm": (3, 0),
+}
 KERAS_LAYERS = {
     "lstm": keras.layers.LSTM,
     "gru": keras.layers.GRU,
@@ -133,7 +152,8 @@ class Config:
         return int(self.lengths().sum())
 
     def forward_flops(self, layer):
-        per_token = 2 * (self.features + self.units) * GATES[layer] * self.units
+        input_width, recurrent_width = MATMUL_WIDTHS[layer]
+        per_token = 2 * (self.features * input_width + self.units * recurrent_width) * self.units
         return per_token * self.tokens() * self.directions
 
     def describe(self):
@@ -154,7 +174,13 @@ FULL_CONFIGS = (
     Config("masked", 64, 100, 128, 256, masked=True),
     Config("bidirectional", 64, 100, 128, 256, bidirectional=True),
     Config("latency", 1, 100, 128, 256, train=False),
+    # Sequence length against cost: recurrent loops grow linearly in time steps, a
+    # parallel scan (MinGRU, MinLSTM) in depth only logarithmically.
+    Config("length128", 16, 128, 64, 128),
+    Config("length512", 16, 512, 64, 128),
+    Config("length2048", 16, 2048, 64, 128),
 )
+DEFAULT_CONFIGS = ("base", "long", "masked", "bidirectional", "latency")
 QUICK_SHAPES = {"batch": 4, "time": 6, "features": 3, "units": 4}
 
 
@@ -377,6 +403,9 @@ def measure_group(layer, config, data, settings, frameworks, peak_gflops):
     }
     prepared = {}
     for framework in frameworks:
+        if framework != "toolkit" and layer not in KERAS_LAYERS:
+            rows[framework]["status"] = "no such layer"
+            continue
         if framework == "torch" and import_torch() is None:
             rows[framework]["status"] = "not installed"
             continue
@@ -548,7 +577,34 @@ def markdown_report(results):
     lines += ["", "| " + " | ".join(TABLE_HEADER) + " |"]
     lines.append("|" + " --- |" * len(TABLE_HEADER))
     lines += ["| " + " | ".join(table_row(row)) + " |" for row in results["rows"]]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + layers_side_by_side(results["rows"])) + "\n"
+
+
+def layers_side_by_side(rows):
+    """With several layers: each toolkit layer's train and inference time against the first."""
+    ours = [row for row in rows if row["framework"] == "toolkit" and row["status"] == "ok"]
+    layers = list(dict.fromkeys(row["layer"] for row in ours))
+    if len(layers) < 2:
+        return []
+    first = layers[0]
+    lines = [
+        "",
+        f"Toolkit layers side by side (time ratio to `{first}`, below 1 faster):",
+        "",
+        "| config | layer | train ms | train / " + first + " | infer ms | infer / " + first + " |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    reference = {row["config"]: row for row in ours if row["layer"] == first}
+    for row in ours:
+        base = reference.get(row["config"], {})
+        cells = [row["config"], row["layer"]]
+        for phase in ("train", "infer"):
+            ms = row.get(phase, {}).get("ms")
+            base_ms = base.get(phase, {}).get("ms")
+            ratio = ms / base_ms if ms is not None and base_ms else None
+            cells += [number(ms, ".2f"), number(ratio, ".2f")]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
 
 
 # ---------------------------------------------------------------- command line
@@ -579,8 +635,9 @@ def parse_args(argv):
     parser = argparse.ArgumentParser(
         description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--layers", type=name_list(LAYERS), default=list(LAYERS))
-    parser.add_argument("--configs", type=name_list(config_names), default=list(config_names))
+    layer_names = tuple(name for name in toolkit.layers.available() if name in MATMUL_WIDTHS)
+    parser.add_argument("--layers", type=name_list(layer_names), default=list(LAYERS))
+    parser.add_argument("--configs", type=name_list(config_names), default=list(DEFAULT_CONFIGS))
     parser.add_argument("--frameworks", type=name_list(FRAMEWORKS), default=list(FRAMEWORKS))
     parser.add_argument("--repeats", type=int, help="timed calls (default 10, --quick 2)")
     parser.add_argument("--warmup", type=int, help="untimed calls first (default 2, --quick 1)")

@@ -90,3 +90,31 @@ def test_interleaved_rounds_rotate_the_order_and_drop_a_failing_function(monkeyp
     assert calls[12:] == ["b", "b", "c", "a", "a"]
     assert set(medians) == {"a", "b"} and all(value == 1 for value in medians.values())
     assert set(errors) == {"c"} and "c broke" in str(errors["c"])
+
+
+@pytest.mark.slow
+def test_length_configs_compare_toolkit_layers_side_by_side(tmp_path):
+    recurrent_layers.main(
+        ["--quick", "--repeats", "1", "--warmup", "1", "--layers", "gru,simple"]
+        + ["--configs", "length128,length2048", "--frameworks", "toolkit", "--out", str(tmp_path)]
+    )
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert [(r["config"], r["layer"]) for r in results["rows"]] == [
+        ("length128", "gru"),
+        ("length128", "simple"),
+        ("length2048", "gru"),
+        ("length2048", "simple"),
+    ]
+    table = (tmp_path / "results.md").read_text()
+    side = table.split("Toolkit layers side by side")[1].splitlines()
+    rows = [line.split(" | ") for line in side if line.startswith("| length")]
+    assert len(rows) == 4
+    assert rows[0][3] == "1.00" and rows[2][3] == "1.00"  # the GRU against itself
+    assert float(rows[1][3]) > 0
+
+
+def test_flop_counts_cover_the_matmuls_of_each_cell():
+    config = recurrent_layers.Config("x", batch=2, time=3, features=5, units=7)
+    tokens = 6
+    assert config.forward_flops("lstm") == 2 * (5 * 4 + 7 * 4) * 7 * tokens
+    assert config.forward_flops("mingru") == 2 * (5 * 2) * 7 * tokens  # no recurrent matmul
