@@ -19,6 +19,8 @@ returns its train / dev / test splits (given folders, or a seeded
 speaker-grouped split) and a record with the `label_inventory`;
 `read_waveform` reads one WAV or SPHERE file; `frame_count` and
 `frame_labels` cut a signal into labelled frames as the feature layers do.
+For long-range memory, `adding_problem` and `copy_memory` generate the
+classic synthetic tasks (with `copy_memory_baseline`, the memoryless loss).
 """
 
 from toolkit.data.alignments import frame_count
@@ -35,6 +37,9 @@ from toolkit.data.speech import label_inventory
 from toolkit.data.speech import load_speech_splits
 from toolkit.data.speech import read_speech_corpus
 from toolkit.data.splits import load_text_splits
+from toolkit.data.synthetic import adding_problem
+from toolkit.data.synthetic import copy_memory
+from toolkit.data.synthetic import copy_memory_baseline
 from toolkit.data.text import LabelledTexts
 from toolkit.data.text import read_labelled_texts
 from toolkit.data.tokens import split_words_and_punctuation
@@ -57,4 +62,7 @@ __all__ = [
     "read_waveform",
     "frame_count",
     "frame_labels",
+    "adding_problem",
+    "copy_memory",
+    "copy_memory_baseline",
 ]
