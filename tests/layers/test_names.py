@@ -12,6 +12,8 @@ import toolkit
         ("lstm", toolkit.layers.LSTM),
         ("gru", toolkit.layers.GRU),
         (" GRU ", toolkit.layers.GRU),
+        ("mgu", toolkit.layers.MGU),
+        ("sLSTM", toolkit.layers.sLSTM),
     ],
 )
 def test_get_returns_the_layer_class(name, layer):
@@ -19,7 +21,7 @@ def test_get_returns_the_layer_class(name, layer):
 
 
 def test_available_lists_every_name_get_accepts():
-    assert toolkit.layers.available() == ("simple", "lstm", "gru")
+    assert toolkit.layers.available() == ("simple", "lstm", "gru", "mgu", "slstm")
     for name in toolkit.layers.available():
         assert issubclass(toolkit.layers.get(name), toolkit.layers.Recurrent)
 

@@ -3,6 +3,8 @@
 from toolkit.cells.base import RecurrentCell
 from toolkit.cells.gru import GRUCell
 from toolkit.cells.lstm import LSTMCell
+from toolkit.cells.mgu import MGUCell
 from toolkit.cells.simple_rnn import SimpleRNNCell
+from toolkit.cells.slstm import sLSTMCell
 
-__all__ = ["RecurrentCell", "SimpleRNNCell", "LSTMCell", "GRUCell"]
+__all__ = ["RecurrentCell", "SimpleRNNCell", "LSTMCell", "GRUCell", "MGUCell", "sLSTMCell"]

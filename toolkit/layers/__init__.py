@@ -1,14 +1,16 @@
 """Sequence layers: the time loop, masks, state and the fast paths.
 
 `get(name)` returns the layer class for a cell name (`"simple"`, `"lstm"`,
-`"gru"`); `available()` lists the names.
+`"gru"`, `"mgu"`, `"slstm"`, ...); `available()` lists the names.
 """
 
 from toolkit.layers.gru import GRU
 from toolkit.layers.lstm import LSTM
+from toolkit.layers.mgu import MGU
 from toolkit.layers.names import available
 from toolkit.layers.names import get
 from toolkit.layers.recurrent import Recurrent
 from toolkit.layers.simple_rnn import SimpleRNN
+from toolkit.layers.slstm import sLSTM
 
-__all__ = ["Recurrent", "LSTM", "GRU", "SimpleRNN", "get", "available"]
+__all__ = ["Recurrent", "LSTM", "GRU", "SimpleRNN", "MGU", "sLSTM", "get", "available"]

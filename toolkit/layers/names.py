@@ -7,21 +7,23 @@ names, so a new cell becomes selectable everywhere when it is added here.
 
 from toolkit.layers.gru import GRU
 from toolkit.layers.lstm import LSTM
+from toolkit.layers.mgu import MGU
 from toolkit.layers.simple_rnn import SimpleRNN
+from toolkit.layers.slstm import sLSTM
 
-LAYERS_BY_NAME = {"simple": SimpleRNN, "lstm": LSTM, "gru": GRU}
+LAYERS_BY_NAME = {"simple": SimpleRNN, "lstm": LSTM, "gru": GRU, "mgu": MGU, "slstm": sLSTM}
 
 
 def available():
     """The cell names `get` accepts, in the order they were added.
 
     Returns:
-        A tuple of strings, e.g. `("simple", "lstm", "gru")`.
+        A tuple of strings, e.g. `("simple", "lstm", "gru", "mgu", "slstm")`.
 
     Example:
 
     >>> available()
-    ('simple', 'lstm', 'gru')
+    ('simple', 'lstm', 'gru', 'mgu', 'slstm')
     """
     return tuple(LAYERS_BY_NAME)
 
@@ -31,7 +33,8 @@ def get(name):
 
     Args:
         name: String, one of `available()`: `"simple"` (`SimpleRNN`),
-            `"lstm"` (`LSTM`) or `"gru"` (`GRU`). Case-insensitive;
+            `"lstm"` (`LSTM`), `"gru"` (`GRU`), `"mgu"` (`MGU`) or `"slstm"`
+            (`sLSTM`). Case-insensitive;
             surrounding whitespace is ignored.
 
     Returns:
