@@ -146,6 +146,12 @@ def lstm(
     use_bias=True,
     peephole=False,
     coupled_input_forget=False,
+    input_gate=True,
+    forget_gate=True,
+    output_gate=True,
+    input_squashing=True,
+    output_squashing=True,
+    full_gate_recurrence=False,
     layer_norm=False,
     projection=None,
     cell_clip=None,
@@ -153,6 +159,7 @@ def lstm(
     zoneout=0.0,
     cell_zoneout=0.0,
     layer_norm_epsilon=LAYER_NORM_EPSILON,
+    return_gates=False,
     **_,
 ):
     """LSTM with forget gate (Gers et al., 2000) and options.
@@ -173,23 +180,61 @@ def lstm(
     zoneout (Krueger et al., 2016), inference: h = rate_h * h' + (1 - rate_h)
         * h_new and c = rate_c * c' + (1 - rate_c) * c_new; the step's own
         output uses the new (not zoned-out) c.
+
+    Ablations of Greff et al. (2017), "LSTM: A Search Space Odyssey", Sec. III
+    (y is our h, z the block input g, bars the pre-activations):
+    input_gate=False (NIG): i = 1; forget_gate=False (NFG): f = 1;
+        output_gate=False (NOG): o = 1. A removed gate has no block in W, U,
+        b (the others keep the order [i, f, g, o]) and no peephole.
+    input_squashing=False (NIAF): g = z_g. output_squashing=False (NOAF):
+        h = o * c (o * LN(c; s_c, b_c) with layer_norm).
+    full_gate_recurrence (FGR): for each gate a in (i, f, o),
+        z_a += i' R_ia + f' R_fa + o' R_oa with the previous step's gates
+        (zero at the start); the nine R_ba are the (b, a) blocks of
+        `gate_recurrent_kernel`, rows and columns in [i, f, o] order, over
+        the gates that have weights (CIFG's i = 1 - f and removed gates take
+        no part). The previous gates are a third state [i', f', o'].
+
+    With `return_gates=True` also returns a dict of `(batch, time, units)`
+    arrays: input_gate, forget_gate, output_gate (ones for a removed gate),
+    candidate (g as used), cell_state and hidden_state (after zoneout).
     """
     x = np.asarray(x, dtype="float64")
     phi, sigma = ACTIVATIONS[activation], ACTIVATIONS[recurrent_activation]
+    identity = ACTIVATIONS["linear"]
+    phi_g = phi if input_squashing else identity
+    phi_h = phi if output_squashing else identity
+    has_i = input_gate and not coupled_input_forget
+    blocks = [
+        name
+        for name, present in (("i", has_i), ("f", forget_gate), ("g", True), ("o", output_gate))
+        if present
+    ]
+    sigmoid_blocks = [name for name in ("i", "f", "o") if name in blocks]
     W, U = weight(cell, "kernel"), weight(cell, "recurrent_kernel")
-    gates = 3 if coupled_input_forget else 4
+    gates = len(blocks)
     units = W.shape[1] // gates
     b = weight(cell, "bias") if use_bias else np.zeros(gates * units)
+    p = {}
     if peephole:
-        p_f, p_o = weight(cell, "forget_peephole"), weight(cell, "output_peephole")
-        p_i = None if coupled_input_forget else weight(cell, "input_peephole")
+        names = {"i": "input_peephole", "f": "forget_peephole", "o": "output_peephole"}
+        p = {name: weight(cell, names[name]) for name in sigmoid_blocks}
     if layer_norm:
         s_x, s_h = weight(cell, "input_norm_scale"), weight(cell, "recurrent_norm_scale")
         s_c, b_c = weight(cell, "cell_norm_scale"), weight(cell, "cell_norm_offset")
     P = weight(cell, "projection_kernel") if projection else None
     out_size = projection or units
-    h, c = _initial(x, initial_state, [out_size, units])
+    sizes = [out_size, units]
+    if full_gate_recurrence:
+        R = weight(cell, "gate_recurrent_kernel")
+        sizes.append(len(sigmoid_blocks) * units)
+    initial = _initial(x, initial_state, sizes)
+    h, c = initial[0], initial[1]
+    if full_gate_recurrence:
+        flat = initial[2]
+        previous = {n: flat[:, k * units : (k + 1) * units] for k, n in enumerate(sigmoid_blocks)}
     outputs = []
+    trace = {name: [] for name in ("i", "f", "o", "g", "c", "h")}
     for t in range(x.shape[1]):
         xw, hu = x[:, t] @ W, h @ U
         if layer_norm:
@@ -197,36 +242,62 @@ def lstm(
             z = _layer_norm(xw, s_x, epsilon=eps) + _layer_norm(hu, s_h, epsilon=eps) + b
         else:
             z = xw + hu + b
-        blocks = [z[:, k * units : (k + 1) * units] for k in range(gates)]
-        if coupled_input_forget:
-            z_f, z_g, z_o = blocks
-        else:
-            z_i, z_f, z_g, z_o = blocks
+        z = {name: z[:, k * units : (k + 1) * units] for k, name in enumerate(blocks)}
+        if full_gate_recurrence:
+            for k_a, a in enumerate(sigmoid_blocks):
+                for k_b, gate_b in enumerate(sigmoid_blocks):
+                    R_ba = R[k_b * units : (k_b + 1) * units, k_a * units : (k_a + 1) * units]
+                    z[a] = z[a] + previous[gate_b] @ R_ba
         if peephole:
-            z_f = z_f + p_f * c
-            if not coupled_input_forget:
-                z_i = z_i + p_i * c
-        f = sigma(z_f)
-        i = 1.0 - f if coupled_input_forget else sigma(z_i)
-        g = phi(z_g)
+            for name in ("i", "f"):
+                if name in z:
+                    z[name] = z[name] + p[name] * c
+        ones = np.ones_like(c)
+        f = sigma(z["f"]) if forget_gate else ones
+        if coupled_input_forget:
+            i = 1.0 - f
+        else:
+            i = sigma(z["i"]) if input_gate else ones
+        g = phi_g(z["g"])
         new_c = f * c + i * g
         if cell_clip is not None:
             new_c = np.clip(new_c, -cell_clip, cell_clip)
-        if peephole:
-            z_o = z_o + p_o * new_c
-        o = sigma(z_o)
+        if output_gate:
+            z_o = z["o"] + p["o"] * new_c if peephole else z["o"]
+            o = sigma(z_o)
+        else:
+            o = ones
         shown_c = new_c
         if layer_norm:
             shown_c = _layer_norm(new_c, s_c, b_c, epsilon=layer_norm_epsilon)
-        new_h = o * phi(shown_c)
+        new_h = o * phi_h(shown_c)
         if projection:
             new_h = new_h @ P
             if projection_clip is not None:
                 new_h = np.clip(new_h, -projection_clip, projection_clip)
         h = zoneout * h + (1.0 - zoneout) * new_h
         c = cell_zoneout * c + (1.0 - cell_zoneout) * new_c
+        if full_gate_recurrence:
+            previous = {"i": i, "f": f, "o": o}
         outputs.append(h)
-    return np.stack(outputs, axis=1), [h, c]
+        for name, value in (("i", i), ("f", f), ("o", o), ("g", g), ("c", c), ("h", h)):
+            trace[name].append(value)
+    states = [h, c]
+    if full_gate_recurrence:
+        states.append(np.concatenate([previous[name] for name in sigmoid_blocks], axis=-1))
+    outputs = np.stack(outputs, axis=1)
+    if not return_gates:
+        return outputs, states
+    names = {
+        "i": "input_gate",
+        "f": "forget_gate",
+        "o": "output_gate",
+        "g": "candidate",
+        "c": "cell_state",
+        "h": "hidden_state",
+    }
+    traced = {names[k]: np.stack(v, axis=1) for k, v in trace.items()}
+    return outputs, states, traced
 
 
 REFERENCES = {"lstm": lstm, "gru": gru, "simple_rnn": simple_rnn}

@@ -10,6 +10,21 @@ from toolkit.cells.base import check_rate
 from toolkit.cells.base import layer_normalize
 from toolkit.cells.base import resolve_argument
 
+# The blocks of columns of `kernel`, `recurrent_kernel` and `bias`, in Keras'
+# order; a removed gate's block is left out.
+_BLOCKS = ("input_gate", "forget_gate", "candidate", "output_gate")
+# The sigmoid gates, in the order of the full-gate-recurrence state.
+_SIGMOID_GATES = ("input_gate", "forget_gate", "output_gate")
+
+
+def _check_bool(argument_name, value):
+    if not isinstance(value, bool):
+        raise ValueError(
+            f"Argument `{argument_name}` expected a boolean (True or False). "
+            f"Received: {argument_name}={value!r}"
+        )
+    return value
+
 
 @keras.saving.register_keras_serializable(package="toolkit")
 class LSTMCell(RecurrentCell):
@@ -33,8 +48,8 @@ class LSTMCell(RecurrentCell):
     (Gers & Schmidhuber, 2000). Options, each off by default:
 
     * `coupled_input_forget=True` (CIFG, Greff et al., 2017): `i_t = 1 - f_t`;
-      the input-gate columns are dropped from `W`, `U` and `b`, whose gate
-      order becomes `[f, g, o]`.
+      the input-gate columns are dropped from `W`, `U` and `b`. (Greff et al.
+      write `f_t = 1 - i_t`; with a sigmoid the two are the same model.)
     * `layer_norm=True` (Ba et al., 2016):
       `z = LN(x_t W; s_x) + LN(h_{t-1} U; s_h) + b` and
       `h_t = o_t * phi(LN(c_t; s_c, b_c))`. The cell state carried to the
@@ -46,13 +61,69 @@ class LSTMCell(RecurrentCell):
       `projection_clip=v` clips `r_t` to `[-v, v]`.
     * `zoneout` / `cell_zoneout` (Krueger et al., 2016) on `h_t` / `c_t`.
 
+    Ablations of Greff et al. (2017), "LSTM: A Search Space Odyssey", each an
+    option that can be combined with the others:
+
+    * `input_gate=False` (NIG): `i_t = 1`.
+    * `forget_gate=False` (NFG): `f_t = 1`.
+    * `output_gate=False` (NOG): `o_t = 1`.
+    * `input_squashing=False` (NIAF, no input activation function):
+      `g_t = z_g`, no `phi` on the candidate.
+    * `output_squashing=False` (NOAF, no output activation function):
+      `h_t = o_t * c_t`, no `phi` on the cell state (with `layer_norm`,
+      `h_t = o_t * LN(c_t; s_c, b_c)`).
+    * `full_gate_recurrence=True` (FGR): each gate also reads the previous
+      step's gate activations through the paper's nine matrices `R_{ba}`
+      `(units, units)`, the blocks of one `gate_recurrent_kernel` `R` of
+      shape `(3 units, 3 units)` (rows: the previous gate `b`, columns: the
+      gate `a`, both in the order `[i, f, o]`):
+
+      ```
+      z_a += i_{t-1} R_{ia} + f_{t-1} R_{fa} + o_{t-1} R_{oa}   for a in i, f, o
+      ```
+
+      added like the peepholes (after layer norm). The previous gates are a
+      third state `[i_{t-1}, f_{t-1}, o_{t-1}]` of size `3 * units`, zeros at
+      the start like `h` and `c` and kept at masked steps like them (never
+      zoned out). Only the gates that have weights take part: without a
+      gate, or with CIFG (whose `i = 1 - f` adds nothing `f` does not give),
+      its rows and columns are left out of `R` and of the state
+      (`sigmoid_gates` lists the others).
+
+    (The squashing options are booleans; `activation` stays the function
+    `phi` wherever it is still applied.) Greff et al.'s vanilla LSTM has
+    peepholes; their variants map to options:
+
+    | Greff et al. | options                                    |
+    | ------------ | ------------------------------------------ |
+    | V (vanilla)  | `peephole=True`                            |
+    | NIG          | `peephole=True, input_gate=False`          |
+    | NFG          | `peephole=True, forget_gate=False`         |
+    | NOG          | `peephole=True, output_gate=False`         |
+    | NIAF         | `peephole=True, input_squashing=False`     |
+    | NOAF         | `peephole=True, output_squashing=False`    |
+    | NP           | `peephole=False` (the default)             |
+    | CIFG         | `peephole=True, coupled_input_forget=True` |
+    | FGR          | `peephole=True, full_gate_recurrence=True` |
+
     Weights follow `keras.layers.LSTMCell`: `kernel` `(features, 4 * units)`,
     `recurrent_kernel` `(units, 4 * units)`, `bias` `(4 * units,)`, gate order
-    `[i, f, g, o]`, so weights move both ways between the two. Extra weights
-    come after them: `input_peephole`, `forget_peephole`, `output_peephole`
+    `[i, f, g, o]`, so weights move both ways between the two. A removed gate
+    (`input_gate=False`, `forget_gate=False`, `output_gate=False`, the input
+    gate of CIFG) has no weights: its columns are left out and the others
+    keep their order (`gate_order` lists them; e.g. `[f, g, o]` for CIFG and
+    NIG, `[i, g, o]` for NFG), and it has no peephole. Extra weights come
+    after them: `input_peephole`, `forget_peephole`, `output_peephole`
     `(units,)`; `input_norm_scale`, `recurrent_norm_scale` `(gates * units,)`,
     `cell_norm_scale`, `cell_norm_offset` `(units,)`; `projection_kernel`
-    `(units, projection)`.
+    `(units, projection)`; `gate_recurrent_kernel`
+    `(sigmoid gates * units, sigmoid gates * units)`.
+
+    Gate tracing (`recurrent_step(..., return_gates=True)`,
+    `toolkit.inspect`) reports every name of `gate_names` for every variant:
+    a removed gate reports its constant value, ones (the CIFG input gate
+    reports `1 - f_t`), and the candidate reports `g_t` as used, `z_g` under
+    NIAF.
 
     Args:
         units: Positive integer, dimensionality of the cell state.
@@ -63,9 +134,21 @@ class LSTMCell(RecurrentCell):
         recurrent_initializer: (default `"orthogonal"`).
         bias_initializer: (default `"zeros"`).
         unit_forget_bias: Boolean (default `True`). Adds 1 to the forget-gate
-            bias at initialization (Jozefowicz et al., 2015).
+            bias at initialization (Jozefowicz et al., 2015); without a
+            forget gate there is nothing to add it to.
         peephole: Boolean (default `False`). Peephole connections.
-        coupled_input_forget: Boolean (default `False`). CIFG variant.
+        coupled_input_forget: Boolean (default `False`). CIFG variant; needs
+            both `input_gate` and `forget_gate`.
+        input_gate: Boolean (default `True`). `False` is NIG, `i_t = 1`.
+        forget_gate: Boolean (default `True`). `False` is NFG, `f_t = 1`.
+        output_gate: Boolean (default `True`). `False` is NOG, `o_t = 1`.
+        input_squashing: Boolean (default `True`), whether `phi` squashes the
+            candidate. `False` is NIAF, a linear candidate `g_t = z_g`.
+        output_squashing: Boolean (default `True`), whether `phi` squashes the
+            cell state into the output. `False` is NOAF, `h_t = o_t * c_t`.
+        full_gate_recurrence: Boolean (default `False`). FGR, recurrent
+            connections from every gate to every gate; needs at least one
+            gate.
         layer_norm: Boolean (default `False`). Layer-normalized LSTM.
         layer_norm_epsilon: Float (default `1e-5`).
         projection: Positive integer or `None` (default). LSTMP projection size.
@@ -74,6 +157,10 @@ class LSTMCell(RecurrentCell):
         peephole_initializer: (default `"zeros"`, so training starts from a
             plain LSTM).
         projection_initializer: (default `"glorot_uniform"`).
+        gate_recurrent_initializer: Initializer of `gate_recurrent_kernel`
+            (default `"zeros"`, so training starts from an LSTM without gate
+            recurrence); it is regularized and constrained like
+            `recurrent_kernel`.
         kernel_regularizer, recurrent_regularizer, bias_regularizer: (default
             `None`).
         kernel_constraint, recurrent_constraint, bias_constraint: (default
@@ -87,7 +174,9 @@ class LSTMCell(RecurrentCell):
 
     Call arguments:
         inputs: `(batch, features)` tensor.
-        states: list `[h, c]` of `(batch, output_size)` and `(batch, units)`.
+        states: list `[h, c]` of `(batch, output_size)` and `(batch, units)`;
+            with `full_gate_recurrence=True`, `[h, c, gates]` with the
+            previous gates `(batch, sigmoid gates * units)`.
         training: Boolean, training mode (dropout, zoneout).
 
     Example:
@@ -97,6 +186,9 @@ class LSTMCell(RecurrentCell):
     >>> layer = keras.layers.RNN(cell)
     >>> tuple(layer(np.zeros((3, 5, 6), "float32")).shape)
     (3, 2)
+    >>> nig = toolkit.cells.LSTMCell(4, input_gate=False, full_gate_recurrence=True)
+    >>> nig.gate_order, nig.state_size
+    (('forget_gate', 'candidate', 'output_gate'), [4, 4, 8])
     """
 
     _extra_config = (
@@ -105,6 +197,12 @@ class LSTMCell(RecurrentCell):
         "unit_forget_bias",
         "peephole",
         "coupled_input_forget",
+        "input_gate",
+        "forget_gate",
+        "output_gate",
+        "input_squashing",
+        "output_squashing",
+        "full_gate_recurrence",
         "layer_norm",
         "layer_norm_epsilon",
         "projection",
@@ -112,6 +210,7 @@ class LSTMCell(RecurrentCell):
         "projection_clip",
         "peephole_initializer",
         "projection_initializer",
+        "gate_recurrent_initializer",
         "cell_zoneout",
     )
 
@@ -127,6 +226,12 @@ class LSTMCell(RecurrentCell):
         unit_forget_bias=True,
         peephole=False,
         coupled_input_forget=False,
+        input_gate=True,
+        forget_gate=True,
+        output_gate=True,
+        input_squashing=True,
+        output_squashing=True,
+        full_gate_recurrence=False,
         layer_norm=False,
         layer_norm_epsilon=1e-5,
         projection=None,
@@ -134,6 +239,7 @@ class LSTMCell(RecurrentCell):
         projection_clip=None,
         peephole_initializer="zeros",
         projection_initializer="glorot_uniform",
+        gate_recurrent_initializer="zeros",
         kernel_regularizer=None,
         recurrent_regularizer=None,
         bias_regularizer=None,
@@ -170,6 +276,13 @@ class LSTMCell(RecurrentCell):
         self.unit_forget_bias = bool(unit_forget_bias)
         self.peephole = bool(peephole)
         self.coupled_input_forget = bool(coupled_input_forget)
+        self.input_gate = _check_bool("input_gate", input_gate)
+        self.forget_gate = _check_bool("forget_gate", forget_gate)
+        self.output_gate = _check_bool("output_gate", output_gate)
+        self.input_squashing = _check_bool("input_squashing", input_squashing)
+        self.output_squashing = _check_bool("output_squashing", output_squashing)
+        self.full_gate_recurrence = _check_bool("full_gate_recurrence", full_gate_recurrence)
+        self._check_gate_options()
         self.layer_norm = bool(layer_norm)
         self.layer_norm_epsilon = check_positive_float("layer_norm_epsilon", layer_norm_epsilon)
         self.projection = check_positive_int("projection", projection, allow_none=True)
@@ -186,7 +299,28 @@ class LSTMCell(RecurrentCell):
         self.projection_initializer = resolve_argument(
             "projection_initializer", projection_initializer
         )
+        self.gate_recurrent_initializer = resolve_argument(
+            "gate_recurrent_initializer", gate_recurrent_initializer
+        )
         self.cell_zoneout = check_rate("cell_zoneout", cell_zoneout)
+
+    def _check_gate_options(self):
+        if self.coupled_input_forget:
+            for name in ("input_gate", "forget_gate"):
+                if not getattr(self, name):
+                    raise ValueError(
+                        f"Argument `{name}` must be True with `coupled_input_forget=True` "
+                        "(CIFG computes the input gate as 1 - forget gate). "
+                        f"Received: {name}=False, coupled_input_forget=True"
+                    )
+        if not self.sigmoid_gates:
+            received = "input_gate=False, forget_gate=False, output_gate=False"
+            for name in ("full_gate_recurrence", "peephole"):
+                if getattr(self, name):
+                    raise ValueError(
+                        f"Argument `{name}` needs at least one of the input, forget and "
+                        f"output gates. Received: {name}=True with {received}"
+                    )
 
     gate_names = (
         "input_gate",
@@ -198,11 +332,35 @@ class LSTMCell(RecurrentCell):
     )
 
     @property
+    def gate_order(self):
+        """The blocks of columns of `kernel`, `recurrent_kernel` and `bias`, in order.
+
+        A subset of `("input_gate", "forget_gate", "candidate", "output_gate")`:
+        the gates removed by `input_gate=False`, `forget_gate=False`,
+        `output_gate=False` or `coupled_input_forget=True` have no columns.
+        """
+        removed = set()
+        if not self.input_gate or self.coupled_input_forget:
+            removed.add("input_gate")
+        if not self.forget_gate:
+            removed.add("forget_gate")
+        if not self.output_gate:
+            removed.add("output_gate")
+        return tuple(block for block in _BLOCKS if block not in removed)
+
+    @property
+    def sigmoid_gates(self):
+        """The gates computed by `sigma` from their own weights, in `[i, f, o]` order."""
+        return tuple(gate for gate in _SIGMOID_GATES if gate in self.gate_order)
+
+    @property
     def num_gates(self):
-        return 3 if self.coupled_input_forget else 4
+        return len(self.gate_order)
 
     @property
     def state_size(self):
+        if self.full_gate_recurrence:
+            return [self.output_size, self.units, len(self.sigmoid_gates) * self.units]
         return [self.output_size, self.units]
 
     @property
@@ -211,6 +369,8 @@ class LSTMCell(RecurrentCell):
 
     @property
     def zoneout_rates(self):
+        if self.full_gate_recurrence:
+            return [self.zoneout, self.cell_zoneout, 0.0]
         return [self.zoneout, self.cell_zoneout]
 
     def build(self, input_shape):
@@ -238,7 +398,7 @@ class LSTMCell(RecurrentCell):
         self.bias = None
         if self.use_bias:
             bias_initializer = self.bias_initializer
-            if self.unit_forget_bias:
+            if self.unit_forget_bias and "forget_gate" in self.gate_order:
                 bias_initializer = self._unit_forget_bias_initializer
             self.bias = self.add_weight(
                 shape=(width,),
@@ -249,10 +409,9 @@ class LSTMCell(RecurrentCell):
             )
         self.input_peephole = self.forget_peephole = self.output_peephole = None
         if self.peephole:
-            if not self.coupled_input_forget:
-                self.input_peephole = self._vector("input_peephole", self.peephole_initializer)
-            self.forget_peephole = self._vector("forget_peephole", self.peephole_initializer)
-            self.output_peephole = self._vector("output_peephole", self.peephole_initializer)
+            for gate in self.sigmoid_gates:
+                name = gate.replace("_gate", "_peephole")
+                setattr(self, name, self._vector(name, self.peephole_initializer))
         if self.layer_norm:
             self.input_norm_scale = self._vector("input_norm_scale", "ones", width)
             self.recurrent_norm_scale = self._vector("recurrent_norm_scale", "ones", width)
@@ -267,23 +426,36 @@ class LSTMCell(RecurrentCell):
                 regularizer=self.kernel_regularizer,
                 constraint=self.kernel_constraint,
             )
+        self.gate_recurrent_kernel = None
+        if self.full_gate_recurrence:
+            gates_width = len(self.sigmoid_gates) * self.units
+            self.gate_recurrent_kernel = self.add_weight(
+                shape=(gates_width, gates_width),
+                name="gate_recurrent_kernel",
+                initializer=self.gate_recurrent_initializer,
+                regularizer=self.recurrent_regularizer,
+                constraint=self.recurrent_constraint,
+            )
 
     def _vector(self, name, initializer, size=None):
         return self.add_weight(shape=(size or self.units,), name=name, initializer=initializer)
 
     def _unit_forget_bias_initializer(self, shape, dtype=None):
+        # The blocks around the forget gate's ones are drawn in runs, one call
+        # each, as keras.layers.LSTMCell draws them.
         units = self.units
-        forget = keras.initializers.get("ones")((units,), dtype=dtype)
-        if self.coupled_input_forget:
-            rest = self.bias_initializer((2 * units,), dtype=dtype)
-            return ops.concatenate([forget, rest])
-        return ops.concatenate(
-            [
-                self.bias_initializer((units,), dtype=dtype),
-                forget,
-                self.bias_initializer((2 * units,), dtype=dtype),
-            ]
-        )
+        parts, run = [], 0
+        for block in self.gate_order:
+            if block != "forget_gate":
+                run += 1
+                continue
+            if run:
+                parts.append(self.bias_initializer((run * units,), dtype=dtype))
+                run = 0
+            parts.append(keras.initializers.get("ones")((units,), dtype=dtype))
+        if run:
+            parts.append(self.bias_initializer((run * units,), dtype=dtype))
+        return ops.concatenate(parts)
 
     def project_inputs(self, inputs):
         projected = ops.matmul(inputs, self.kernel)
@@ -314,26 +486,45 @@ class LSTMCell(RecurrentCell):
                 recurrent, self.recurrent_norm_scale, epsilon=self.layer_norm_epsilon
             )
         gate_inputs = projected_inputs + recurrent
-        if self.coupled_input_forget:
-            forget_z, candidate_z, output_z = ops.split(gate_inputs, 3, axis=-1)
+        if self.num_gates == 1:
+            z = {"candidate": gate_inputs}
         else:
-            input_z, forget_z, candidate_z, output_z = ops.split(gate_inputs, 4, axis=-1)
+            z = dict(zip(self.gate_order, ops.split(gate_inputs, self.num_gates, axis=-1)))
+        sigmoid_gates = self.sigmoid_gates
+        if self.full_gate_recurrence:
+            feedback = ops.matmul(states[2], self.gate_recurrent_kernel)
+            if len(sigmoid_gates) > 1:
+                feedback = ops.split(feedback, len(sigmoid_gates), axis=-1)
+            else:
+                feedback = [feedback]
+            for gate, value in zip(sigmoid_gates, feedback):
+                z[gate] = z[gate] + value
         if self.peephole:
-            forget_z = forget_z + self.forget_peephole * previous_cell
-            if not self.coupled_input_forget:
-                input_z = input_z + self.input_peephole * previous_cell
-        forget_gate = self.recurrent_activation(forget_z)
+            for gate in ("input_gate", "forget_gate"):
+                if gate in z:
+                    peephole = getattr(self, gate.replace("_gate", "_peephole"))
+                    z[gate] = z[gate] + peephole * previous_cell
+
+        # A removed gate is the constant 1: `None` here, so nothing multiplies by it.
+        forget_gate = input_gate = output_gate = None
+        if "forget_gate" in z:
+            forget_gate = self.recurrent_activation(z["forget_gate"])
         if self.coupled_input_forget:
             input_gate = 1.0 - forget_gate
-        else:
-            input_gate = self.recurrent_activation(input_z)
-        candidate = self.activation(candidate_z)
-        cell = forget_gate * previous_cell + input_gate * candidate
+        elif "input_gate" in z:
+            input_gate = self.recurrent_activation(z["input_gate"])
+        candidate = z["candidate"]
+        if self.input_squashing:
+            candidate = self.activation(candidate)
+        kept = previous_cell if forget_gate is None else forget_gate * previous_cell
+        cell = kept + (candidate if input_gate is None else input_gate * candidate)
         if self.cell_clip is not None:
             cell = ops.clip(cell, -self.cell_clip, self.cell_clip)
-        if self.peephole:
-            output_z = output_z + self.output_peephole * cell
-        output_gate = self.recurrent_activation(output_z)
+        if "output_gate" in z:
+            output_z = z["output_gate"]
+            if self.peephole:
+                output_z = output_z + self.output_peephole * cell
+            output_gate = self.recurrent_activation(output_z)
         cell_output = cell
         if self.layer_norm:
             cell_output = layer_normalize(
@@ -342,22 +533,30 @@ class LSTMCell(RecurrentCell):
                 self.cell_norm_offset,
                 epsilon=self.layer_norm_epsilon,
             )
-        hidden = output_gate * self.activation(cell_output)
+        if self.output_squashing:
+            cell_output = self.activation(cell_output)
+        hidden = cell_output if output_gate is None else output_gate * cell_output
         if self.projection is not None:
             hidden = ops.matmul(hidden, self.projection_kernel)
             if self.projection_clip is not None:
                 hidden = ops.clip(hidden, -self.projection_clip, self.projection_clip)
-        hidden, cell = self.apply_zoneout(
-            [previous_hidden, previous_cell], [hidden, cell], zoneout_masks, training
-        )
+        new_states = [hidden, cell]
+        if self.full_gate_recurrence:
+            computed = {"input_gate": input_gate, "forget_gate": forget_gate}
+            computed["output_gate"] = output_gate
+            values = [computed[gate] for gate in sigmoid_gates]
+            new_states.append(values[0] if len(values) == 1 else ops.concatenate(values, -1))
+        new_states = self.apply_zoneout(states, new_states, zoneout_masks, training)
+        hidden, cell = new_states[0], new_states[1]
         gates = None
         if return_gates:
+            ones = ops.ones_like(cell)
             gates = {
-                "input_gate": input_gate,
-                "forget_gate": forget_gate,
-                "output_gate": output_gate,
+                "input_gate": ones if input_gate is None else input_gate,
+                "forget_gate": ones if forget_gate is None else forget_gate,
+                "output_gate": ones if output_gate is None else output_gate,
                 "candidate": candidate,
                 "cell_state": cell,
                 "hidden_state": hidden,
             }
-        return hidden, [hidden, cell], gates
+        return hidden, new_states, gates

@@ -41,6 +41,12 @@ from toolkit.cells.lstm import LSTMCell
 _LSTM_PLAIN = {
     "peephole": False,
     "coupled_input_forget": False,
+    "input_gate": True,
+    "forget_gate": True,
+    "output_gate": True,
+    "input_squashing": True,
+    "output_squashing": True,
+    "full_gate_recurrence": False,
     "layer_norm": False,
     "cell_clip": None,
     "projection": None,
