@@ -14,6 +14,7 @@ import toolkit
         (" GRU ", toolkit.layers.GRU),
         ("mgu", toolkit.layers.MGU),
         ("sLSTM", toolkit.layers.sLSTM),
+        ("mingru", toolkit.layers.MinGRU),
     ],
 )
 def test_get_returns_the_layer_class(name, layer):
@@ -21,7 +22,15 @@ def test_get_returns_the_layer_class(name, layer):
 
 
 def test_available_lists_every_name_get_accepts():
-    assert toolkit.layers.available() == ("simple", "lstm", "gru", "mgu", "slstm")
+    assert toolkit.layers.available() == (
+        "simple",
+        "lstm",
+        "gru",
+        "mgu",
+        "slstm",
+        "mingru",
+        "minlstm",
+    )
     for name in toolkit.layers.available():
         assert issubclass(toolkit.layers.get(name), toolkit.layers.Recurrent)
 

@@ -8,22 +8,33 @@ names, so a new cell becomes selectable everywhere when it is added here.
 from toolkit.layers.gru import GRU
 from toolkit.layers.lstm import LSTM
 from toolkit.layers.mgu import MGU
+from toolkit.layers.minimal import MinGRU
+from toolkit.layers.minimal import MinLSTM
 from toolkit.layers.simple_rnn import SimpleRNN
 from toolkit.layers.slstm import sLSTM
 
-LAYERS_BY_NAME = {"simple": SimpleRNN, "lstm": LSTM, "gru": GRU, "mgu": MGU, "slstm": sLSTM}
+LAYERS_BY_NAME = {
+    "simple": SimpleRNN,
+    "lstm": LSTM,
+    "gru": GRU,
+    "mgu": MGU,
+    "slstm": sLSTM,
+    "mingru": MinGRU,
+    "minlstm": MinLSTM,
+}
 
 
 def available():
     """The cell names `get` accepts, in the order they were added.
 
     Returns:
-        A tuple of strings, e.g. `("simple", "lstm", "gru", "mgu", "slstm")`.
+        A tuple of strings, e.g. `("simple", "lstm", "gru", "mgu", "slstm",
+        "mingru", "minlstm")`.
 
     Example:
 
     >>> available()
-    ('simple', 'lstm', 'gru', 'mgu', 'slstm')
+    ('simple', 'lstm', 'gru', 'mgu', 'slstm', 'mingru', 'minlstm')
     """
     return tuple(LAYERS_BY_NAME)
 
@@ -33,8 +44,8 @@ def get(name):
 
     Args:
         name: String, one of `available()`: `"simple"` (`SimpleRNN`),
-            `"lstm"` (`LSTM`), `"gru"` (`GRU`), `"mgu"` (`MGU`) or `"slstm"`
-            (`sLSTM`). Case-insensitive;
+            `"lstm"` (`LSTM`), `"gru"` (`GRU`), `"mgu"` (`MGU`), `"slstm"`
+            (`sLSTM`), `"mingru"` (`MinGRU`) or `"minlstm"` (`MinLSTM`). Case-insensitive;
             surrounding whitespace is ignored.
 
     Returns:

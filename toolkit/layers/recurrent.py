@@ -9,6 +9,8 @@ from toolkit.layers.fused import fused_unsupported_reason
 from toolkit.layers.masks import check_mask
 from toolkit.layers.masks import check_rank
 from toolkit.layers.masks import masked_update
+from toolkit.layers.scan import parallel_sequence
+from toolkit.layers.scan import parallel_unsupported_reason
 from toolkit.layers.time_loop import scan
 
 
@@ -47,14 +49,18 @@ class Recurrent(keras.layers.Layer):
             `get_weights()`, so weight layouts stay those of Keras.
         unroll: Boolean (default `False`). Run the loop in Python, which needs
             a static number of timesteps; can be faster for short sequences.
-        fused: `"auto"` (default), `True` or `False`. Whether to run the
-            fused loop with a hand-written backward pass through time
-            (`toolkit/layers/fused.py`) for a standard LSTM or GRU cell on the
-            TensorFlow backend: same results, faster training. `"auto"` uses
-            it whenever the cell and call qualify, `True` raises where they do
-            not, `False` always runs the generic step loop. After a call,
-            `execution_path` says which loop ran and why (as Keras'
-            `use_cudnn` does for cuDNN).
+        fused: `"auto"` (default), `True` or `False`. Whether to run a fast
+            path instead of the generic step loop, same results: for a cell
+            whose recurrence is linear in its state (`MinGRUCell`,
+            `MinLSTMCell`), a parallel scan over time (`toolkit/layers/scan.py`,
+            every backend; not with `unroll=True` or gate tracing); for a
+            standard LSTM or GRU cell on the TensorFlow backend, the fused
+            loop with a hand-written backward pass through time
+            (`toolkit/layers/fused.py`). `"auto"` uses it whenever the cell and
+            call qualify, `True` raises where they do not, `False` always runs
+            the generic step loop. After a call, `execution_path` says which
+            path ran and why (as Keras' `use_cudnn` does for cuDNN), e.g.
+            `"parallel scan (associative)"`.
         **kwargs: Base layer arguments (`name`, `dtype`, ...).
 
     Call arguments:
@@ -225,10 +231,21 @@ class Recurrent(keras.layers.Layer):
         if self.go_backwards:
             step_inputs = keras.tree.map_structure(lambda x: ops.flip(x, axis=0), step_inputs)
 
-        if self._use_fused(training, return_gates):
+        path = self._fast_path(training, return_gates)
+        if path == "parallel":
+            outputs, states = parallel_sequence(
+                cell,
+                step_inputs["projected"],
+                states,
+                step_inputs.get("mask"),
+                training,
+                zoneout_masks=step_inputs.get("zoneout"),
+            )
+        elif path == "fused":
             outputs, states = fused_sequence(
                 cell, step_inputs["projected"], states, step_inputs.get("mask"), training
             )
+        if path is not None:
             last_output = states[0]
             if "mask" in step_inputs:  # no valid step: the last output stays zero
                 seen = ops.any(step_inputs["mask"], axis=0)
@@ -269,22 +286,26 @@ class Recurrent(keras.layers.Layer):
             outputs = ops.transpose(outputs, (1, 0, 2))
         return last_output, outputs, states, gates
 
-    def _use_fused(self, training, return_gates):
-        """Chooses the loop and records it in `execution_path`."""
+    def _fast_path(self, training, return_gates):
+        """Chooses `"parallel"`, `"fused"` or `None` (the step loop); sets `execution_path`."""
         if self.fused is False:
             self.execution_path = "step loop (fused=False)"
-            return False
-        reason = fused_unsupported_reason(self.cell, training, return_gates, self.unroll)
+            return None
+        if hasattr(self.cell, "parallel_coefficients"):
+            reason = parallel_unsupported_reason(self.cell, return_gates, self.unroll)
+            path, needs = "parallel", "a call the parallel scan can run"
+            ran = f"parallel scan ({self.cell.scan.replace('_', ' ')})"
+        else:
+            reason = fused_unsupported_reason(self.cell, training, return_gates, self.unroll)
+            path, needs = "fused", "a standard LSTM or GRU cell on the TensorFlow backend"
+            ran = "fused (hand-written backward through time)"
         if reason is None:
-            self.execution_path = "fused (hand-written backward through time)"
-            return True
+            self.execution_path = ran
+            return path
         if self.fused is True and not return_gates:
-            raise ValueError(
-                f"Argument `fused=True` needs a standard LSTM or GRU cell on the TensorFlow "
-                f"backend. Received: {reason}"
-            )
+            raise ValueError(f"Argument `fused=True` needs {needs}. Received: {reason}")
         self.execution_path = f"step loop ({reason})"
-        return False
+        return None
 
     def _initial_states(self, sequences, initial_state):
         cell = self.cell
