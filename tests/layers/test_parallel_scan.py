@@ -80,6 +80,36 @@ def test_linear_scan_equals_a_sequential_loop(method, length):
     assert_close(got, np.stack(expected))
 
 
+@pytest.mark.tensorflow_only
+@pytest.mark.parametrize("reverse", [False, True], ids=["forward", "reverse"])
+@pytest.mark.parametrize("length", [1, 2, 3, 4, 5, 8, 9, 10, 17, 64, 65, 1000])
+def test_blocked_scan_equals_a_sequential_loop(length, reverse):
+    """Block sizes that divide the length or leave a partial last block; both directions."""
+    import tensorflow as tf
+
+    from toolkit.layers.blocked_scan import blocked_linear_scan
+
+    rng = np.random.default_rng(length)
+    a = rng.uniform(-1.0, 1.0, size=(length, 2, 3))  # any sign
+    b = rng.normal(size=(length, 2, 3))
+    h0 = rng.normal(size=(2, 3))
+    expected, h = [None] * length, h0
+    for t in reversed(range(length)) if reverse else range(length):
+        h = a[t] * h + b[t]
+        expected[t] = h
+    arguments = [x.astype("float32") for x in (a, b, h0)]
+    assert_close(blocked_linear_scan(*arguments, reverse=reverse), np.stack(expected))
+    # Traced for any length, and XLA-compiled.
+    spec = [tf.TensorSpec([None, 2, 3]), tf.TensorSpec([None, 2, 3]), tf.TensorSpec([2, 3])]
+    for jit in (False, True):
+        run = tf.function(
+            lambda a, b, h0: blocked_linear_scan(a, b, h0, reverse=reverse),
+            input_signature=spec,
+            jit_compile=jit,
+        )
+        assert_close(run(*arguments), np.stack(expected))
+
+
 def test_linear_scan_names_a_bad_method():
     with pytest.raises(ValueError, match="`method` expected one of"):
         linear_scan(np.ones((2, 1)), np.ones((2, 1)), np.ones((1,)), method="serial")
@@ -88,7 +118,7 @@ def test_linear_scan_names_a_bad_method():
 # === Parallel scan = step loop: outputs, final states, gradients, up to 4096 steps ===
 
 
-def loss_and_gradients(layer, sequences, state, mask, dynamic_time=False):
+def loss_and_gradients(layer, sequences, state, mask, dynamic_time=False, training=False):
     """Outputs and d(loss)/d(inputs, initial state, every weight).
 
     Every output and the final state reach the loss with their own weights.
@@ -108,7 +138,12 @@ def loss_and_gradients(layer, sequences, state, mask, dynamic_time=False):
 
         def loss_function(trainable, sequences, state):
             outputs, _ = layer.stateless_call(
-                trainable, non_trainable, sequences, initial_state=[state], mask=mask
+                trainable,
+                non_trainable,
+                sequences,
+                initial_state=[state],
+                mask=mask,
+                training=training,
             )
             return loss_of(outputs), outputs
 
@@ -131,7 +166,7 @@ def loss_and_gradients(layer, sequences, state, mask, dynamic_time=False):
         def gradient_function(sequences, state, mask):
             with tf.GradientTape() as tape:
                 tape.watch([sequences, state])
-                outputs = layer(sequences, initial_state=[state], mask=mask)
+                outputs = layer(sequences, initial_state=[state], mask=mask, training=training)
                 loss = loss_of(outputs)
             return outputs, tape.gradient(loss, [sequences, state, *layer.trainable_weights])
 
@@ -162,19 +197,22 @@ GRADIENT_CASES = {
 }
 
 
+@pytest.mark.parametrize("training", [False, True], ids=["inference", "training"])
 @pytest.mark.parametrize(
     "kind, time, options", list(GRADIENT_CASES.values()), ids=list(GRADIENT_CASES)
 )
-def test_parallel_scan_equals_the_step_loop_with_gradients(kind, time, options):
+def test_parallel_scan_equals_the_step_loop_with_gradients(kind, time, options, training):
+    """In training, TensorFlow runs the XLA-compiled blocked scan and its own backward."""
     sequences = inputs(2, seed=time, time=time)
     (state,) = initial_states(2, seed=time + 1)
     mask = long_mask(2, time)
-    parallel = make_layer(kind, weight_seed=time, **options)
-    loop = make_layer(kind, fused=False, **options)
+    # The same seed: in training both layers draw the same zoneout masks.
+    parallel = make_layer(kind, weight_seed=time, seed=5, **options)
+    loop = make_layer(kind, fused=False, seed=5, **options)
     loop.set_weights(parallel.get_weights())
 
-    got = loss_and_gradients(parallel, sequences, state, mask)
-    want = loss_and_gradients(loop, sequences, state, mask)
+    got = loss_and_gradients(parallel, sequences, state, mask, training=training)
+    want = loss_and_gradients(loop, sequences, state, mask, training=training)
 
     assert parallel.execution_path == f"parallel scan ({parallel.cell.scan.replace('_', ' ')})"
     assert loop.execution_path == "step loop (fused=False)"
@@ -182,6 +220,8 @@ def test_parallel_scan_equals_the_step_loop_with_gradients(kind, time, options):
     for index, (value, expected) in enumerate(zip(got, want)):
         # d(outputs, state; inputs, state, kernel[, bias])
         np.testing.assert_allclose(value, expected, rtol=ATOL, atol=ATOL, err_msg=f"{index}")
+    if training and options.get("zoneout"):
+        return  # the NumPy reference draws no zoneout masks
     # The loop itself is the paper's recurrence (NumPy, float64).
     if options.get("go_backwards"):
         sequences, mask = sequences[:, ::-1], mask[:, ::-1]
@@ -193,9 +233,14 @@ def test_parallel_scan_equals_the_step_loop_with_gradients(kind, time, options):
 
 
 @pytest.mark.tensorflow_only
-@pytest.mark.parametrize("kind, scan", [("mingru", "associative"), ("minlstm", "log_space")])
-def test_unknown_length_graph_equals_the_step_loop_with_gradients(kind, scan, monkeypatch):
-    """A TensorFlow graph traced for any length runs the doubling form of the scan."""
+@pytest.mark.parametrize("training", [False, True], ids=["inference", "training"])
+@pytest.mark.parametrize(
+    "kind, scan, doubling", [("mingru", "associative", []), ("minlstm", "log_space", [None])]
+)
+def test_unknown_length_graph_equals_the_step_loop_with_gradients(
+    kind, scan, doubling, training, monkeypatch
+):
+    """A TensorFlow graph traced for any length: the blocked scan, or the doubling form."""
     from toolkit.layers import scan as scan_module
 
     sequences = inputs(2, seed=8, time=45)
@@ -213,9 +258,11 @@ def test_unknown_length_graph_equals_the_step_loop_with_gradients(kind, scan, mo
             lengths.append(elements[0].shape[0]) or original(combine, elements, identities)
         ),
     )
-    got = loss_and_gradients(parallel, sequences, state, mask, dynamic_time=True)
-    assert lengths == [None]  # traced without a length: the doubling form ran
-    want = loss_and_gradients(loop, sequences, state, mask, dynamic_time=True)
+    got = loss_and_gradients(parallel, sequences, state, mask, True, training)
+    # Traced without a length: the log-space scan's logcumsumexp ran in the doubling
+    # form; the associative scan runs blocked on TensorFlow, with no prefix scan.
+    assert lengths == doubling
+    want = loss_and_gradients(loop, sequences, state, mask, True, training)
     assert parallel.execution_path.startswith("parallel scan")
     for index, (value, expected) in enumerate(zip(got, want)):
         np.testing.assert_allclose(value, expected, rtol=ATOL, atol=ATOL, err_msg=f"{index}")

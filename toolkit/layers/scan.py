@@ -14,10 +14,14 @@ Two implementations of the scan (the cell's `scan` argument):
   scan with the affine combine `(a1, b1), (a2, b2) -> (a1 * a2, a2 * b1 +
   b2)`, the composition of `h -> a1 h + b1` then `h -> a2 h + b2`. Any signs;
   only products and sums of the step values, no division, no logarithm.
-  `keras.ops.associative_scan` runs it whenever the length is static (always
-  on JAX); a TensorFlow graph over sequences of any length (a SavedModel, a
-  `tf.function` with a `None` time axis) runs the same combine as Hillis &
-  Steele's doubling in one `while_loop` (`_prefix_scan` says why).
+  On TensorFlow, `parallel_sequence` runs it as the blocked scan of
+  `toolkit/layers/blocked_scan.py` (sequential within `sqrt(T)` blocks, all
+  blocks at once; XLA-compiled with a hand-written backward in training).
+  Elsewhere, and in `linear_scan`, `keras.ops.associative_scan` runs it
+  whenever the length is static (always on JAX); a TensorFlow graph over
+  sequences of any length (a SavedModel, a `tf.function` with a `None` time
+  axis) runs the same combine as Hillis & Steele's doubling in one
+  `while_loop` (`_prefix_scan` says why).
 * `log_space_linear_scan` (`"log_space"`; Heinsen, 2023, "Efficient
   Parallelization of a Ubiquitous Sequential Computation", the recipe of the
   paper's appendix): with `A_t = a_1 ... a_t`,
@@ -51,6 +55,7 @@ import numpy as np
 from keras import ops
 
 from toolkit.cells.minimal import SCAN_METHODS
+from toolkit.layers import blocked_scan
 
 
 def parallel_unsupported_reason(cell, return_gates=False, unroll=False):
@@ -80,6 +85,11 @@ def parallel_sequence(cell, projected, states, mask=None, training=False, zoneou
         `(outputs, [h_T])`: the outputs `(time, batch, units)` (zero at masked
         steps) and the final state.
     """
+    if cell.scan == "associative" and blocked_scan.supported():
+        outputs, final = blocked_scan.blocked_parallel_sequence(
+            cell, projected, states[0], mask, training, zoneout_masks
+        )
+        return outputs, [final]
     coefficients, values = cell.parallel_coefficients(
         projected, zoneout_masks=zoneout_masks, training=training
     )
