@@ -41,7 +41,7 @@ class TranslationConfig:
     target_vocabulary: int = 4000
     max_tokens: int = 64  # training pairs are cut to this many subword tokens a side
     # Model.
-    cell: str = "gru"  # lstm | gru
+    cell: str = "gru"  # any name of toolkit.layers.available(): gru, lstm, mgu, slstm, ...
     attention: str = "luong-general"  # bahdanau | luong-dot | luong-general | none
     units: int = 256
     embedding_dim: int = 128
@@ -73,7 +73,7 @@ class TranslationConfig:
         check_training_values(self)
         check_values(
             self,
-            choices={"cell": sorted(CELLS), "attention": list(ATTENTIONS), "monitor": MONITORS},
+            choices={"cell": list(CELLS), "attention": list(ATTENTIONS), "monitor": MONITORS},
             positive=(
                 "source_vocabulary target_vocabulary max_tokens units embedding_dim "
                 "encoder_layers beam_width dev_bleu_pairs"

@@ -31,7 +31,8 @@ from toolkit.decoding import tile_batch
 
 PAD, UNK, BOS, EOS = 0, 1, 2, 3  # SentencePiece ids of the recipe's tokenizers
 ATTENTIONS = ("bahdanau", "luong-dot", "luong-general", "none")
-CELLS = {"lstm": toolkit.cells.LSTMCell, "gru": toolkit.cells.GRUCell}
+# Any cell name of `toolkit.layers.available()`.
+CELLS = toolkit.layers.available()
 
 
 def attention_mechanism(name, units):
@@ -90,9 +91,8 @@ class Seq2Seq:
         self.model = model
         self.source_embedding = model.get_layer("source_embedding")
         self.encoders = [model.get_layer(f"encoder_{i}") for i in range(config.encoder_layers)]
-        self.bridges = [
-            model.get_layer(f"bridge_{i}") for i in range(self._state_count(config.cell))
-        ]
+        bridged, _ = self._state_counts(config.cell)
+        self.bridges = [model.get_layer(f"bridge_{i}") for i in range(bridged)]
         self.target_embedding = model.get_layer("target_embedding")
         self.decoder = model.get_layer("decoder")
         self.projection = model.get_layer("projection")
@@ -106,8 +106,15 @@ class Seq2Seq:
         return cls(config, None, None, model=model)
 
     @staticmethod
-    def _state_count(cell):
-        return 2 if cell == "lstm" else 1
+    def _state_counts(cell):
+        """`(bridged, total)`: how many decoder states the bridge sets, of how many.
+
+        The bridge maps the encoder's final hidden states (and an LSTM's memory
+        cells) to the decoder's; any other state (sLSTM's cell, normalizer and
+        stabilizer) starts at the cell's zero state, which is consistent.
+        """
+        total = len(toolkit.layers.get(cell).cell_class(1).state_size)
+        return (2 if cell == "lstm" else 1), total
 
     # === Building ===
 
@@ -115,7 +122,7 @@ class Seq2Seq:
         config = self.config
         if config.cell not in CELLS:
             raise ValueError(
-                f"Config key `cell` expected one of {sorted(CELLS)}. Received: {config.cell!r}"
+                f"Config key `cell` expected one of {list(CELLS)}. Received: {config.cell!r}"
             )
         layer_class = toolkit.layers.get(config.cell)
         source_ids = keras.Input((None,), dtype="int32", name="source_ids")
@@ -134,14 +141,15 @@ class Seq2Seq:
             if not last:
                 x = keras.layers.Dropout(config.dropout)(x)
         memory, final_states = x[0], x[1:]
-        count = self._state_count(config.cell)
+        count, total = self._state_counts(config.cell)
         # Bidirectional returns forward states, then backward states.
         initial_state = [
             keras.layers.Dense(config.units, activation="tanh", name=f"bridge_{i}")(
-                keras.layers.Concatenate()([final_states[i], final_states[count + i]])
+                keras.layers.Concatenate()([final_states[i], final_states[total + i]])
             )
             for i in range(count)
         ]
+        initial_state += [ops.zeros_like(initial_state[0]) for _ in range(total - count)]
         if config.attention == "luong-dot":
             memory = keras.layers.Dense(config.units, use_bias=False, name="memory_projection")(
                 memory
@@ -150,7 +158,7 @@ class Seq2Seq:
             target_vocabulary_size, config.embedding_dim, mask_zero=True, name="target_embedding"
         )(decoder_ids)
         y = keras.layers.Dropout(config.dropout)(y)
-        cell = CELLS[config.cell](config.units)
+        cell = layer_class.cell_class(config.units)
         mechanism = attention_mechanism(config.attention, config.units)
         if mechanism is None:
             outputs = toolkit.layers.Recurrent(cell, return_sequences=True, name="decoder")(
@@ -185,11 +193,12 @@ class Seq2Seq:
             x = encoder(x, mask=mask)
         outputs = self.encoders[-1](x, mask=mask)
         memory, final_states = outputs[0], outputs[1:]
-        count = len(self.bridges)
+        total = len(final_states) // 2
         states = [
-            self.bridges[i](ops.concatenate([final_states[i], final_states[count + i]], axis=-1))
-            for i in range(count)
+            bridge(ops.concatenate([final_states[i], final_states[total + i]], axis=-1))
+            for i, bridge in enumerate(self.bridges)
         ]
+        states += [ops.zeros_like(states[0]) for _ in range(total - len(states))]
         if self.memory_projection is not None:
             memory = self.memory_projection(memory)
         return memory, mask, states

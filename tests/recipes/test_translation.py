@@ -194,7 +194,14 @@ def test_translate_command_reads_a_file_or_stdin(memorized, tmp_path, capsys, mo
 
 @pytest.mark.parametrize(
     "attention, cell, monitor",
-    [("none", "gru", "loss"), ("bahdanau", "lstm", "bleu"), ("luong-dot", "gru", "loss")],
+    [
+        ("none", "gru", "loss"),
+        ("bahdanau", "lstm", "bleu"),
+        ("luong-dot", "gru", "loss"),
+        # Four states, one bridged; and a cell trained by the parallel scan.
+        ("bahdanau", "slstm", "loss"),
+        ("none", "mingru", "loss"),
+    ],
 )
 def test_other_attentions_and_cells_train(tmp_path, attention, cell, monitor):
     data = write_splits(tmp_path / "data", PAIRS[:4])
@@ -261,7 +268,7 @@ def test_bad_data_fails_cleanly_and_leaves_no_output(tmp_path):
     "overrides, message",
     [
         (["attention=luong-concat"], r"`attention` expected one of \['bahdanau'"),
-        (["cell=simple"], r"`cell` expected one of \['gru', 'lstm'\]"),
+        (["cell=transformer"], r"`cell` expected one of \['simple', 'lstm', 'gru', 'mgu'"),
         (["beam_width=0"], r"`beam_width` expected a positive integer"),
         (["label_smoothing=1"], r"`label_smoothing` expected a number in \[0, 1\)"),
         (["tokens=5"], r"Unknown config key `tokens`"),
