@@ -1,5 +1,7 @@
 """The training flags every recipe's command line shares."""
 
+import argparse
+import importlib
 import pathlib
 import sys
 
@@ -64,3 +66,35 @@ def train_command(parser, argv, config_class, run, summary):
     print(summary(metrics))
     print_written(metrics, args.out)
     return 0
+
+
+def subcommand_main(argv, commands, train):
+    """Runs `commands[argv[0]](argv[1:])`, or `train(argv)` (`train` may be named first).
+
+    `argv` defaults to `sys.argv[1:]`; `commands` maps subcommand names to their
+    `main(argv)` functions.
+    """
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] and argv[0] in commands:
+        return commands[argv[0]](argv[1:])
+    if argv[:1] == ["train"]:
+        argv = argv[1:]
+    return train(argv)
+
+
+def export_command(recipe):
+    """The `export RUN_DIR` subcommand of `recipes.<recipe>`: `<recipe>.export.export_run`."""
+
+    def export_main(argv):
+        parser = argparse.ArgumentParser(
+            prog=f"KERAS_BACKEND=tensorflow python -m recipes.{recipe} export",
+            description="(Re)write RUN_DIR/saved_model/ from a finished run folder, e.g. one "
+            "trained with JAX (the SavedModel is built with the TensorFlow backend).",
+        )
+        parser.add_argument("run_dir", help="a finished run folder (holds model.keras)")
+        args = parser.parse_args(argv)
+        export_run = importlib.import_module(f"recipes.{recipe}.export").export_run
+        print(f"Wrote {export_run(args.run_dir)}")
+        return 0
+
+    return export_main

@@ -1,9 +1,10 @@
 """The recipe's command line: train (the default), `tag` and `export`."""
 
 import argparse
-import sys
 
 from recipes.runner.cli import add_training_arguments
+from recipes.runner.cli import export_command
+from recipes.runner.cli import subcommand_main
 from recipes.runner.cli import train_command
 
 EPILOG = """examples:
@@ -43,25 +44,9 @@ def tag_parser():
     return parser
 
 
-def export_parser():
-    parser = argparse.ArgumentParser(
-        prog="KERAS_BACKEND=tensorflow python -m recipes.speech_tagging export",
-        description="(Re)write RUN_DIR/saved_model/ from a finished run folder, e.g. one "
-        "trained with JAX (the SavedModel is built with the TensorFlow backend).",
-    )
-    parser.add_argument("run_dir", help="a finished run folder (holds model.keras)")
-    return parser
-
-
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] == ["tag"]:
-        return tag_main(argv[1:])
-    if argv[:1] == ["export"]:
-        return export_main(argv[1:])
-    if argv[:1] == ["train"]:
-        argv = argv[1:]
-    return train_main(argv)
+    commands = {"tag": tag_main, "export": export_command("speech_tagging")}
+    return subcommand_main(argv, commands, train_main)
 
 
 def train_main(argv):
@@ -103,12 +88,4 @@ def tag_main(argv):
             continue
         for start, end, label in result:
             print(f"{start:.4f}\t{end:.4f}\t{label}")
-    return 0
-
-
-def export_main(argv):
-    args = export_parser().parse_args(argv)
-    from recipes.speech_tagging.export import export_run
-
-    print(f"Wrote {export_run(args.run_dir)}")
     return 0

@@ -1,10 +1,11 @@
 """The recipe's command line: train (the default) and `translate`."""
 
 import argparse
-import sys
 
 from recipes.runner.cli import add_training_arguments
+from recipes.runner.cli import export_command
 from recipes.runner.cli import read_input_lines
+from recipes.runner.cli import subcommand_main
 from recipes.runner.cli import train_command
 
 EPILOG = """examples:
@@ -41,25 +42,9 @@ def translate_parser():
     return parser
 
 
-def export_parser():
-    parser = argparse.ArgumentParser(
-        prog="KERAS_BACKEND=tensorflow python -m recipes.translation export",
-        description="(Re)write RUN_DIR/saved_model/ from a finished run folder, e.g. one "
-        "trained with JAX (the SavedModel is built with the TensorFlow backend).",
-    )
-    parser.add_argument("run_dir", help="a finished run folder (holds model.keras)")
-    return parser
-
-
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] == ["translate"]:
-        return translate_main(argv[1:])
-    if argv[:1] == ["export"]:
-        return export_main(argv[1:])
-    if argv[:1] == ["train"]:
-        argv = argv[1:]
-    return train_main(argv)
+    commands = {"translate": translate_main, "export": export_command("translation")}
+    return subcommand_main(argv, commands, train_main)
 
 
 def train_main(argv):
@@ -100,12 +85,4 @@ def translate_main(argv):
 
     for translation in translate_texts(args.run_dir, texts, args.beam_width, args.batch_size):
         print(translation)
-    return 0
-
-
-def export_main(argv):
-    args = export_parser().parse_args(argv)
-    from recipes.translation.export import export_run
-
-    print(f"Wrote {export_run(args.run_dir)}")
     return 0
