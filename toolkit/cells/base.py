@@ -265,9 +265,47 @@ class RecurrentCell(keras.layers.Layer):
         """Input half of the step: `(..., features)` -> `(..., projection)`.
 
         Works on one step `(batch, features)` or a whole sequence
-        `(batch, time, features)` with a single matmul.
+        `(batch, time, features)` with a single matmul. By default `inputs @
+        kernel + bias`; cells with another form (GRU's `reset_after` bias, the
+        LSTM's layer norm) override it.
         """
-        raise NotImplementedError
+        projected = ops.matmul(inputs, self.kernel)
+        if self.use_bias:
+            projected = projected + self.bias
+        return projected
+
+    def _build_weights(self, input_shape, width, recurrent_shape, bias_shape=None, **bias):
+        """Adds `kernel`, `recurrent_kernel` and (with `use_bias`) `bias`.
+
+        Each takes the cell's initializer, regularizer and constraint of its
+        kind. Shapes: `kernel` `(features, width)`; `recurrent_kernel`
+        `recurrent_shape` (none if `None`); `bias` `bias_shape` (default
+        `(width,)`); `bias` may also take `initializer=` (e.g. a unit forget
+        bias). Returns the number of input features.
+        """
+        input_dim = input_shape[-1]
+        if input_dim is None:
+            raise ValueError(
+                f"The last dimension of the inputs to a {type(self).__name__} must be "
+                f"defined. Received: input_shape={input_shape}"
+            )
+        self.kernel = self._weight("kernel", (input_dim, width), "kernel")
+        if recurrent_shape is not None:
+            self.recurrent_kernel = self._weight("recurrent", recurrent_shape, "recurrent_kernel")
+        self.bias = None
+        if self.use_bias:
+            self.bias = self._weight("bias", bias_shape or (width,), "bias", **bias)
+        return input_dim
+
+    def _weight(self, kind, shape, name, initializer=None):
+        """A weight with the cell's `<kind>_initializer`, `_regularizer` and `_constraint`."""
+        return self.add_weight(
+            shape=shape,
+            name=name,
+            initializer=initializer or getattr(self, f"{kind}_initializer"),
+            regularizer=getattr(self, f"{kind}_regularizer"),
+            constraint=getattr(self, f"{kind}_constraint"),
+        )
 
     def recurrent_step(
         self,

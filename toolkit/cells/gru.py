@@ -116,36 +116,9 @@ class GRUCell(RecurrentCell):
         return self.units
 
     def build(self, input_shape):
-        input_dim = input_shape[-1]
-        if input_dim is None:
-            raise ValueError(
-                "The last dimension of the inputs to a GRUCell must be defined. "
-                f"Received: input_shape={input_shape}"
-            )
-        self.kernel = self.add_weight(
-            shape=(input_dim, 3 * self.units),
-            name="kernel",
-            initializer=self.kernel_initializer,
-            regularizer=self.kernel_regularizer,
-            constraint=self.kernel_constraint,
-        )
-        self.recurrent_kernel = self.add_weight(
-            shape=(self.units, 3 * self.units),
-            name="recurrent_kernel",
-            initializer=self.recurrent_initializer,
-            regularizer=self.recurrent_regularizer,
-            constraint=self.recurrent_constraint,
-        )
-        self.bias = None
-        if self.use_bias:
-            bias_shape = (2, 3 * self.units) if self.reset_after else (3 * self.units,)
-            self.bias = self.add_weight(
-                shape=bias_shape,
-                name="bias",
-                initializer=self.bias_initializer,
-                regularizer=self.bias_regularizer,
-                constraint=self.bias_constraint,
-            )
+        width = 3 * self.units
+        bias_shape = (2, width) if self.reset_after else (width,)
+        self._build_weights(input_shape, width, (self.units, width), bias_shape)
 
     def project_inputs(self, inputs):
         projected = ops.matmul(inputs, self.kernel)

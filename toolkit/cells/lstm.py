@@ -374,39 +374,12 @@ class LSTMCell(RecurrentCell):
         return [self.zoneout, self.cell_zoneout]
 
     def build(self, input_shape):
-        input_dim = input_shape[-1]
-        if input_dim is None:
-            raise ValueError(
-                "The last dimension of the inputs to an LSTMCell must be defined. "
-                f"Received: input_shape={input_shape}"
-            )
         width = self.num_gates * self.units
-        self.kernel = self.add_weight(
-            shape=(input_dim, width),
-            name="kernel",
-            initializer=self.kernel_initializer,
-            regularizer=self.kernel_regularizer,
-            constraint=self.kernel_constraint,
-        )
-        self.recurrent_kernel = self.add_weight(
-            shape=(self.output_size, width),
-            name="recurrent_kernel",
-            initializer=self.recurrent_initializer,
-            regularizer=self.recurrent_regularizer,
-            constraint=self.recurrent_constraint,
-        )
-        self.bias = None
-        if self.use_bias:
-            bias_initializer = self.bias_initializer
-            if self.unit_forget_bias and "forget_gate" in self.gate_order:
-                bias_initializer = self._unit_forget_bias_initializer
-            self.bias = self.add_weight(
-                shape=(width,),
-                name="bias",
-                initializer=bias_initializer,
-                regularizer=self.bias_regularizer,
-                constraint=self.bias_constraint,
-            )
+        initializer = None
+        if self.unit_forget_bias and "forget_gate" in self.gate_order:
+            initializer = self._unit_forget_bias_initializer
+        recurrent_shape = (self.output_size, width)
+        self._build_weights(input_shape, width, recurrent_shape, initializer=initializer)
         self.input_peephole = self.forget_peephole = self.output_peephole = None
         if self.peephole:
             for gate in self.sigmoid_gates:
@@ -419,22 +392,20 @@ class LSTMCell(RecurrentCell):
             self.cell_norm_offset = self._vector("cell_norm_offset", "zeros")
         self.projection_kernel = None
         if self.projection is not None:
-            self.projection_kernel = self.add_weight(
-                shape=(self.units, self.projection),
-                name="projection_kernel",
+            self.projection_kernel = self._weight(
+                "kernel",
+                (self.units, self.projection),
+                "projection_kernel",
                 initializer=self.projection_initializer,
-                regularizer=self.kernel_regularizer,
-                constraint=self.kernel_constraint,
             )
         self.gate_recurrent_kernel = None
         if self.full_gate_recurrence:
             gates_width = len(self.sigmoid_gates) * self.units
-            self.gate_recurrent_kernel = self.add_weight(
-                shape=(gates_width, gates_width),
-                name="gate_recurrent_kernel",
+            self.gate_recurrent_kernel = self._weight(
+                "recurrent",
+                (gates_width, gates_width),
+                "gate_recurrent_kernel",
                 initializer=self.gate_recurrent_initializer,
-                regularizer=self.recurrent_regularizer,
-                constraint=self.recurrent_constraint,
             )
 
     def _vector(self, name, initializer, size=None):

@@ -163,35 +163,7 @@ class _MinimalCell(RecurrentCell):
         return self.units
 
     def build(self, input_shape):
-        input_dim = input_shape[-1]
-        if input_dim is None:
-            raise ValueError(
-                f"The last dimension of the inputs to a {type(self).__name__} must be "
-                f"defined. Received: input_shape={input_shape}"
-            )
-        width = self.gate_count * self.units
-        self.kernel = self.add_weight(
-            shape=(input_dim, width),
-            name="kernel",
-            initializer=self.kernel_initializer,
-            regularizer=self.kernel_regularizer,
-            constraint=self.kernel_constraint,
-        )
-        self.bias = None
-        if self.use_bias:
-            self.bias = self.add_weight(
-                shape=(width,),
-                name="bias",
-                initializer=self.bias_initializer,
-                regularizer=self.bias_regularizer,
-                constraint=self.bias_constraint,
-            )
-
-    def project_inputs(self, inputs):
-        projected = ops.matmul(inputs, self.kernel)
-        if self.use_bias:
-            projected = projected + self.bias
-        return projected
+        self._build_weights(input_shape, self.gate_count * self.units, recurrent_shape=None)
 
     def _coefficients(self, projected):
         """`(a, b, gates)` of `h_t = a_t * h_{t-1} + b_t` for projected inputs of any rank."""

@@ -191,38 +191,9 @@ class sLSTMCell(RecurrentCell):
         return [self.zoneout, 0.0, 0.0, 0.0]
 
     def build(self, input_shape):
-        input_dim = input_shape[-1]
-        if input_dim is None:
-            raise ValueError(
-                "The last dimension of the inputs to an sLSTMCell must be defined. "
-                f"Received: input_shape={input_shape}"
-            )
-        self.kernel = self.add_weight(
-            shape=(input_dim, 4 * self.units),
-            name="kernel",
-            initializer=self.kernel_initializer,
-            regularizer=self.kernel_regularizer,
-            constraint=self.kernel_constraint,
-        )
-        self.recurrent_kernel = self.add_weight(
-            shape=(self.num_heads, self.head_size, 4 * self.head_size),
-            name="recurrent_kernel",
-            initializer=self.recurrent_initializer,
-            regularizer=self.recurrent_regularizer,
-            constraint=self.recurrent_constraint,
-        )
-        self.bias = None
-        if self.use_bias:
-            bias_initializer = self.bias_initializer
-            if self.unit_forget_bias:
-                bias_initializer = self._unit_forget_bias_initializer
-            self.bias = self.add_weight(
-                shape=(4 * self.units,),
-                name="bias",
-                initializer=bias_initializer,
-                regularizer=self.bias_regularizer,
-                constraint=self.bias_constraint,
-            )
+        initializer = self._unit_forget_bias_initializer if self.unit_forget_bias else None
+        recurrent_shape = (self.num_heads, self.head_size, 4 * self.head_size)
+        self._build_weights(input_shape, 4 * self.units, recurrent_shape, initializer=initializer)
 
     def _unit_forget_bias_initializer(self, shape, dtype=None):
         units = self.units
@@ -233,12 +204,6 @@ class sLSTMCell(RecurrentCell):
                 self.bias_initializer((2 * units,), dtype=dtype),
             ]
         )
-
-    def project_inputs(self, inputs):
-        projected = ops.matmul(inputs, self.kernel)
-        if self.use_bias:
-            projected = projected + self.bias
-        return projected
 
     def _recurrent_projection(self, recurrent_inputs):
         """`h_{t-1} R` with the block-diagonal `R`, as `(batch, 4 * units)`, gate-major."""
