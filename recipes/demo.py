@@ -1,6 +1,6 @@
 """Demo job: train a toolkit LSTM with `model.fit`, evaluate it and export it.
 
-The synthetic task of the gate-inspection notebook; it needs no download:
+The synthetic task of `notebooks/01_gates_unveiled.ipynb`; it needs no download:
 classify which of a few frequencies a noisy sine wave has, from sequences
 of different lengths (padded on the right and masked), so it also exercises the toolkit's masking.
 
