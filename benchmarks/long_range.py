@@ -15,19 +15,14 @@ budget every model is sized to) or `--units` (the same units for every cell inst
 `--test-examples`, `--seed`, `--out DIR` (default `runs/benchmarks/long_range/`, receives
 `results.json` and `results.md`), `--quick`.
 
-The tasks (`toolkit.data.synthetic`):
+The tasks, the budget, the sizing and the scoring live in `recipes.study.long_range_tasks`
+(the study's claim 2, `recipes.study.long_range`, runs them too); this module is their command
+line and report:
 
-* adding problem (Hochreiter & Schmidhuber, 1997; the form of Le et al., 2015): two channels,
-  values uniform in [0, 1) and a marker on one step of each half; the target is the sum of the
-  two marked values. Model: the recurrent layer's last output, then `Dense(1)`; MSE loss.
-  Baseline: always predicting 1, MSE `2 / 12 ~= 0.167` (reported as measured on the test set).
-  **Solved: test MSE below 0.01** (6% of the baseline).
-* copy memory (Arjovsky et al., 2016): 10 symbols from 1..8, `T - 1` blanks, a delimiter and 10
-  blanks, one-hot encoded (10 input channels); the targets are blanks, then the 10 symbols.
-  Model: the layer with `return_sequences=True`, then `Dense(9, softmax)` at every step;
-  sparse categorical cross-entropy over all steps. Baselines: the memoryless cross-entropy
-  `10 log(8) / (T + 20)` and the chance recall accuracy 1/8. **Solved: accuracy on the
-  recalled symbols (the last 10 steps) of at least 0.99.**
+* adding problem (Hochreiter & Schmidhuber, 1997; Le et al., 2015), model: last output, then
+  `Dense(1)`, MSE. **Solved: test MSE below 0.01** (the baseline "always 1" is about 0.167).
+* copy memory (Arjovsky et al., 2016), model: every output, then `Dense(9, softmax)`.
+  **Solved: accuracy on the recalled symbols (the last 10 steps) of at least 0.99** (chance 1/8).
 
 The same budget for every cell: for each task x length x cell a fresh model, initialized
 with the same seed, is trained by `model.fit` with Adam (`--learning-rate`, gradient norm
@@ -61,36 +56,26 @@ et al. found: with the same defaults at delay 10 (`--cells lstm,gru --tasks copy
 """
 
 import argparse
-import dataclasses
 import datetime
-import importlib.metadata
 import json
 import os
 import pathlib
 import platform
 import sys
-import time
-import traceback
 
 import keras
-import numpy as np
 
 import toolkit
-from toolkit.data.synthetic import adding_problem
-from toolkit.data.synthetic import copy_memory
-from toolkit.data.synthetic import copy_memory_baseline
+from recipes.runner.machine import package_version
+from recipes.study.long_range_tasks import TASK_DESCRIPTIONS
+from recipes.study.long_range_tasks import TASKS
+from recipes.study.long_range_tasks import Task
+from recipes.study.long_range_tasks import run_one
+from recipes.study.long_range_tasks import solved_table
+from recipes.study.long_range_tasks import status_line
+from recipes.study.long_range_tasks import units_for_budget
 
 DEFAULT_OUT = pathlib.Path("runs/benchmarks/long_range")
-TASKS = ("adding", "copy")
-COPY_SEQUENCE_LENGTH = 10
-COPY_SYMBOLS = 8
-ADDING_THRESHOLD = 0.01  # test MSE below this
-COPY_THRESHOLD = 0.99  # recall accuracy at least this
-MAX_UNITS = 4096
-# Training batches use seeds `seed * TRAIN_SEED_STRIDE + step`; the test set uses
-# `TEST_SEED_OFFSET + seed`, far above any training seed.
-TRAIN_SEED_STRIDE = 10_000_000
-TEST_SEED_OFFSET = 2**40
 DEFAULTS = {
     "lengths": [50, 100, 200],
     "steps": 3000,
@@ -111,196 +96,7 @@ QUICK = {
 }
 
 
-# ---------------------------------------------------------------- tasks
-
-
-@dataclasses.dataclass(frozen=True)
-class Task:
-    """One synthetic task at one length: its data, model head, loss and score."""
-
-    name: str
-    length: int  # the adding problem's sequence length; the copy task's delay
-
-    @property
-    def steps(self):
-        """Time steps per sequence."""
-        if self.name == "adding":
-            return self.length
-        return self.length + 2 * COPY_SEQUENCE_LENGTH
-
-    @property
-    def features(self):
-        return 2 if self.name == "adding" else COPY_SYMBOLS + 2
-
-    @property
-    def metric(self):
-        return "mse" if self.name == "adding" else "recall_accuracy"
-
-    @property
-    def threshold(self):
-        return ADDING_THRESHOLD if self.name == "adding" else COPY_THRESHOLD
-
-    def examples(self, num_examples, seed):
-        """`(inputs, targets)` for the model: float32 inputs, copy symbols one-hot."""
-        if self.name == "adding":
-            return adding_problem(num_examples, self.length, seed=seed)
-        tokens, targets = copy_memory(
-            num_examples, self.length, COPY_SEQUENCE_LENGTH, COPY_SYMBOLS, seed=seed
-        )
-        return np.eye(self.features, dtype="float32")[tokens], targets
-
-    def recurrent_layer(self, cell, units):
-        """`toolkit.layers.get(cell)(units)`, returning every step for the copy task."""
-        layer_class = toolkit.layers.get(cell)
-        return layer_class(units, return_sequences=self.name == "copy", name="recurrent")
-
-    def head(self):
-        if self.name == "adding":
-            return keras.layers.Dense(1, name="sum")
-        return keras.layers.Dense(COPY_SYMBOLS + 1, activation="softmax", name="symbols")
-
-    def build_model(self, cell, units):
-        inputs = keras.Input((self.steps, self.features), name="sequences")
-        outputs = self.head()(self.recurrent_layer(cell, units)(inputs))
-        return keras.Model(inputs, outputs, name=f"{self.name}_{cell}")
-
-    @property
-    def loss(self):
-        return "mse" if self.name == "adding" else "sparse_categorical_crossentropy"
-
-    def score(self, predictions, targets):
-        """Test metric, loss and their baselines, all from the test data (float64)."""
-        if self.name == "adding":
-            targets = targets.astype("float64")
-            mse = float(np.mean((predictions.astype("float64") - targets) ** 2))
-            baseline = float(np.mean((1.0 - targets) ** 2))
-            return {
-                "test_metric": mse,
-                "baseline": baseline,
-                "test_loss": mse,
-                "baseline_loss": baseline,
-                "solved": mse < ADDING_THRESHOLD,
-            }
-        probabilities = predictions.astype("float64")
-        chosen = np.take_along_axis(probabilities, targets[..., None], axis=-1)[..., 0]
-        cross_entropy = float(np.mean(-np.log(np.maximum(chosen, 1e-12))))
-        recalled = probabilities[:, -COPY_SEQUENCE_LENGTH:].argmax(axis=-1)
-        accuracy = float(np.mean(recalled == targets[:, -COPY_SEQUENCE_LENGTH:]))
-        return {
-            "test_metric": accuracy,
-            "baseline": 1.0 / COPY_SYMBOLS,
-            "test_loss": cross_entropy,
-            "baseline_loss": copy_memory_baseline(self.length, COPY_SEQUENCE_LENGTH, COPY_SYMBOLS),
-            "solved": accuracy >= COPY_THRESHOLD,
-        }
-
-
-class FreshBatches(keras.utils.PyDataset):
-    """Training batches drawn anew for every step: step `s` uses seed `base + s`."""
-
-    def __init__(self, task, batch_size, steps_per_epoch, seed):
-        super().__init__()
-        self.task = task
-        self.batch_size = batch_size
-        self.steps_per_epoch = steps_per_epoch
-        self.base_seed = seed * TRAIN_SEED_STRIDE
-        self.epoch = 0
-
-    def __len__(self):
-        return self.steps_per_epoch
-
-    def __getitem__(self, index):
-        step = self.epoch * self.steps_per_epoch + index
-        return self.task.examples(self.batch_size, seed=self.base_seed + step)
-
-    def on_epoch_end(self):
-        self.epoch += 1
-
-
-# ---------------------------------------------------------------- one run
-
-
-def parameter_count(task, cell, units):
-    """Parameters of `task.build_model(cell, units)`, from building its two layers alone.
-
-    No symbolic call of the model: on JAX tracing the time loop costs about a second.
-    """
-    input_shape = (None, task.steps, task.features)
-    layer, head = task.recurrent_layer(cell, units), task.head()
-    layer.build(input_shape)
-    head.build(layer.compute_output_shape(input_shape))
-    return layer.count_params() + head.count_params()
-
-
-def units_for_budget(task, cell, parameters):
-    """The units whose model has the parameter count closest to `parameters` (ties: fewer).
-
-    The count grows with the units: doubling from 1 brackets the budget, a bisection
-    finds the first units at or above it, and the answer is those or one fewer. Only
-    models near the budget are built (a large orthogonal initialization costs seconds).
-    """
-    counts = {}
-
-    def count(units):
-        if units not in counts:
-            counts[units] = parameter_count(task, cell, units)
-        return counts[units]
-
-    high = 1
-    while count(high) < parameters and high < MAX_UNITS:
-        high *= 2
-    low = high // 2 + 1 if high > 1 else 1
-    while low < high:
-        middle = (low + high) // 2
-        if count(middle) >= parameters:
-            high = middle
-        else:
-            low = middle + 1
-    if low > 1 and abs(count(low - 1) - parameters) <= abs(count(low) - parameters):
-        return low - 1
-    return low
-
-
-def run_one(task, cell, units, settings):
-    """Trains and scores one model; returns its row (a failure is recorded, not raised)."""
-    row = {"task": task.name, "length": task.length, "time_steps": task.steps, "cell": cell}
-    try:
-        keras.utils.set_random_seed(settings["seed"])
-        model = task.build_model(cell, units)
-        model.compile(
-            optimizer=keras.optimizers.Adam(
-                settings["learning_rate"], clipnorm=settings["clipnorm"]
-            ),
-            loss=task.loss,
-        )
-        epochs = settings["epochs"]
-        batches = FreshBatches(
-            task, settings["batch_size"], settings["steps"] // epochs, settings["seed"]
-        )
-        start = time.perf_counter()
-        history = model.fit(batches, epochs=epochs, verbose=0)
-        seconds = time.perf_counter() - start
-        inputs, targets = task.examples(
-            settings["test_examples"], seed=TEST_SEED_OFFSET + settings["seed"]
-        )
-        predictions = model.predict(inputs, batch_size=settings["test_examples"], verbose=0)
-    except Exception as error:  # reported in the row and on stderr; the other runs go on
-        traceback.print_exc()
-        row["status"] = f"failed: {type(error).__name__}: {error}"
-        return row
-    row.update(
-        status="ok",
-        layer=type(model.get_layer("recurrent")).__name__,
-        units=units,
-        parameters=model.count_params(),
-        metric=task.metric,
-        threshold=task.threshold,
-        **task.score(np.asarray(predictions), targets),
-        train_loss=[float(value) for value in history.history["loss"]],
-        train_seconds=seconds,
-        execution_path=str(getattr(model.get_layer("recurrent"), "execution_path", "n/a")),
-    )
-    return row
+# ---------------------------------------------------------------- runs
 
 
 def run_suite(args):
@@ -342,39 +138,7 @@ def run_suite(args):
     }
 
 
-def status_line(row):
-    text = f"{row['task']} length {row['length']} {row['cell']}: {row['status']}"
-    if row["status"] == "ok":
-        text += (
-            f", {row['metric']} {row['test_metric']:.4g} (baseline {row['baseline']:.4g}), "
-            f"{'solved' if row['solved'] else 'not solved'}, {row['train_seconds']:.1f} s"
-        )
-    return text
-
-
-TASK_DESCRIPTIONS = {
-    "adding": (
-        f"adding problem, length = sequence length; metric: test MSE, solved below "
-        f"{ADDING_THRESHOLD} (baseline: always 1, about 0.167)"
-    ),
-    "copy": (
-        f"copy memory, length = delay T ({COPY_SEQUENCE_LENGTH} symbols of {COPY_SYMBOLS}, "
-        f"T + {2 * COPY_SEQUENCE_LENGTH} steps); metric: accuracy on the recalled symbols, "
-        f"solved at {COPY_THRESHOLD} or above (chance {1 / COPY_SYMBOLS}; memoryless "
-        f"cross-entropy {COPY_SEQUENCE_LENGTH} log({COPY_SYMBOLS}) / (T + "
-        f"{2 * COPY_SEQUENCE_LENGTH}))"
-    ),
-}
-
-
 # ---------------------------------------------------------------- machine and report
-
-
-def package_version(name):
-    try:
-        return importlib.metadata.version(name)
-    except importlib.metadata.PackageNotFoundError:
-        return "not installed"
 
 
 def machine_info():
@@ -389,29 +153,10 @@ def machine_info():
     }
 
 
-def metric_cell(row):
-    if row is None:
-        return "-"
-    if row["status"] != "ok":
-        return "failed"
-    text = f"{row['test_metric']:.4g}"
-    return f"**{text} solved**" if row["solved"] else text
-
-
 def task_table(results, task_name):
     """Cells x lengths: the test metric of each run, bold and "solved" where it passed."""
-    runs = {(r["cell"], r["length"]): r for r in results["rows"] if r["task"] == task_name}
-    lengths = results["lengths"]
-    lines = [
-        f"## {task_name}: {results['tasks'][task_name]}",
-        "",
-        "| cell | " + " | ".join(f"length {length}" for length in lengths) + " |",
-        "|" + " --- |" * (len(lengths) + 1),
-    ]
-    for cell in results["cells"]:
-        cells = [metric_cell(runs.get((cell, length))) for length in lengths]
-        lines.append(f"| {cell} | " + " | ".join(cells) + " |")
-    return lines
+    heading = [f"## {task_name}: {results['tasks'][task_name]}", ""]
+    return heading + solved_table(results["rows"], task_name, results["cells"], results["lengths"])
 
 
 RUN_HEADER = (

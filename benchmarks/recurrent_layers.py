@@ -83,7 +83,6 @@ across runs, and do not run the suite while other heavy jobs run.
 import argparse
 import dataclasses
 import datetime
-import importlib.metadata
 import json
 import os
 import pathlib
@@ -97,6 +96,8 @@ import keras
 import numpy as np
 
 import toolkit
+from recipes.runner.machine import cpu_model
+from recipes.runner.machine import package_version
 
 LAYERS = ("lstm", "gru", "simple")  # the default; `--layers` takes any name in MATMUL_WIDTHS
 FRAMEWORKS = ("toolkit", "keras", "torch")
@@ -474,23 +475,6 @@ def ratio_summary(rows):
 
 
 # ---------------------------------------------------------------- machine and report
-
-
-def package_version(name):
-    try:
-        return importlib.metadata.version(name)
-    except importlib.metadata.PackageNotFoundError:
-        return "not installed"
-
-
-def cpu_model():
-    try:
-        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def machine_info():

@@ -1,5 +1,8 @@
 """Smoke test of the long-range task runner (`benchmarks/long_range.py`).
 
+Its tasks, sizing and scoring live in `recipes/study/long_range_tasks.py`; the pieces are
+tested here through that module.
+
 Runs its `--quick` mode in-process (two cells, both tasks, tiny sizes, a few steps) and
 checks the structure of `results.json` and `results.md`, not whether anything is solved.
 The rest pins the pieces the quick run cannot: the unit sizing against a parameter budget,
@@ -14,6 +17,7 @@ import pytest
 
 import toolkit
 from benchmarks import long_range
+from recipes.study import long_range_tasks
 
 CELLS = ("lstm", "gru")
 
@@ -32,7 +36,7 @@ def test_quick_run_writes_results_for_two_cells(tmp_path, capsys):
     ]
     for row in rows:
         assert row["status"] == "ok", row["status"]
-        task = long_range.Task(row["task"], row["length"])
+        task = long_range_tasks.Task(row["task"], row["length"])
         assert row["time_steps"] == (6 if row["task"] == "adding" else 26)
         assert row["units"] == 4
         assert row["parameters"] == task.build_model(row["cell"], 4).count_params()
@@ -73,46 +77,49 @@ def test_units_are_sized_to_the_closest_parameter_count(monkeypatch):
         counts.append(units)
         return 3 * units * (units + 2) + units + 1
 
-    monkeypatch.setattr(long_range, "parameter_count", fake_count)
-    task = long_range.Task("adding", 10)
+    monkeypatch.setattr(long_range_tasks, "parameter_count", fake_count)
+    task = long_range_tasks.Task("adding", 10)
     for budget in (1, 30, 5000, 5071, 123457):
-        units = long_range.units_for_budget(task, "gru", budget)
+        units = long_range_tasks.units_for_budget(task, "gru", budget)
         best = min(range(1, 1000), key=lambda u: (abs(fake_count(task, "gru", u) - budget), u))
         assert units == best, budget
     counts.clear()
-    long_range.units_for_budget(task, "gru", 5000)
+    long_range_tasks.units_for_budget(task, "gru", 5000)
     assert max(counts) <= 64 and len(set(counts)) <= 14  # doubling stops at the budget
 
 
 def test_parameter_count_matches_the_built_model():
-    task = long_range.Task("copy", 3)
-    assert long_range.parameter_count(task, "gru", 3) == task.build_model("gru", 3).count_params()
+    task = long_range_tasks.Task("copy", 3)
+    assert (
+        long_range_tasks.parameter_count(task, "gru", 3)
+        == task.build_model("gru", 3).count_params()
+    )
 
 
 def test_training_batches_are_fresh_per_step_and_seeded():
-    task = long_range.Task("adding", 5)
-    batches = long_range.FreshBatches(task, batch_size=3, steps_per_epoch=2, seed=1)
+    task = long_range_tasks.Task("adding", 5)
+    batches = long_range_tasks.FreshBatches(task, batch_size=3, steps_per_epoch=2, seed=1)
     first = [batches[0][0], batches[1][0]]
     batches.on_epoch_end()
     second = batches[0][0]
     assert not np.array_equal(first[0], first[1]) and not np.array_equal(first[0], second)
-    again = long_range.FreshBatches(task, batch_size=3, steps_per_epoch=2, seed=1)
+    again = long_range_tasks.FreshBatches(task, batch_size=3, steps_per_epoch=2, seed=1)
     np.testing.assert_array_equal(again[1][0], first[1])
-    inputs, targets = long_range.Task("copy", 2).examples(2, seed=0)
+    inputs, targets = long_range_tasks.Task("copy", 2).examples(2, seed=0)
     assert inputs.shape == (2, 22, 10) and inputs.dtype == np.float32  # one-hot tokens
     np.testing.assert_array_equal(inputs.sum(axis=-1), np.ones((2, 22)))
     assert targets.shape == (2, 22)
 
 
 def test_scores_and_solved_rules():
-    adding = long_range.Task("adding", 4)
+    adding = long_range_tasks.Task("adding", 4)
     targets = np.array([[0.5], [1.5]], dtype="float32")
     score = adding.score(targets + 0.05, targets)
     assert score["test_metric"] == pytest.approx(0.0025) and score["solved"]
     assert score["baseline"] == pytest.approx(0.25)
     assert not adding.score(targets + 0.2, targets)["solved"]  # MSE 0.04
 
-    copy = long_range.Task("copy", 2)
+    copy = long_range_tasks.Task("copy", 2)
     _, targets = copy.examples(4, seed=3)
     perfect = np.eye(9)[targets] * 0.9 + 0.1 / 9
     score = copy.score(perfect, targets)
