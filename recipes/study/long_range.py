@@ -40,10 +40,13 @@ Outputs: a table cells x lengths per task (the test metric, "solved" where it pa
 table of the digits accuracies, a table of the sizes and learning rates, and
 `long_range.png` (test metric against length per cell, log x; digits accuracy per cell).
 
-Expected time (TensorFlow, the 2-core CPU machine): about 35-45 minutes with the defaults
-(2,000 steps, batch 64; the runs at length 1000 cost about 0.1 s per step and cell, those at
-500 half that, the rest little; the digits about 4 minutes); `quick=True` (lengths 5 and 10,
-4 steps, 4 units, a slice of the digits) takes well under a minute.
+Expected time (TensorFlow, the 2-core CPU machine): 30 minutes measured with the defaults
+(1,500 steps, batch 64) while other jobs kept the load average at 2-3 - training 11 minutes on
+the adding problem and 15.6 on copy memory (each with its learning-rate choice at length 50,
+about a minute), the digits, compilation and scoring the rest; a run at length 1000 costs
+0.06-0.15 s per step, the SimpleRNN's step loop the most. With 2,000 steps on a busier
+machine (load 5-12) it took 76 minutes. `quick=True` (lengths 5 and 10, 4 steps, 4 units, a
+slice of the digits) takes 25 s of CPU time.
 """
 
 import pathlib
