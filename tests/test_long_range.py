@@ -18,6 +18,7 @@ import pytest
 import toolkit
 from benchmarks import long_range
 from recipes.study import long_range_tasks
+from recipes.study import tasks
 
 CELLS = ("lstm", "gru")
 
@@ -98,12 +99,12 @@ def test_parameter_count_matches_the_built_model():
 
 def test_training_batches_are_fresh_per_step_and_seeded():
     task = long_range_tasks.Task("adding", 5)
-    batches = long_range_tasks.FreshBatches(task, batch_size=3, steps_per_epoch=2, seed=1)
+    batches = tasks.FreshBatches(task.examples, batch_size=3, steps_per_epoch=2, seed=1)
     first = [batches[0][0], batches[1][0]]
     batches.on_epoch_end()
     second = batches[0][0]
     assert not np.array_equal(first[0], first[1]) and not np.array_equal(first[0], second)
-    again = long_range_tasks.FreshBatches(task, batch_size=3, steps_per_epoch=2, seed=1)
+    again = tasks.FreshBatches(task.examples, batch_size=3, steps_per_epoch=2, seed=1)
     np.testing.assert_array_equal(again[1][0], first[1])
     inputs, targets = long_range_tasks.Task("copy", 2).examples(2, seed=0)
     assert inputs.shape == (2, 22, 10) and inputs.dtype == np.float32  # one-hot tokens

@@ -32,6 +32,9 @@ import keras
 import numpy as np
 
 import toolkit
+from recipes.study.tasks import ADDING_SOLVED_MSE
+from recipes.study.tasks import TEST_SEED_OFFSET
+from recipes.study.tasks import FreshBatches
 from toolkit.data.synthetic import adding_problem
 from toolkit.data.synthetic import copy_memory
 from toolkit.data.synthetic import copy_memory_baseline
@@ -39,14 +42,12 @@ from toolkit.data.synthetic import copy_memory_baseline
 TASKS = ("adding", "copy")
 COPY_SEQUENCE_LENGTH = 10
 COPY_SYMBOLS = 8
-ADDING_THRESHOLD = 0.01  # test MSE below this
+ADDING_THRESHOLD = ADDING_SOLVED_MSE  # test MSE below this
 COPY_THRESHOLD = 0.99  # recall accuracy at least this
 MAX_UNITS = 4096
-# Training batches use seeds `seed * TRAIN_SEED_STRIDE + step`; the test set uses
-# `TEST_SEED_OFFSET + seed` and a validation set `VALIDATION_SEED_OFFSET + seed`, far above
-# any training seed and apart from each other.
-TRAIN_SEED_STRIDE = 10_000_000
-TEST_SEED_OFFSET = 2**40
+# Training batches use seeds `seed * tasks.TRAIN_SEED_STRIDE + step` (`FreshBatches`); the test
+# set uses `TEST_SEED_OFFSET + seed` and a validation set `VALIDATION_SEED_OFFSET + seed`, far
+# above any training seed and apart from each other.
 VALIDATION_SEED_OFFSET = 2**39
 
 TASK_DESCRIPTIONS = {
@@ -148,28 +149,6 @@ class Task:
         }
 
 
-class FreshBatches(keras.utils.PyDataset):
-    """Training batches drawn anew for every step: step `s` uses seed `base + s`."""
-
-    def __init__(self, task, batch_size, steps_per_epoch, seed):
-        super().__init__()
-        self.task = task
-        self.batch_size = batch_size
-        self.steps_per_epoch = steps_per_epoch
-        self.base_seed = seed * TRAIN_SEED_STRIDE
-        self.epoch = 0
-
-    def __len__(self):
-        return self.steps_per_epoch
-
-    def __getitem__(self, index):
-        step = self.epoch * self.steps_per_epoch + index
-        return self.task.examples(self.batch_size, seed=self.base_seed + step)
-
-    def on_epoch_end(self):
-        self.epoch += 1
-
-
 # === Sizing ===
 
 
@@ -240,7 +219,7 @@ def run_one(task, cell, units, settings, validation=False):
         )
         epochs = settings["epochs"]
         batches = FreshBatches(
-            task, settings["batch_size"], settings["steps"] // epochs, settings["seed"]
+            task.examples, settings["batch_size"], settings["steps"] // epochs, settings["seed"]
         )
         start = time.perf_counter()
         history = model.fit(batches, epochs=epochs, verbose=0)

@@ -22,6 +22,7 @@
 
 import collections
 import dataclasses
+import functools
 import pathlib
 import re
 import time
@@ -69,12 +70,23 @@ def adding_model(cell, units, name=None, **layer_kwargs):
     return keras.Model(sequences, sums, name=name or f"adding_{cell}")
 
 
-class AddingBatches(keras.utils.PyDataset):
-    """Adding-problem batches drawn anew for every step: step `s` uses seed `base + s`."""
+class FreshBatches(keras.utils.PyDataset):
+    """Training batches drawn anew for every step: step `s` uses seed `base + s`.
 
-    def __init__(self, length, batch_size, steps_per_epoch, seed):
+    Args:
+        draw: A function `draw(num_examples, seed=...)` returning one `(inputs, targets)`
+            batch, e.g. `functools.partial(adding_problem, length=50)` or a long-range
+            task's `examples`.
+        batch_size: Integer, the examples per batch.
+        steps_per_epoch: Integer, the batches per epoch.
+        seed: Integer; the batches use seeds `seed * TRAIN_SEED_STRIDE + step`, where `step`
+            counts on across epochs, so no batch repeats and every run with the same seed
+            sees the same data.
+    """
+
+    def __init__(self, draw, batch_size, steps_per_epoch, seed):
         super().__init__()
-        self.length = length
+        self.draw = draw
         self.batch_size = batch_size
         self.steps_per_epoch = steps_per_epoch
         self.base_seed = seed * TRAIN_SEED_STRIDE
@@ -85,7 +97,7 @@ class AddingBatches(keras.utils.PyDataset):
 
     def __getitem__(self, index):
         step = self.epoch * self.steps_per_epoch + index
-        return adding_problem(self.batch_size, self.length, seed=self.base_seed + step)
+        return self.draw(self.batch_size, seed=self.base_seed + step)
 
     def on_epoch_end(self):
         self.epoch += 1
@@ -129,7 +141,7 @@ def train_adding(
         callbacks.append(_StopBelow(stop_below))
     start = time.perf_counter()
     history = model.fit(
-        AddingBatches(length, batch_size, per_epoch, seed),
+        FreshBatches(functools.partial(adding_problem, length=length), batch_size, per_epoch, seed),
         epochs=epochs,
         verbose=0,
         callbacks=callbacks,
