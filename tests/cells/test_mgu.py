@@ -5,18 +5,25 @@ All weights are random non-default values, so a weight read wrongly (gate
 order, the forget gate applied before the candidate's recurrent kernel) shows.
 """
 
+import functools
+
 import keras
 import numpy as np
 import pytest
 import references_slstm_mgu as references
+from cell_checks import assert_close
+from cell_checks import check_bidirectional
+from cell_checks import check_export_serves_padded_ids
+from cell_checks import check_masked_gradients
+from cell_checks import check_padding
+from cell_checks import check_stateful_chunks
+from cell_checks import random_inputs
 from layer_test import run_cell_test
 from layer_test import run_layer_test
-from serving import serve_without_toolkit
 
 from toolkit.cells.mgu import MGUCell
 from toolkit.layers.mgu import MGU
 
-ATOL = 1e-5
 BATCH, TIME, FEATURES, UNITS = 3, 5, 3, 4
 
 OPTIONS = {
@@ -30,16 +37,8 @@ OPTIONS = {
 }
 
 
-def to_numpy(value):
-    return keras.ops.convert_to_numpy(value)
-
-
-def assert_close(actual, expected, atol=ATOL):
-    np.testing.assert_allclose(to_numpy(actual), expected, atol=atol, rtol=atol)
-
-
 def inputs(seed=0, batch=BATCH, time=TIME):
-    return np.random.default_rng(seed).normal(size=(batch, time, FEATURES)).astype("float32")
+    return random_inputs(FEATURES, seed=seed, batch=batch, time=time)
 
 
 def random_state(batch=BATCH, seed=1):
@@ -140,28 +139,7 @@ def test_gradients_with_mask_match_finite_differences_of_the_reference():
     layer = MGU(UNITS, return_sequences=True)
     layer.build((None, 6, FEATURES))
     references.perturb_weights(layer, seed=13)
-    mask = references.MASK
-    x = inputs(seed=14, batch=len(mask), time=6)
-    target = np.random.default_rng(15).normal(size=(len(mask), 6, UNITS))
-
-    def reference_loss(weights):
-        loss = 0.0
-        for row in range(len(mask)):
-            if mask[row].any():
-                outputs, _ = references.mgu(x[row : row + 1, mask[row]], weights)
-                loss += np.sum(outputs[0] * target[row, mask[row]])
-        return loss
-
-    expected = references.finite_difference_gradients(
-        reference_loss, references.weights_of(layer.cell)
-    )
-    gradients = references.autodiff_gradients(
-        layer, lambda out: keras.ops.sum(out * target), x, mask=mask
-    )
-    assert set(gradients) == set(expected) == {"kernel", "recurrent_kernel", "bias"}
-    for name in expected:
-        np.testing.assert_allclose(gradients[name], expected[name], atol=2e-4, rtol=1e-3)
-        assert np.abs(expected[name]).max() > 1e-3, name
+    check_masked_gradients(layer, references.mgu, FEATURES)
 
 
 # === Masks, initial states, go_backwards, Bidirectional, stateful ===
@@ -173,54 +151,24 @@ def test_padding_equals_each_sequence_alone(go_backwards):
     states: each row gets the reference run on its valid steps alone."""
     options = OPTIONS["no_bias_relu_hard_sigmoid"] if go_backwards else {}
     layer = build_layer(options, go_backwards=go_backwards)
-    mask = references.MASK
-    x = inputs(seed=18, batch=len(mask), time=6)
-    initial_state = random_state(batch=len(mask), seed=19)
-    outputs, state = layer(x, mask=mask, initial_state=initial_state)
-    outputs = to_numpy(outputs)[:, ::-1] if go_backwards else outputs
-
-    def reference(row, row_state):
-        valid = x[row : row + 1, mask[row]]
-        expected_outputs, expected_states = references.mgu(
-            valid[:, ::-1] if go_backwards else valid, layer.cell, row_state, **options
-        )
-        return (expected_outputs[:, ::-1] if go_backwards else expected_outputs), expected_states
-
-    references.check_masked_rows(outputs, [state], mask, reference, initial_state)
+    initial_state = random_state(batch=len(references.MASK), seed=19)
+    check_padding(layer, functools.partial(references.mgu, **options), FEATURES, initial_state)
 
 
 def test_bidirectional_matches_reference_with_and_without_mask():
     layer = keras.layers.Bidirectional(MGU(UNITS, return_sequences=True), merge_mode="sum")
     layer.build((None, 6, FEATURES))
     references.perturb_weights(layer, seed=21)
-    mask = references.MASK
-    x = inputs(seed=22, batch=len(mask), time=6)
-
-    def reference(sequences):
-        forward, _ = references.mgu(sequences, layer.forward_layer.cell)
-        backward, _ = references.mgu(sequences[:, ::-1], layer.backward_layer.cell)
-        return forward + backward[:, ::-1]
-
-    assert_close(layer(x), reference(x))
-    outputs = to_numpy(layer(x, mask=mask))
-    np.testing.assert_array_equal(outputs[~mask], 0.0)
-    for row in range(len(mask)):
-        if mask[row].any():
-            assert_close(outputs[row, mask[row]], reference(x[row : row + 1, mask[row]])[0])
+    check_bidirectional(layer, references.mgu, FEATURES)
 
 
 def test_stateful_chunks_equal_one_full_call():
-    sequences = keras.Input(shape=(None, FEATURES), batch_size=2)
-    layer = MGU(UNITS, stateful=True, return_sequences=True)
-    model = keras.Model(sequences, layer(sequences))
-    references.perturb_weights(layer, seed=23)
-    x = inputs(seed=24, batch=2, time=6)
-    chunks = [to_numpy(model(x[:, :3])), to_numpy(model(x[:, 3:5])), to_numpy(model(x[:, 5:]))]
-    expected_outputs, (expected_state,) = references.mgu(x, layer.cell)
-    assert_close(np.concatenate(chunks, axis=1), expected_outputs)
-    assert_close(layer.states[0], expected_state)
-    layer.reset_state()
-    assert_close(model(x[:, :3]), expected_outputs[:, :3])
+    check_stateful_chunks(
+        lambda: MGU(UNITS, stateful=True, return_sequences=True),
+        references.mgu,
+        FEATURES,
+        splits=(3, 5),
+    )
 
 
 # === Keras integration: config, saving, fit, mixed precision ===
@@ -275,31 +223,14 @@ def test_layer_forwards_cell_options_and_reports_its_loop():
 
 # === Export ===
 
-SERVE = """
-inputs = np.load(f"{directory}/inputs.npz")
-restored = tf.saved_model.load(f"{directory}/model")
-np.save(f"{directory}/served.npy", np.asarray(restored.serve(tf.constant(inputs["ids"]))))
-"""
-
 
 @pytest.mark.tensorflow_only
 def test_exported_model_serves_without_toolkit(tmp_path):
-    ids = keras.Input((None,), dtype="int32")
-    x = keras.layers.Embedding(10, FEATURES, mask_zero=True)(ids)
-    x = keras.layers.Bidirectional(MGU(UNITS, return_sequences=True))(x)
-    x = MGU(2, go_backwards=True)(x)
-    model = keras.Model(ids, keras.layers.Dense(2)(x))
-    references.perturb_weights(model, seed=25)
-    batch = np.random.default_rng(26).integers(1, 10, size=(3, 6)).astype("int32")
-    batch[0, 4:] = 0  # right padding
-    batch[1, :2] = 0  # left padding
-    expected = to_numpy(model(batch))
-    for row, valid in ((0, slice(0, 4)), (1, slice(2, 6))):
-        assert_close(expected[row : row + 1], to_numpy(model(batch[row : row + 1, valid])))
-    model.export(str(tmp_path / "model"), verbose=False)
-    np.savez(tmp_path / "inputs.npz", ids=batch)
-    serve_without_toolkit(tmp_path, SERVE)
-    np.testing.assert_allclose(np.load(tmp_path / "served.npy"), expected, rtol=1e-5, atol=1e-5)
+    def body(x):
+        x = keras.layers.Bidirectional(MGU(UNITS, return_sequences=True))(x)
+        return MGU(2, go_backwards=True)(x)
+
+    check_export_serves_padded_ids(tmp_path, body, FEATURES)
 
 
 # === Arguments ===
