@@ -14,6 +14,24 @@ from toolkit.layers.scan import parallel_unsupported_reason
 from toolkit.layers.time_loop import scan
 
 
+def _projects_per_step():
+    """Whether the step loop computes each step's input projection inside the loop.
+
+    Only JAX on the CPU. There, hoisting the projection out of `jax.lax.scan` (one large
+    matmul, then the loop reads its `(time, batch, gates * units)` result) was slower
+    than projecting every step: an LSTM at batch 64, time 100, features 128, units 256
+    took 67 ms for inference and 106 ms for the gradients hoisted, against 38 and 92 ms
+    per step (XLA:CPU, 2 cores, 2026-11-25; `benchmarks/recurrent_layers.py` on JAX
+    shows the effect on whole training steps). TensorFlow's loops, which XLA does not
+    compile, and accelerators keep the single large matmul.
+    """
+    if keras.backend.backend() != "jax":
+        return False
+    import jax
+
+    return jax.default_backend() == "cpu"
+
+
 @keras.saving.register_keras_serializable(package="toolkit")
 class Recurrent(keras.layers.Layer):
     """Sequence layer that runs a toolkit cell over time.
@@ -21,7 +39,8 @@ class Recurrent(keras.layers.Layer):
     The layer owns time, masks and state; the cell owns the math of one step.
     The input half of every step is computed for the whole sequence with one
     matmul (`cell.project_inputs`), then a loop runs only the recurrent half
-    (`cell.recurrent_step`).
+    (`cell.recurrent_step`). The exception is the step loop on JAX's CPU
+    backend, which XLA:CPU runs faster with the projection inside the loop.
 
     Masks: a padded batch gives, for every sequence, exactly the result of
     running that sequence alone, whether the padding is on the right, on the
@@ -219,9 +238,16 @@ class Recurrent(keras.layers.Layer):
                 sequences = sequences * ops.expand_dims(input_mask, 1)
             recurrent_mask = cell.recurrent_dropout_mask(states[0])
 
+        path = self._fast_path(training, return_gates)
         # Time-major from here: one projection matmul for the whole sequence, of the
-        # transposed inputs (features wide, not gates * units wide: the cheaper transpose).
-        step_inputs = {"projected": cell.project_inputs(ops.transpose(sequences, (1, 0, 2)))}
+        # transposed inputs (features wide, not gates * units wide: the cheaper transpose),
+        # except in a step loop on XLA:CPU (`_projects_per_step`).
+        time_major = ops.transpose(sequences, (1, 0, 2))
+        per_step = path is None and _projects_per_step()
+        if per_step:
+            step_inputs = {"inputs": time_major}
+        else:
+            step_inputs = {"projected": cell.project_inputs(time_major)}
         if mask is not None:
             step_inputs["mask"] = ops.expand_dims(ops.transpose(mask, (1, 0)), -1)
         if training:
@@ -231,7 +257,6 @@ class Recurrent(keras.layers.Layer):
         if self.go_backwards:
             step_inputs = keras.tree.map_structure(lambda x: ops.flip(x, axis=0), step_inputs)
 
-        path = self._fast_path(training, return_gates)
         if path == "parallel":
             outputs, states = parallel_sequence(
                 cell,
@@ -254,8 +279,12 @@ class Recurrent(keras.layers.Layer):
 
         def step(carry, step_input):
             previous_states, previous_output = carry
+            if per_step:
+                projected = cell.project_inputs(step_input["inputs"])
+            else:
+                projected = step_input["projected"]
             output, new_states, gates = cell.recurrent_step(
-                step_input["projected"],
+                projected,
                 previous_states,
                 recurrent_dropout_mask=recurrent_mask,
                 zoneout_masks=step_input.get("zoneout"),
