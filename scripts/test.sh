@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # The whole test suite: lint, then pytest on the TensorFlow and the JAX backends.
 # Extra arguments go to both pytest runs, e.g. `bash scripts/test.sh -k lstm`.
+# Two pytest-xdist workers (the machine's two cores; most tests are bound by Python and
+# compilation, not by TensorFlow's thread pool), each taking whole files so that the recipes'
+# module-scoped training fixtures run once; the 25 slowest tests are listed at the end.
 EXTRAS="test,jax" source "$(dirname "$0")/setup_env.sh"
 .venv/bin/python -m ruff check toolkit recipes tests benchmarks
+PYTEST_ARGS="-n 2 --dist loadfile --durations=25"
 echo "== pytest, KERAS_BACKEND=tensorflow"
-KERAS_BACKEND=tensorflow .venv/bin/python -m pytest "$@"
+KERAS_BACKEND=tensorflow .venv/bin/python -m pytest $PYTEST_ARGS "$@"
 echo "== pytest, KERAS_BACKEND=jax"
-KERAS_BACKEND=jax .venv/bin/python -m pytest "$@"
+KERAS_BACKEND=jax .venv/bin/python -m pytest $PYTEST_ARGS "$@"
