@@ -5,6 +5,7 @@ the behaviour of dropout, zoneout and `jit_compile` observed from outside.
 import keras
 import numpy as np
 import pytest
+import references_slstm_mgu as references
 from layer_test import run_layer_test
 from layer_test import to_numpy
 
@@ -410,3 +411,43 @@ def test_jit_compile_fit_and_predict_match_the_non_jit_model():
     np.testing.assert_allclose(
         jitted.predict(x, verbose=0), plain.predict(x, verbose=0), rtol=1e-5, atol=1e-5
     )
+
+
+@pytest.mark.parametrize(
+    "make_layer",
+    [
+        lambda: toolkit.layers.LSTM(U, return_sequences=True, peephole=True, layer_norm=True),
+        lambda: toolkit.layers.GRU(U, return_sequences=True, go_backwards=True, fused=False),
+        lambda: toolkit.layers.MGU(U, return_sequences=True, activation="relu"),
+    ],
+    ids=["lstm_peephole_layer_norm", "gru_backwards", "mgu_relu"],
+)
+def test_projection_inside_the_loop_equals_the_hoisted_one(make_layer, monkeypatch):
+    """The step loop projects the inputs before the loop, or at every step on JAX's CPU
+    backend (`recurrent._projects_per_step`); both give the same outputs and gradients."""
+    from toolkit.layers import recurrent
+
+    on_jax_cpu = keras.backend.backend() == "jax"
+    if on_jax_cpu:
+        import jax
+
+        on_jax_cpu = jax.default_backend() == "cpu"
+    assert recurrent._projects_per_step() is on_jax_cpu
+
+    x = np.random.default_rng(0).normal(size=(3, 5, F)).astype("float32")
+    mask = np.array([[1, 1, 1, 0, 0], [0, 1, 1, 1, 1], [1, 1, 1, 1, 1]], dtype=bool)
+    target = np.random.default_rng(1).normal(size=(3, 5, U)).astype("float32")
+    layer = make_layer()
+    layer.build((None, 5, F))
+    references.perturb_weights(layer, seed=2)
+    results = {}
+    for per_step in (False, True):
+        monkeypatch.setattr(recurrent, "_projects_per_step", lambda value=per_step: value)
+        outputs = layer(x, mask=mask, training=True)
+        gradients = references.autodiff_gradients(
+            layer, lambda out: keras.ops.sum(out * target), x, mask=mask, training=True
+        )
+        results[per_step] = {"outputs": to_numpy(outputs), **gradients}
+    assert np.abs(results[False]["outputs"]).max() > 1e-2
+    for name, value in results[False].items():
+        np.testing.assert_allclose(results[True][name], value, atol=1e-5, err_msg=name)
