@@ -19,11 +19,12 @@ def _projects_per_step():
 
     Only JAX on the CPU. There, hoisting the projection out of `jax.lax.scan` (one large
     matmul, then the loop reads its `(time, batch, gates * units)` result) was slower
-    than projecting every step: an LSTM at batch 64, time 100, features 128, units 256
-    took 67 ms for inference and 106 ms for the gradients hoisted, against 38 and 92 ms
-    per step (XLA:CPU, 2 cores, 2026-11-25; `benchmarks/recurrent_layers.py` on JAX
-    shows the effect on whole training steps). TensorFlow's loops, which XLA does not
-    compile, and accelerators keep the single large matmul.
+    than projecting every step: `benchmarks/recurrent_layers.py` at batch 64, time 100,
+    features 128, units 256 (XLA:CPU, 2 cores, quiet, 2026-11-25) measured an LSTM
+    training step of 115 ms and inference of 36.9 ms hoisted, against 78.6 and 15.6 ms
+    per step (Keras' LSTM, which projects per step: 78.4 and 15.5); the GRU 79.1 and
+    35.4 ms against 62.6 and 17.2. TensorFlow's loops, which XLA does not compile, and
+    accelerators keep the single large matmul.
     """
     if keras.backend.backend() != "jax":
         return False
