@@ -50,8 +50,8 @@ class MinGRU(CellLayer):
     >>> layer = MinGRU(4, return_sequences=True)
     >>> tuple(layer(np.zeros((2, 7, 3), "float32")).shape)
     (2, 7, 4)
-    >>> layer.execution_path
-    'parallel scan (associative)'
+    >>> layer.execution_path  # JAX on a CPU adds ", run as one jax.lax.scan on XLA:CPU"
+    'parallel scan (associative)...'
     """
 
     cell_class = MinGRUCell

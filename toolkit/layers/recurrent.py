@@ -11,6 +11,7 @@ from toolkit.layers.masks import check_rank
 from toolkit.layers.masks import masked_update
 from toolkit.layers.scan import parallel_sequence
 from toolkit.layers.scan import parallel_unsupported_reason
+from toolkit.layers.time_loop import jax_on_cpu
 from toolkit.layers.time_loop import scan
 
 
@@ -26,11 +27,7 @@ def _projects_per_step():
     35.4 ms against 62.6 and 17.2. TensorFlow's loops, which XLA does not compile, and
     accelerators keep the single large matmul.
     """
-    if keras.backend.backend() != "jax":
-        return False
-    import jax
-
-    return jax.default_backend() == "cpu"
+    return jax_on_cpu()
 
 
 @keras.saving.register_keras_serializable(package="toolkit")
@@ -325,6 +322,8 @@ class Recurrent(keras.layers.Layer):
             reason = parallel_unsupported_reason(self.cell, return_gates, self.unroll)
             path, needs = "parallel", "a call the parallel scan can run"
             ran = f"parallel scan ({self.cell.scan.replace('_', ' ')})"
+            if self.cell.scan == "associative" and jax_on_cpu():
+                ran += ", run as one jax.lax.scan on XLA:CPU"
         else:
             reason = fused_unsupported_reason(self.cell, training, return_gates, self.unroll)
             path, needs = "fused", "a standard LSTM or GRU cell on the TensorFlow backend"
