@@ -143,15 +143,9 @@ def units_for_parameters(cell, input_dim, parameters):
     >>> units_for_parameters("gru", 32, recurrent_parameters("lstm", 32, 64))
     76
     """
-    best = 1
-    units = 1
-    while True:
-        count = recurrent_parameters(cell, input_dim, units)
-        if abs(count - parameters) < abs(recurrent_parameters(cell, input_dim, best) - parameters):
-            best = units
-        if count >= parameters:
-            return best
-        units += 1
+    return tasks.closest_units(
+        lambda units: recurrent_parameters(cell, input_dim, units), parameters
+    )
 
 
 # === Timing ===

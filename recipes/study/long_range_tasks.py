@@ -35,6 +35,7 @@ import toolkit
 from recipes.study.tasks import ADDING_SOLVED_MSE
 from recipes.study.tasks import TEST_SEED_OFFSET
 from recipes.study.tasks import FreshBatches
+from recipes.study.tasks import closest_units
 from toolkit.data.synthetic import adding_problem
 from toolkit.data.synthetic import copy_memory
 from toolkit.data.synthetic import copy_memory_baseline
@@ -169,8 +170,7 @@ def parameter_count(task, cell, units):
 def units_for_budget(task, cell, parameters):
     """The units whose model has the parameter count closest to `parameters` (ties: fewer).
 
-    The count grows with the units: doubling from 1 brackets the budget, a bisection
-    finds the first units at or above it, and the answer is those or one fewer. Only
+    `tasks.closest_units` over `parameter_count`; each count is computed once, and only
     models near the budget are built (a large orthogonal initialization costs seconds).
     """
     counts = {}
@@ -180,19 +180,7 @@ def units_for_budget(task, cell, parameters):
             counts[units] = parameter_count(task, cell, units)
         return counts[units]
 
-    high = 1
-    while count(high) < parameters and high < MAX_UNITS:
-        high *= 2
-    low = high // 2 + 1 if high > 1 else 1
-    while low < high:
-        middle = (low + high) // 2
-        if count(middle) >= parameters:
-            high = middle
-        else:
-            low = middle + 1
-    if low > 1 and abs(count(low - 1) - parameters) <= abs(count(low) - parameters):
-        return low - 1
-    return low
+    return closest_units(count, parameters, MAX_UNITS)
 
 
 # === One run ===

@@ -48,6 +48,41 @@ PAD_ID, UNKNOWN_ID = 0, 1
 TOKEN_PATTERN = re.compile(r"\[mask\]|\w+|[^\w\s]")
 
 
+# === Sizing ===
+
+
+def closest_units(count, parameters, max_units=4096):
+    """The units whose parameter count is closest to `parameters` (ties: fewer units).
+
+    Args:
+        count: `count(units) -> int`, the parameter count, increasing with `units`.
+        parameters: Integer, the budget.
+        max_units: Integer (default `4096`), where the doubling search stops.
+
+    The count grows with the units: doubling from 1 brackets the budget, a bisection
+    finds the first units at or above it, and the answer is those or one fewer. `count`
+    is called for about `2 log2(units)` values, so it may build models.
+
+    Example:
+
+    >>> closest_units(lambda units: 3 * units * units, 100)  # 3 * 36 = 108 beats 75
+    6
+    """
+    high = 1
+    while count(high) < parameters and high < max_units:
+        high *= 2
+    low = high // 2 + 1 if high > 1 else 1
+    while low < high:
+        middle = (low + high) // 2
+        if count(middle) >= parameters:
+            high = middle
+        else:
+            low = middle + 1
+    if low > 1 and abs(count(low - 1) - parameters) <= abs(count(low) - parameters):
+        return low - 1
+    return low
+
+
 # === The adding problem ===
 
 
