@@ -56,17 +56,12 @@ et al. found: with the same defaults at delay 10 (`--cells lstm,gru --tasks copy
 """
 
 import argparse
-import datetime
 import json
-import os
 import pathlib
-import platform
 import sys
 
-import keras
-
 import toolkit
-from recipes.runner.machine import package_version
+from recipes.runner.machine import machine_info
 from recipes.study.long_range_tasks import TASK_DESCRIPTIONS
 from recipes.study.long_range_tasks import TASKS
 from recipes.study.long_range_tasks import Task
@@ -129,7 +124,7 @@ def run_suite(args):
                 print(status_line(row), file=sys.stderr)
                 rows.append(row)
     return {
-        "machine": machine_info(),
+        "machine": machine_info(("keras", "tensorflow", "jax")),
         "settings": settings,
         "tasks": {name: TASK_DESCRIPTIONS[name] for name in args.tasks},
         "cells": list(args.cells),
@@ -139,18 +134,6 @@ def run_suite(args):
 
 
 # ---------------------------------------------------------------- machine and report
-
-
-def machine_info():
-    return {
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "os_cpu_count": os.cpu_count(),
-        "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "backend": keras.backend.backend(),
-        "versions": {name: package_version(name) for name in ("keras", "tensorflow", "jax")},
-    }
 
 
 def task_table(results, task_name):

@@ -83,11 +83,8 @@ across runs, and do not run the suite while other heavy jobs run.
 
 import argparse
 import dataclasses
-import datetime
 import json
-import os
 import pathlib
-import platform
 import statistics
 import sys
 import time
@@ -97,8 +94,7 @@ import keras
 import numpy as np
 
 import toolkit
-from recipes.runner.machine import cpu_model
-from recipes.runner.machine import package_version
+from recipes.runner.machine import machine_info as shared_machine_info
 
 LAYERS = ("lstm", "gru", "simple")  # the default; `--layers` takes any name in MATMUL_WIDTHS
 FRAMEWORKS = ("toolkit", "keras", "torch")
@@ -486,16 +482,7 @@ def ratio_summary(rows):
 def machine_info():
     torch = import_torch()
     return {
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "cpu": cpu_model(),
-        "os_cpu_count": os.cpu_count(),
-        "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "backend": keras.backend.backend(),
-        "versions": {
-            name: package_version(name) for name in ("keras", "tensorflow", "jax", "torch", "numpy")
-        },
+        **shared_machine_info(("keras", "tensorflow", "jax", "torch", "numpy")),
         "torch_threads": torch.get_num_threads() if torch is not None else None,
     }
 

@@ -12,13 +12,10 @@ that fails leaves nothing at `out_dir` (an older report there stays as it was).
 """
 
 import dataclasses
-import datetime
 import importlib
 import importlib.metadata
 import json
-import os
 import pathlib
-import platform
 import subprocess
 import sys
 import time
@@ -27,8 +24,7 @@ import keras
 import numpy as np
 
 from recipes.runner import staged_output
-from recipes.runner.machine import cpu_model
-from recipes.runner.machine import package_version
+from recipes.runner.machine import machine_info as runner_machine_info
 from recipes.runner.reports import write_json
 from recipes.study.findings import VERDICTS
 from recipes.study.findings import Finding
@@ -196,19 +192,8 @@ def _git_commit():
 
 
 def machine_info():
-    """Date, machine, backend and package versions, JSON-ready."""
-    return {
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "cpu": cpu_model(),
-        "cpus_usable": len(os.sched_getaffinity(0))
-        if hasattr(os, "sched_getaffinity")
-        else os.cpu_count(),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "backend": keras.backend.backend(),
-        "versions": {name: package_version(name) for name in PACKAGES},
-        "commit": _git_commit(),
-    }
+    """`recipes.runner.machine.machine_info` of `PACKAGES`, with the git commit."""
+    return {**runner_machine_info(PACKAGES), "commit": _git_commit()}
 
 
 # === Rendering ===
