@@ -24,7 +24,8 @@ def _projects_per_step():
     features 128, units 256 (XLA:CPU, 2 cores, quiet, 2026-11-25) measured an LSTM
     training step of 115 ms and inference of 36.9 ms hoisted, against 78.6 and 15.6 ms
     per step (Keras' LSTM, which projects per step: 78.4 and 15.5); the GRU 79.1 and
-    35.4 ms against 62.6 and 17.2. TensorFlow's loops, which XLA does not compile, and
+    35.4 ms against 62.6 and 17.2 (the hoisted runs with this function patched to return
+    `False`, a one-off script). TensorFlow's loops, which XLA does not compile, and
     accelerators keep the single large matmul.
     """
     return jax_on_cpu()
