@@ -12,8 +12,13 @@ Run (the full suite; several minutes on a 2-core CPU machine):
 Flags: `--layers` (default lstm, gru, simple; any cell name of `toolkit.layers.available()`
 with a FLOP count in `MATMUL_WIDTHS`; Keras and PyTorch rows read "no such layer" for cells
 they lack), `--configs` (below), `--frameworks` (toolkit, keras,
-torch), `--repeats`, `--warmup`, `--jit-compile true|false|auto`, `--out DIR` (default
-`runs/benchmarks/recurrent_layers/`, receives `results.json` and `results.md`), `--quick`.
+torch), `--repeats`, `--warmup`, `--jit-compile true|false|auto`, `--torch-device cpu|cuda`
+(default cpu), `--out DIR` (default `runs/benchmarks/recurrent_layers/`, receives
+`results.json` and `results.md`), `--quick`.
+
+On a GPU (no TensorFlow needed): `KERAS_BACKEND=jax python -m benchmarks.recurrent_layers
+--torch-device cuda` runs the Keras models on JAX's default device, the GPU, and PyTorch's
+modules on cuDNN; the report names both devices.
 
 What is timed, for each configuration x layer x framework:
 
@@ -59,7 +64,9 @@ Reported: ms per step; tokens per second = tokens / seconds, where tokens = batc
 (below 1: the toolkit is faster), on each peer's row; the achieved GFLOP/s and its fraction
 of the machine's matmul rate. That rate is measured in the same run by NumPy (its BLAS):
 the median time of a float32 2048 x 2048 @ 2048 x 2048 product (`--quick`: 256), counted
-as 2 N^3 FLOPs. A layer's FLOPs are counted analytically from its gate matmuls only:
+as 2 N^3 FLOPs; where Keras computes on an accelerator, by `keras.ops.matmul` there, at
+8192 x 8192, at the backend's default float32 matmul precision. A layer's FLOPs are
+counted analytically from its gate matmuls only:
 
     forward FLOPs = 2 * (F * G_in + U * G_rec) * U * valid tokens * D
     training FLOPs = 3 * forward FLOPs (forward, gradient of inputs, gradient of weights)
@@ -236,14 +243,30 @@ def median_seconds(function, repeats, warmup):
     return statistics.median(samples)
 
 
-def matmul_rate(size, repeats):
-    """The machine's float32 matmul rate by NumPy: median of `size`^3 products, in GFLOP/s."""
+def keras_device():
+    """The device Keras' backend computes on by default, e.g. `"cpu:0"` or `"gpu:0"`."""
+    return keras.distribution.list_devices()[0]
+
+
+def matmul_rate(size, repeats, device="cpu:0"):
+    """The float32 matmul rate on `device`: median of `size`^3 products, in GFLOP/s.
+
+    On the CPU by NumPy (its BLAS); on an accelerator by `keras.ops.matmul` on the
+    backend's arrays, each timed product waiting for its result (the sum of its entries
+    fetched, a cost negligible beside the product at accelerator sizes).
+    """
     rng = np.random.default_rng(1)
     a = rng.normal(size=(size, size)).astype("float32")
     b = rng.normal(size=(size, size)).astype("float32")
-    seconds = median_seconds(lambda: a @ b, repeats, warmup=1)
+    library = f"numpy {np.__version__}"
+    product = lambda: a @ b  # noqa: E731
+    if not device.startswith("cpu"):
+        library = f"keras.ops.matmul ({keras.backend.backend()}, {device})"
+        a, b = keras.ops.convert_to_tensor(a), keras.ops.convert_to_tensor(b)
+        product = lambda: keras.ops.convert_to_numpy(keras.ops.sum(keras.ops.matmul(a, b)))  # noqa: E731
+    seconds = median_seconds(product, repeats, warmup=1)
     return {
-        "library": f"numpy {np.__version__}",
+        "library": library,
         "shape": f"{size}x{size} @ {size}x{size} float32",
         "repeats": repeats,
         "median_seconds": seconds,
@@ -301,10 +324,10 @@ def import_torch():
     return torch
 
 
-def torch_forward(torch, module, config, data):
+def torch_forward(torch, module, config, data, device):
     """A function returning the last output: `h_n` of each direction, concatenated."""
-    inputs = torch.from_numpy(data.inputs)
-    lengths = torch.from_numpy(data.lengths)
+    inputs = torch.from_numpy(data.inputs).to(device)
+    lengths = torch.from_numpy(data.lengths)  # packing wants the lengths on the CPU
     pack = torch.nn.utils.rnn.pack_padded_sequence
 
     def forward():
@@ -318,25 +341,32 @@ def torch_forward(torch, module, config, data):
     return forward
 
 
-def prepare_torch(layer, config, data):
-    """The timed functions of one PyTorch module (train: forward, backward, SGD step)."""
+def prepare_torch(layer, config, data, device="cpu"):
+    """The timed functions of one PyTorch module (train: forward, backward, SGD step).
+
+    On `device="cuda"` (cuDNN's kernels) each function waits for the GPU to finish
+    (`torch.cuda.synchronize`), as the Keras functions wait for their NumPy results.
+    """
     torch = import_torch()
     module = getattr(torch.nn, TORCH_MODULES[layer])(
         config.features, config.units, batch_first=True, bidirectional=config.bidirectional
-    )
+    ).to(device)
     optimizer = torch.optim.SGD(module.parameters(), lr=LEARNING_RATE)
-    forward = torch_forward(torch, module, config, data)
-    targets = torch.from_numpy(data.targets)
+    forward = torch_forward(torch, module, config, data, device)
+    targets = torch.from_numpy(data.targets).to(device)
+    wait = torch.cuda.synchronize if device == "cuda" else lambda: None
 
     def train():
         optimizer.zero_grad()
         loss = ((forward() - targets) ** 2).mean()
         loss.backward()
         optimizer.step()
+        wait()
 
     def infer():
         with torch.no_grad():
             forward()
+        wait()
 
     phases = {"infer": infer}
     if config.train:
@@ -349,7 +379,7 @@ def prepare_torch(layer, config, data):
 
 def prepare(framework, layer, config, data, settings):
     if framework == "torch":
-        return prepare_torch(layer, config, data)
+        return prepare_torch(layer, config, data, settings["torch_device"])
     return prepare_keras(framework, layer, config, data, settings)
 
 
@@ -479,12 +509,17 @@ def ratio_summary(rows):
 # ---------------------------------------------------------------- machine and report
 
 
-def machine_info():
+def machine_info(torch_device="cpu"):
     torch = import_torch()
-    return {
+    info = {
         **shared_machine_info(("keras", "tensorflow", "jax", "torch", "numpy")),
         "torch_threads": torch.get_num_threads() if torch is not None else None,
+        "keras_device": keras_device(),
+        "torch_device": torch_device,
     }
+    if torch_device == "cuda":
+        info["gpu"] = torch.cuda.get_device_name()
+    return info
 
 
 def number(value, spec):
@@ -543,7 +578,10 @@ def markdown_report(results):
     lines = [
         "# Recurrent layers: toolkit vs Keras vs PyTorch",
         "",
-        f"{machine['date']}, backend {machine['backend']}, {machine['cpu']}, "
+        f"{machine['date']}, backend {machine['backend']} on {machine['keras_device']}, "
+        f"PyTorch on {machine['torch_device']}"
+        + (f" ({machine['gpu']})" if "gpu" in machine else "")
+        + f", {machine['cpu']}, "
         f"os.cpu_count() {machine['os_cpu_count']}, "
         + ", ".join(f"{name} {version}" for name, version in machine["versions"].items())
         + ".",
@@ -623,6 +661,12 @@ def parse_args(argv):
     parser.add_argument("--repeats", type=int, help="timed calls (default 10, --quick 2)")
     parser.add_argument("--warmup", type=int, help="untimed calls first (default 2, --quick 1)")
     parser.add_argument("--jit-compile", type=jit_compile_value, default="auto")
+    parser.add_argument(
+        "--torch-device",
+        choices=("cpu", "cuda"),
+        default="cpu",
+        help="where the PyTorch modules run (default cpu; cuda: cuDNN's kernels)",
+    )
     parser.add_argument("--out", type=pathlib.Path, default=DEFAULT_OUT)
     parser.add_argument("--quick", action="store_true", help="tiny shapes: a smoke test")
     args = parser.parse_args(argv)
@@ -643,8 +687,15 @@ def run_suite(args):
         "warmup": args.warmup,
         "jit_compile": args.jit_compile,
         "quick": args.quick,
+        "torch_device": args.torch_device,
     }
-    matmul = matmul_rate(256 if args.quick else 2048, repeats=3 if args.quick else 10)
+    if args.torch_device == "cuda" and "torch" in args.frameworks:
+        torch = import_torch()
+        if torch is None or not torch.cuda.is_available():
+            raise SystemExit("--torch-device cuda: PyTorch sees no CUDA device here")
+    device = keras_device()
+    size = 256 if args.quick else (2048 if device.startswith("cpu") else 8192)
+    matmul = matmul_rate(size, repeats=3 if args.quick else 10, device=device)
     print(f"matmul rate ({matmul['library']}): {matmul['gflops']:.1f} GFLOP/s", file=sys.stderr)
     rows = []
     for config in configs:
@@ -656,7 +707,7 @@ def run_suite(args):
             rows.extend(group)
     add_ratios(rows)
     return {
-        "machine": machine_info(),
+        "machine": machine_info(args.torch_device),
         "settings": settings,
         "matmul": matmul,
         "configs": {config.name: config.describe() for config in configs},

@@ -60,6 +60,15 @@ def fused_unsupported_reason(cell, training, return_gates=False, unroll=False):
     """Why the fused loop cannot run this cell (a short string), or `None` if it can."""
     if keras.backend.backend() != "tensorflow":
         return f"backend {keras.backend.backend()!r} (fused loops are TensorFlow-only)"
+    return plain_cell_reason(cell, training, return_gates, unroll)
+
+
+def plain_cell_reason(cell, training, return_gates=False, unroll=False):
+    """Why the cell or call is not a standard LSTM or GRU one (a short string), or `None`.
+
+    The condition shared by the fast kernels of these cells (this module's loops and
+    cuDNN's, `cudnn.py`), whatever the backend.
+    """
     if return_gates:
         return "gate tracing"
     if unroll:

@@ -4,8 +4,11 @@ import keras
 from keras import ops
 
 from toolkit.cells.base import RecurrentCell
+from toolkit.layers.cudnn import cudnn_lstm
+from toolkit.layers.cudnn import cudnn_unsupported_reason
 from toolkit.layers.fused import fused_sequence
 from toolkit.layers.fused import fused_unsupported_reason
+from toolkit.layers.fused import plain_cell_reason
 from toolkit.layers.masks import check_mask
 from toolkit.layers.masks import check_rank
 from toolkit.layers.masks import masked_update
@@ -225,7 +228,6 @@ class Recurrent(keras.layers.Layer):
         cell = self.cell
         sequences = ops.convert_to_tensor(sequences)
         check_rank("sequences", sequences.shape)
-        batch_size = ops.shape(sequences)[0]
         states = self._initial_states(sequences, initial_state)
         if mask is not None:
             mask = check_mask(mask, sequences)
@@ -238,6 +240,26 @@ class Recurrent(keras.layers.Layer):
             recurrent_mask = cell.recurrent_dropout_mask(states[0])
 
         path = self._fast_path(training, return_gates)
+        if path == "cudnn":
+
+            def step_loop(initial=states):
+                return self._time_major_run(sequences, initial, mask, training, recurrent_mask)[:3]
+
+            last_output, outputs, states = cudnn_lstm(
+                cell, sequences, states, mask, self.go_backwards, self.return_sequences, step_loop
+            )
+            return last_output, outputs, states, None
+        return self._time_major_run(
+            sequences, states, mask, training, recurrent_mask, path, return_gates
+        )
+
+    def _time_major_run(
+        self, sequences, states, mask, training, recurrent_mask, path=None, return_gates=False
+    ):
+        """`_run` after the initial states, dropout and the path are settled: the
+        parallel scan, the fused loops or (`path=None`) the generic step loop."""
+        cell = self.cell
+        batch_size = ops.shape(sequences)[0]
         # Time-major from here: one projection matmul for the whole sequence, of the
         # transposed inputs (features wide, not gates * units wide: the cheaper transpose),
         # except in a step loop on XLA:CPU (`_projects_per_step`).
@@ -315,7 +337,8 @@ class Recurrent(keras.layers.Layer):
         return last_output, outputs, states, gates
 
     def _fast_path(self, training, return_gates):
-        """Chooses `"parallel"`, `"fused"` or `None` (the step loop); sets `execution_path`."""
+        """Chooses `"parallel"`, `"fused"`, `"cudnn"` or `None` (the step loop); sets
+        `execution_path`."""
         if self.fused is False:
             self.execution_path = "step loop (fused=False)"
             return None
@@ -325,6 +348,11 @@ class Recurrent(keras.layers.Layer):
             ran = f"parallel scan ({self.cell.scan.replace('_', ' ')})"
             if self.cell.scan == "associative" and jax_on_cpu():
                 ran += ", run as one jax.lax.scan on XLA:CPU"
+        elif keras.backend.backend() == "jax":
+            plain = plain_cell_reason(self.cell, training, return_gates, self.unroll)
+            reason = cudnn_unsupported_reason(self.cell, plain)
+            path, needs = "cudnn", "a standard LSTM cell, on JAX only on a GPU (cuDNN)"
+            ran = "cuDNN (jax.experimental.rnn.lstm; masks not right padding: step loop)"
         else:
             reason = fused_unsupported_reason(self.cell, training, return_gates, self.unroll)
             path, needs = "fused", "a standard LSTM or GRU cell on the TensorFlow backend"
