@@ -42,8 +42,8 @@ of the layer, so the toolkit and Keras layers see the same mask; PyTorch gets
 `keras.layers.Bidirectional` around both Keras-API layers, `bidirectional=True` in
 PyTorch) and `latency` (batch 1, time 100, features 128, units 256; inference only) run by
 default; `length128`, `length512`, `length2048` (batch 16, features 64, units 128, that many
-time steps) and `length128_units256`, `length512_units256`, `length2048_units256` (the same
-with 256 units) on request. With several `--layers`, the report adds a table of each toolkit
+time steps) and `length128_units256`, ..., `length2048_units512` (the same with 256 or 512 units) on
+request. With several `--layers`, the report adds a table of each toolkit
 layer's times against the first one's.
 
 Method: everything runs in one process, on the same shapes and the same input data (one
@@ -193,6 +193,9 @@ FULL_CONFIGS = (
     Config("length128_units256", 16, 128, 64, 256),
     Config("length512_units256", 16, 512, 64, 256),
     Config("length2048_units256", 16, 2048, 64, 256),
+    Config("length128_units512", 16, 128, 64, 512),
+    Config("length512_units512", 16, 512, 64, 512),
+    Config("length2048_units512", 16, 2048, 64, 512),
 )
 DEFAULT_CONFIGS = ("base", "long", "masked", "bidirectional", "latency")
 QUICK_SHAPES = {"batch": 4, "time": 6, "features": 3, "units": 4}

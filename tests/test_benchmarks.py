@@ -118,3 +118,29 @@ def test_flop_counts_cover_the_matmuls_of_each_cell():
     tokens = 6
     assert config.forward_flops("lstm") == 2 * (5 * 4 + 7 * 4) * 7 * tokens
     assert config.forward_flops("mingru") == 2 * (5 * 2) * 7 * tokens  # no recurrent matmul
+
+
+def test_matmul_rate_on_an_accelerator_uses_the_backend_and_waits_for_the_result():
+    """The branch a GPU run takes (here on the CPU: the branch is chosen by the device
+    name, the arithmetic is the same)."""
+    rate = recurrent_layers.matmul_rate(64, repeats=2, device="gpu:0")
+    assert rate["library"].startswith("keras.ops.matmul (") and "gpu:0" in rate["library"]
+    assert rate["gflops"] > 0 and rate["shape"] == "64x64 @ 64x64 float32"
+    assert recurrent_layers.matmul_rate(64, repeats=2)["library"].startswith("numpy ")
+
+
+def test_torch_on_cuda_without_a_gpu_is_refused_before_anything_runs(tmp_path, monkeypatch):
+    class NoCuda:
+        class cuda:
+            @staticmethod
+            def is_available():
+                return False
+
+    monkeypatch.setattr(recurrent_layers, "import_torch", lambda: NoCuda)
+    with pytest.raises(SystemExit, match="--torch-device cuda: PyTorch sees no CUDA device"):
+        recurrent_layers.main(
+            ["--quick", "--torch-device", "cuda", "--configs", "latency", "--out", str(tmp_path)]
+        )
+    assert not (tmp_path / "results.json").exists()
+    with pytest.raises(SystemExit):  # argparse: not a choice
+        recurrent_layers.parse_args(["--torch-device", "tpu"])

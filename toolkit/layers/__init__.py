@@ -3,7 +3,8 @@
 `get(name)` returns the layer class for a cell name (`"simple"`, `"lstm"`,
 `"gru"`, `"mgu"`, `"slstm"`, `"mingru"`, `"minlstm"`); `available()` lists
 the names. MinGRU and MinLSTM train with a parallel scan over time
-(`scan.py`), LSTM and GRU with fused loops (`fused.py`).
+(`scan.py`), LSTM and GRU with fused loops on TensorFlow (`fused.py`), and
+the LSTM with cuDNN's kernel on JAX with a GPU (`cudnn.py`).
 """
 
 from toolkit.layers.gru import GRU
