@@ -262,11 +262,11 @@ def matmul_rate(size, repeats, device="cpu:0"):
     a = rng.normal(size=(size, size)).astype("float32")
     b = rng.normal(size=(size, size)).astype("float32")
     library = f"numpy {np.__version__}"
-    product = lambda: a @ b  # noqa: E731
+    product = lambda: a @ b
     if not device.startswith("cpu"):
         library = f"keras.ops.matmul ({keras.backend.backend()}, {device})"
         a, b = keras.ops.convert_to_tensor(a), keras.ops.convert_to_tensor(b)
-        product = lambda: keras.ops.convert_to_numpy(keras.ops.sum(keras.ops.matmul(a, b)))  # noqa: E731
+        product = lambda: keras.ops.convert_to_numpy(keras.ops.sum(keras.ops.matmul(a, b)))
     seconds = median_seconds(product, repeats, warmup=1)
     return {
         "library": library,
