@@ -79,8 +79,8 @@ class Recurrent(keras.layers.Layer):
             loop with a hand-written backward pass through time
             (`toolkit/layers/fused.py`); for a standard LSTM cell on JAX with
             a GPU, cuDNN's kernel (`toolkit/layers/cudnn.py`; masks other
-            than right padding run the step loop). `"auto"` uses it whenever the cell and
-            call qualify, `True` raises where they do not, `False` always runs
+            than right padding run the step loop). `"auto"` uses it whenever
+            the cell and call qualify, `True` raises where they do not, `False` always runs
             the generic step loop. After a call, `execution_path` says which
             path ran and why (as Keras' `use_cudnn` does for cuDNN), e.g.
             `"parallel scan (associative)"`.
