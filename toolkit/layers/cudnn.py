@@ -29,33 +29,25 @@ import keras
 from keras import ops
 
 from toolkit.cells.lstm import LSTMCell
+from toolkit.layers.fused import plain_cell_reason
+from toolkit.layers.time_loop import jax_platform
 
 
 def jax_on_gpu():
     """Whether the code runs on JAX with a GPU as its default backend."""
-    if keras.backend.backend() != "jax":
-        return False
-    import jax
-
-    return jax.default_backend() == "gpu"
+    return jax_platform() == "gpu"
 
 
-def cudnn_unsupported_reason(cell, plain_reason):
-    """Why cuDNN cannot run this cell (a short string), or `None` if it can.
-
-    Args:
-        cell: The layer's cell.
-        plain_reason: `fused.plain_cell_reason` for the call: why the cell or
-            call is not a standard one, or `None`.
-    """
+def cudnn_unsupported_reason(cell, training, return_gates=False, unroll=False):
+    """Why cuDNN cannot run this cell (a short string), or `None` if it can."""
     if not jax_on_gpu():
-        if keras.backend.backend() != "jax":
+        platform = jax_platform()
+        if platform is None:
             return f"backend {keras.backend.backend()!r}"
-        import jax
-
-        return f"JAX runs on {jax.default_backend()!r}, not a GPU"
+        return f"JAX runs on {platform!r}, not a GPU"
     if not isinstance(cell, LSTMCell):
         return f"cell {type(cell).__name__} has no cuDNN kernel in JAX"
+    plain_reason = plain_cell_reason(cell, training, return_gates, unroll)
     if plain_reason is not None:
         return plain_reason
     if cell.compute_dtype != "float32":

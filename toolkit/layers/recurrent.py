@@ -8,7 +8,6 @@ from toolkit.layers.cudnn import cudnn_lstm
 from toolkit.layers.cudnn import cudnn_unsupported_reason
 from toolkit.layers.fused import fused_sequence
 from toolkit.layers.fused import fused_unsupported_reason
-from toolkit.layers.fused import plain_cell_reason
 from toolkit.layers.masks import check_mask
 from toolkit.layers.masks import check_rank
 from toolkit.layers.masks import masked_update
@@ -351,8 +350,7 @@ class Recurrent(keras.layers.Layer):
             if self.cell.scan == "associative" and jax_on_cpu():
                 ran += ", run as one jax.lax.scan on XLA:CPU"
         elif keras.backend.backend() == "jax":
-            plain = plain_cell_reason(self.cell, training, return_gates, self.unroll)
-            reason = cudnn_unsupported_reason(self.cell, plain)
+            reason = cudnn_unsupported_reason(self.cell, training, return_gates, self.unroll)
             path, needs = "cudnn", "a standard LSTM cell, on JAX only on a GPU (cuDNN)"
             ran = "cuDNN (jax.experimental.rnn.lstm; masks not right padding: step loop)"
         else:

@@ -11,16 +11,21 @@ import keras
 from keras import ops
 
 
+def jax_platform():
+    """JAX's default backend (`"cpu"`, `"gpu"`, ...) when Keras runs on JAX, else `None`."""
+    if keras.backend.backend() != "jax":
+        return None
+    import jax
+
+    return jax.default_backend()
+
+
 def jax_on_cpu():
     """Whether the code runs on JAX's CPU backend (XLA:CPU), where sequential
     `jax.lax.scan` loops are cheap: a step costs about a microsecond, so some
     loops run faster than the forms meant for TensorFlow or accelerators (see
     `Recurrent`'s per-step projection and `scan.associative_linear_scan`)."""
-    if keras.backend.backend() != "jax":
-        return False
-    import jax
-
-    return jax.default_backend() == "cpu"
+    return jax_platform() == "cpu"
 
 
 def scan(step, carry, sequences, unroll=False):
