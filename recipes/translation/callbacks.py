@@ -40,9 +40,8 @@ class DevBleu(keras.callbacks.Callback):
         self._search = None
 
     def on_epoch_end(self, epoch, logs=None):
-        # A `tf.function` reads the variables at every call; `jax.jit` bakes
-        # their values in at trace time, so JAX traces again each epoch.
-        if self._search is None or keras.backend.backend() != "tensorflow":
+        # Compiled once: the search reads the current weights at each call.
+        if self._search is None:
             self._search = compiled_search(self.seq2seq, self.options)
         translations, _ = translate_batches(
             self.seq2seq, self.tokenizers, self.sources, self.options, search=self._search

@@ -136,7 +136,14 @@ def _to_text(strings):
 
 
 def compiled_search(seq2seq, options):
-    """`seq2seq.search` with `options`, as a `tf.function` or `jax.jit` function."""
+    """`seq2seq.search` with `options`, as a `tf.function` or `jax.jit` function.
+
+    Both read the model's current weights at every call, so one compiled
+    search serves a whole training run (the dev BLEU of each epoch). Under
+    JAX the weights are passed in as arguments through a
+    `keras.StatelessScope`: a plain `jax.jit` would bake the values of the
+    first call into the compiled function as constants.
+    """
     import keras
 
     def search(source_ids):
@@ -150,7 +157,14 @@ def compiled_search(seq2seq, options):
     if backend == "jax":
         import jax
 
-        return jax.jit(search)
+        variables = list(seq2seq.model.variables)
+
+        @jax.jit
+        def stateless_search(values, source_ids):
+            with keras.StatelessScope(state_mapping=list(zip(variables, values))):
+                return search(source_ids)
+
+        return lambda source_ids: stateless_search([v.value for v in variables], source_ids)
     return search
 
 
