@@ -193,7 +193,7 @@ def tag_files(run_dir, paths):
     """Segments `(start, end, label)` (framewise) or labels (CTC) of each wav file."""
     from recipes.speech_tagging.pipeline import Example
     from recipes.speech_tagging.pipeline import predict
-    from recipes.speech_tagging.scoring import ctc_decode
+    from recipes.speech_tagging.scoring import ctc_decode_outputs
     from recipes.speech_tagging.scoring import segments
     from toolkit.data import read_waveform
 
@@ -210,12 +210,8 @@ def tag_files(run_dir, paths):
         examples.append(Example(str(path), waveform, len(waveform), empty, [], empty))
     outputs = predict(tagger, examples, config, waveform=True)
     if config.mode == "ctc":
-        lengths = [len(output) for output in outputs]
-        results = []
-        for output, length in zip(outputs, lengths):
-            (decoded,) = ctc_decode(output[None], [length], config.ctc_decoder, config.beam_width)
-            results.append([labels[i] for i in decoded])
-        return results
+        decoded = ctc_decode_outputs(outputs, config.ctc_decoder, config.beam_width)
+        return [[labels[i] for i in row] for row in decoded]
     seconds_per_frame, offset = frame_timing(config)
     return [
         segments([labels[i] for i in output.argmax(-1)], seconds_per_frame, offset)

@@ -35,7 +35,7 @@ from recipes.speech_tagging.pipeline import label_inventory
 from recipes.speech_tagging.pipeline import padded_batch
 from recipes.speech_tagging.pipeline import predict
 from recipes.speech_tagging.plots import plot_utterance
-from recipes.speech_tagging.scoring import ctc_decode
+from recipes.speech_tagging.scoring import ctc_decode_outputs
 from recipes.speech_tagging.scoring import frame_timing
 from recipes.speech_tagging.scoring import phone_error_rate
 from recipes.speech_tagging.streaming import StreamingTagger
@@ -182,12 +182,8 @@ def evaluate(tagger, examples, labels, config):
     outputs = predict(tagger, examples, config, waveform)
     references = [example.sequence for example in examples]
     if config.mode == "ctc":
-        hypotheses = []
-        for output in outputs:
-            (decoded,) = ctc_decode(
-                output[None], [len(output)], config.ctc_decoder, config.beam_width
-            )
-            hypotheses.append([labels[i] for i in decoded])
+        decoded = ctc_decode_outputs(outputs, config.ctc_decoder, config.beam_width)
+        hypotheses = [[labels[i] for i in row] for row in decoded]
         per = phone_error_rate(references, hypotheses, config.silence_label)
         return {
             "per": per["per"],
@@ -301,10 +297,7 @@ def _check_exports(tagger, labels, config, test, staging):
     inputs, _ = padded_batch(sample, config, waveform)
     served = getattr(loaded, SIGNATURE)(*[tf.constant(value) for value in inputs.values()])
     if config.mode == "ctc":
-        decoded = [
-            ctc_decode(output[None], [len(output)], config.ctc_decoder, config.beam_width)[0]
-            for output in expected
-        ]
+        decoded = ctc_decode_outputs(list(expected), config.ctc_decoder, config.beam_width)
         ids, counts = served["label_ids"].numpy(), served["label_counts"].numpy()
         agreement = np.mean(
             [ids[row, : counts[row]].tolist() == want.tolist() for row, want in enumerate(decoded)]

@@ -118,3 +118,30 @@ def ctc_decode(logits, lengths, strategy="greedy", beam_width=8):
     )
     decoded = np.asarray(ops.convert_to_numpy(decoded))[0]
     return [row[row >= 0] - 1 for row in decoded]
+
+
+def ctc_decode_outputs(outputs, strategy="greedy", beam_width=8, frame_bucket=64):
+    """`ctc_decode` of utterances of different lengths, in one batched call.
+
+    The outputs are padded into one batch whose frame count is rounded up to
+    a multiple of `frame_bucket`, so a split costs one decoder call and
+    splits of similar lengths share a shape. Under JAX every new shape
+    compiles the decoder again (seconds for beam search); decoding utterance
+    by utterance compiled it once per utterance.
+
+    Args:
+        outputs: List of float arrays `(frames_i, labels + 1)`.
+        strategy, beam_width: As for `ctc_decode`.
+        frame_bucket: The padded frame count is a multiple of this.
+
+    Returns:
+        A list of int arrays of label indices, one per output.
+    """
+    if not outputs:
+        return []
+    lengths = [len(output) for output in outputs]
+    frames = max(1, -(-max(lengths) // frame_bucket)) * frame_bucket
+    batch = np.zeros((len(outputs), frames, outputs[0].shape[-1]), dtype="float32")
+    for row, output in enumerate(outputs):
+        batch[row, : len(output)] = output
+    return ctc_decode(batch, lengths, strategy, beam_width)

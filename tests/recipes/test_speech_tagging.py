@@ -22,6 +22,7 @@ from recipes.speech_tagging.config import PRESETS
 from recipes.speech_tagging.model import BlankPadding
 from recipes.speech_tagging.model import MaskedCTC
 from recipes.speech_tagging.scoring import ctc_decode
+from recipes.speech_tagging.scoring import ctc_decode_outputs
 from recipes.speech_tagging.scoring import phone_error_rate
 from recipes.speech_tagging.scoring import segments
 from tests.serving import serve_without_toolkit
@@ -135,6 +136,18 @@ def test_ctc_greedy_and_beam_decode_hand_built_cases():
     (beam,) = ctc_decode(logits, [2], "beam", beam_width=8)
     assert greedy.tolist() == []
     assert beam.tolist() == [0]
+
+
+@pytest.mark.parametrize("strategy", ["greedy", "beam"])
+def test_batched_ctc_decoding_equals_decoding_each_utterance(strategy):
+    rng = np.random.default_rng(5)
+    outputs = [rng.normal(size=(frames, 4)).astype("float32") * 3 for frames in (7, 1, 70, 12)]
+    batched = ctc_decode_outputs(outputs, strategy, beam_width=4, frame_bucket=16)
+    assert len(batched) == len(outputs)
+    for output, decoded in zip(outputs, batched):
+        (alone,) = ctc_decode(output[None], [len(output)], strategy, beam_width=4)
+        np.testing.assert_array_equal(decoded, alone)
+    assert ctc_decode_outputs([], strategy) == []
 
 
 def test_masked_ctc_equals_the_loss_of_each_unpadded_row():
