@@ -4,6 +4,13 @@ The suite runs once per Keras backend (`KERAS_BACKEND=tensorflow`, then
 `KERAS_BACKEND=jax`; see `scripts/test.sh`). Tests that need TensorFlow itself
 (SavedModel export, tf.data) carry the `tensorflow_only` marker and are
 skipped on the other backends.
+
+Tests marked `tensorflow_pass` run in the TensorFlow pass only although they
+could run on JAX: recipe variations (other cells, attentions, feature
+settings) whose backend-dependent parts the JAX pass covers with the layer,
+cell and attention tests and one end-to-end run per recipe. They are the
+slowest tests of the suite, and running them twice kept it over its
+30-minute budget.
 """
 
 import os
@@ -19,9 +26,12 @@ def pytest_collection_modifyitems(config, items):
     if keras.backend.backend() == "tensorflow":
         return
     skip = pytest.mark.skip(reason=f"needs TensorFlow; backend is {keras.backend.backend()}")
+    once = pytest.mark.skip(reason="a recipe variation, run in the TensorFlow pass only")
     for item in items:
         if "tensorflow_only" in item.keywords:
             item.add_marker(skip)
+        elif "tensorflow_pass" in item.keywords:
+            item.add_marker(once)
 
 
 @pytest.fixture(autouse=True)

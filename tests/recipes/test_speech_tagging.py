@@ -344,6 +344,7 @@ def test_failure_part_way_leaves_nothing_that_looks_complete(tone_corpus, tmp_pa
     assert [path.name for path in out.iterdir()] == ["metrics.json"]
 
 
+@pytest.mark.tensorflow_pass
 def test_precomputed_feature_corpus_trains_and_serves_features(tmp_path):
     rng = np.random.default_rng(3)
     centres = {"sil": 0.0, "a": 2.0, "b": -2.0}
@@ -372,6 +373,7 @@ def test_bundled_corpus_tagger_beats_the_mlp_baseline(tmp_path):
     assert comparison["per"]["recipe_beats_baseline"], comparison
 
 
+@pytest.mark.tensorflow_pass
 @pytest.mark.parametrize(
     "overrides",
     [

@@ -192,6 +192,7 @@ def test_long_range_rejects_unknown_cells_and_bad_lengths(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.tensorflow_pass
 def test_long_range_quick_run(tmp_path):
     finding = long_range.run(tmp_path, quick=True, seed=0)
     check_finding(finding, "long_range", tmp_path)
