@@ -201,7 +201,8 @@ def _functions(cell, training, has_mask, has_zoneout):
 
     jit = bool(training)
     functions = tuple(
-        tf.function(f, jit_compile=jit, reduce_retracing=True) for f in (forward, backward)
+        tf.function(f, jit_compile=jit, reduce_retracing=True, autograph=False)
+        for f in (forward, backward)
     )
     cached[key] = functions
     return functions

@@ -155,7 +155,9 @@ def _compiled(function, jit):
 
     key = (function.__name__, jit)
     if key not in _COMPILED:
-        _COMPILED[key] = tf.function(function, jit_compile=jit, reduce_retracing=True)
+        _COMPILED[key] = tf.function(
+            function, jit_compile=jit, reduce_retracing=True, autograph=False
+        )
     return _COMPILED[key]
 
 
