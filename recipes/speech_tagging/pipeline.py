@@ -20,6 +20,7 @@ import numpy as np
 
 from toolkit.data import frame_count
 from toolkit.data import frame_labels
+from toolkit.data import without_autotuning
 
 PAD_FRAMES = 16  # output frames per padding step
 SORT_CHUNK = 16  # batches per chunk sorted by length
@@ -178,7 +179,9 @@ def dataset(examples, config, waveform, training):
     signature = tuple(spec(value) for value in first)
     batches = len(batch_order(examples, config.batch_size))
     data = tf.data.Dataset.from_generator(generate, output_signature=signature)
-    return data.apply(tf.data.experimental.assert_cardinality(batches)).prefetch(2)
+    return without_autotuning(
+        data.apply(tf.data.experimental.assert_cardinality(batches)).prefetch(2)
+    )
 
 
 def predict(tagger, examples, config, waveform, batch_size=None):

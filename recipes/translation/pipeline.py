@@ -12,6 +12,7 @@ from recipes.runner.batching import pad_to_multiple
 from recipes.translation.model import BOS
 from recipes.translation.model import EOS
 from recipes.translation.model import PAD
+from toolkit.data import without_autotuning
 
 PAD_MULTIPLE = 8
 SORT_CHUNK = 32
@@ -69,7 +70,8 @@ def pair_dataset(tokenizers, split, config, training):
         )
     else:
         dataset = dataset.batch(config.batch_size)
-    return dataset.map(encode, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    dataset = dataset.map(encode, num_parallel_calls=tf.data.AUTOTUNE)
+    return without_autotuning(dataset.prefetch(tf.data.AUTOTUNE))
 
 
 def detokenize(pieces, tokens):

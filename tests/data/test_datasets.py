@@ -1,4 +1,5 @@
-"""text_dataset: batches, label indices, shuffling, errors, and `model.fit` on it."""
+"""text_dataset: batches, label indices, shuffling, errors, and `model.fit` on it;
+without_autotuning."""
 
 import re
 
@@ -7,6 +8,7 @@ import numpy as np
 import pytest
 
 from toolkit.data import text_dataset
+from toolkit.data import without_autotuning
 
 TEXTS = ["good film", "bad film", "great acting", "awful plot", "fine", "dull"]
 LABELS = ["pos", "neg", "pos", "neg", "pos", "neg"]
@@ -114,3 +116,29 @@ def test_model_fits_on_strings_with_vectorization_inside():
     history = model.fit(dataset, epochs=1, shuffle=False, verbose=0)
     assert np.isfinite(history.history["loss"][0])
     assert model.predict(text_dataset(TEXTS, batch_size=4), verbose=0).shape == (6, 2)
+
+
+def test_without_autotuning_turns_it_off_and_keeps_the_batches():
+    import tensorflow as tf
+
+    dataset = tf.data.Dataset.range(7).shuffle(7, seed=3, reshuffle_each_iteration=False).batch(3)
+    assert dataset.options().autotune.enabled is not False  # tf.data's default: on
+    quiet = without_autotuning(dataset)
+    assert quiet.options().autotune.enabled is False
+    # The option holds through later transformations, and the batches are unchanged.
+    assert quiet.map(lambda x: x * 2).prefetch(2).options().autotune.enabled is False
+    expected = [batch.numpy().tolist() for batch in dataset]
+    assert [batch.numpy().tolist() for batch in quiet] == expected
+
+
+def test_text_dataset_runs_without_autotuning():
+    assert text_dataset(TEXTS, LABELS, VOCABULARY).options().autotune.enabled is False
+
+
+def test_without_autotuning_rejects_what_is_not_a_dataset():
+    with pytest.raises(
+        ValueError,
+        match=r"Argument `dataset` expected a tf.data.Dataset\. "
+        r"Received: dataset of type list",
+    ):
+        without_autotuning([1, 2])

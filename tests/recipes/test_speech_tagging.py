@@ -87,6 +87,23 @@ def framewise_run(tone_corpus, tmp_path_factory):
     return config, out, run(config, out)
 
 
+def test_training_and_dev_batches_run_without_tf_data_autotuning(tone_corpus):
+    """Autotuning's thread held the start of `fit` epochs by seconds (`without_autotuning`)."""
+    from recipes.speech_tagging import job
+    from recipes.speech_tagging.pipeline import dataset
+    from recipes.speech_tagging.pipeline import encode_corpus
+    from recipes.speech_tagging.pipeline import label_inventory
+
+    config = tiny(data=str(tone_corpus))
+    splits, _ = job.load_splits(config)
+    labels = label_inventory(splits["train"])
+    for name, training in (("train", True), ("dev", False)):
+        examples = encode_corpus(splits[name], labels, config, name)
+        batches = dataset(examples, config, True, training=training)
+        assert batches.options().autotune.enabled is False
+        assert sum(1 for _ in batches) == len(batches)
+
+
 # === Scores and decoding against hand-built cases ===
 
 

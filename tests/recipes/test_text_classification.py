@@ -84,6 +84,24 @@ def finished_run(tmp_path_factory):
     return out, metrics, data
 
 
+def test_training_and_evaluation_batches_run_without_tf_data_autotuning():
+    """Autotuning's thread held the start of `fit` epochs by seconds (`without_autotuning`)."""
+    import types
+
+    from recipes.text_classification.model import build_vectorizer
+    from recipes.text_classification.model import token_dataset
+
+    config = TextClassificationConfig(batch_size=2)
+    split = types.SimpleNamespace(
+        texts=["a good film", "a bad film", "good", "bad plot here"], labels=["p", "n", "p", "n"]
+    )
+    vectorizer = build_vectorizer(config, split.texts)
+    for training in (True, False):
+        batches = token_dataset(vectorizer, split, ["n", "p"], config, training)
+        assert batches.options().autotune.enabled is False
+        assert sum(len(labels) for _, labels in batches) == 4
+
+
 def test_run_writes_every_output(finished_run):
     out, metrics, _ = finished_run
     expected = {

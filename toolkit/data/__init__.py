@@ -7,7 +7,8 @@ file or a `root/<label>/*.txt` class-folder tree into a `LabelledTexts`
 directory holds, the missing ones carved out with a seeded stratified
 split - and a JSON-serializable record of what it did; `text_dataset` batches
 texts and label indices into a `tf.data.Dataset` for `model.fit` on any
-backend; `split_words_and_punctuation` is the `TextVectorization` split that
+backend, and `without_autotuning` keeps `tf.data`'s autotuning thread from
+stalling each epoch's start; `split_words_and_punctuation` is the `TextVectorization` split that
 keeps punctuation as tokens. For translation, `read_parallel_texts` reads
 sentence pairs (TSV or two aligned files) into a `ParallelTexts` and
 `load_parallel_splits` returns their train / dev / test splits. For speech,
@@ -28,6 +29,7 @@ from toolkit.data.alignments import frame_labels
 from toolkit.data.alignments import read_label_map
 from toolkit.data.audio import read_waveform
 from toolkit.data.datasets import text_dataset
+from toolkit.data.datasets import without_autotuning
 from toolkit.data.parallel import ParallelTexts
 from toolkit.data.parallel import load_parallel_splits
 from toolkit.data.parallel import read_parallel_texts
@@ -49,6 +51,7 @@ __all__ = [
     "read_labelled_texts",
     "load_text_splits",
     "text_dataset",
+    "without_autotuning",
     "split_words_and_punctuation",
     "ParallelTexts",
     "read_parallel_texts",

@@ -1,5 +1,8 @@
 """Labelled texts to a batched `tf.data.Dataset` for `model.fit`.
 
+`without_autotuning(dataset)` turns off `tf.data`'s autotuning, whose
+background thread otherwise stalls the start of each `fit` epoch.
+
 `tf.data` feeds every Keras 3 backend (Keras converts the batches to the
 backend's arrays), so the same pipeline trains on TensorFlow and on JAX.
 String tensors stay TensorFlow tensors: on JAX, vectorize them in the
@@ -80,7 +83,47 @@ def text_dataset(
         dataset = dataset.shuffle(
             len(texts), seed=None if seed is None else int(seed), reshuffle_each_iteration=True
         )
-    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    return without_autotuning(dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE))
+
+
+def without_autotuning(dataset):
+    """`dataset` with `tf.data`'s autotuning turned off, so each new iterator starts at once.
+
+    With autotuning on (`tf.data`'s default), every iterator runs a background
+    thread that models and tunes the pipeline, and destroying the iterator
+    waits for that thread to stop. `model.fit` makes a new iterator for every
+    epoch and every validation pass, so the wait comes at each epoch start: on
+    a busy 2-core CPU it measured 2.2-2.3 s (once almost 10 s) at the start of
+    about half the epochs of the speech-tagging recipe, whose epoch of
+    training takes 2.8 s. Without autotuning, `tf.data.AUTOTUNE` in `map` and
+    `prefetch` falls back to fixed defaults, plenty for pipelines whose batches
+    are cheap next to a training step; the batches are the same.
+
+    Args:
+        dataset: A `tf.data.Dataset`.
+
+    Returns:
+        The same dataset with `options.autotune.enabled = False`.
+
+    Example:
+
+    >>> import tensorflow as tf
+    >>> data = without_autotuning(tf.data.Dataset.range(4).batch(2))
+    >>> data.options().autotune.enabled
+    False
+    >>> [batch.numpy().tolist() for batch in data]
+    [[0, 1], [2, 3]]
+    """
+    import tensorflow as tf
+
+    if not isinstance(dataset, tf.data.Dataset):
+        raise ValueError(
+            f"Argument `dataset` expected a tf.data.Dataset. "
+            f"Received: dataset of type {type(dataset).__name__}"
+        )
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return dataset.with_options(options)
 
 
 def _check_strings(argument_name, values):
