@@ -10,7 +10,10 @@ could run on JAX: recipe variations (other cells, attentions, feature
 settings) whose backend-dependent parts the JAX pass covers with the layer,
 cell and attention tests and one end-to-end run per recipe. They were the
 slowest tests of the JAX pass (about 500 of its 2,900 worker-seconds on the
-slower machine of the README's Performance section).
+slower machine of the README's Performance section). The marker takes an
+optional `reason` for the skip message, e.g.
+`@pytest.mark.tensorflow_pass(reason="the notebooks call toolkit code the JAX
+pass covers")`.
 """
 
 import os
@@ -26,12 +29,12 @@ def pytest_collection_modifyitems(config, items):
     if keras.backend.backend() == "tensorflow":
         return
     skip = pytest.mark.skip(reason=f"needs TensorFlow; backend is {keras.backend.backend()}")
-    once = pytest.mark.skip(reason="a recipe variation, run in the TensorFlow pass only")
     for item in items:
         if "tensorflow_only" in item.keywords:
             item.add_marker(skip)
-        elif "tensorflow_pass" in item.keywords:
-            item.add_marker(once)
+        elif marker := item.get_closest_marker("tensorflow_pass"):
+            reason = marker.kwargs.get("reason", "a recipe variation")
+            item.add_marker(pytest.mark.skip(reason=f"{reason}; run in the TensorFlow pass only"))
 
 
 @pytest.fixture(autouse=True)

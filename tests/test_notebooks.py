@@ -14,7 +14,6 @@ import json
 import os
 import pathlib
 
-import keras
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -48,10 +47,7 @@ def test_the_notebooks_of_the_toolkit_are_there():
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(
-    keras.backend.backend() != "tensorflow",
-    reason="notebooks run in the TensorFlow pass only (the JAX pass is long enough)",
-)
+@pytest.mark.tensorflow_pass(reason="the notebooks call toolkit code the JAX pass covers")
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs(path, tmp_path, monkeypatch):
     nbformat = pytest.importorskip("nbformat")

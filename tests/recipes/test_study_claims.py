@@ -9,7 +9,6 @@ BLEU, the length buckets and both verdicts on cases built by hand.
 
 import json
 
-import keras
 import numpy as np
 import pytest
 
@@ -333,10 +332,9 @@ def test_attention_rejects_no_attention(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(
-    keras.backend.backend() != "tensorflow",
+@pytest.mark.tensorflow_pass(
     reason="each recipe run exports its SavedModel through a TensorFlow subprocess on other "
-    "backends (a minute or more per run); the translation recipe's own tests cover JAX",
+    "backends (a minute or more per run); the translation recipe's own tests cover JAX"
 )
 def test_attention_quick_run(tmp_path):
     finding = attention.run(tmp_path, quick=True, seed=0)
