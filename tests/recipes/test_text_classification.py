@@ -234,6 +234,7 @@ def test_predict_on_a_folder_without_a_model_is_a_clear_error(tmp_path):
         predict_texts(tmp_path, ["text"])
 
 
+@pytest.mark.tensorflow_pass(reason="a data-layout and cell variation")
 def test_split_files_other_columns_other_cells_and_the_time_budget(tmp_path):
     data = tmp_path / "data"
     data.mkdir()
@@ -265,6 +266,9 @@ def test_split_files_other_columns_other_cells_and_the_time_budget(tmp_path):
     assert (out / "model.keras").is_file()
 
 
+@pytest.mark.tensorflow_pass(
+    reason="a recipe variation; the layers' mixed precision runs on JAX in their contract tests"
+)
 def test_mixed_precision_and_the_simple_cell(tmp_path):
     data = write_csv(tmp_path / "topics.csv", sentences(60, seed=4))
     metrics = run(
@@ -287,6 +291,7 @@ def test_bad_data_fails_cleanly_and_leaves_no_output(tmp_path):
     assert list(tmp_path.iterdir()) == [data]
 
 
+@pytest.mark.tensorflow_pass(reason="the staging of outputs is the same code on every backend")
 def test_failure_part_way_leaves_nothing_that_looks_complete(tmp_path, monkeypatch):
     data = write_csv(tmp_path / "topics.csv", sentences(45, seed=6))
     out = tmp_path / "run"
