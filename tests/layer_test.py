@@ -20,7 +20,8 @@ with the public Keras API only. For one layer configuration it checks:
 
 `run_cell_test` runs the cell's own config round trips, then
 `run_layer_test` on the cell wrapped in `keras.layers.RNN(cell)` and in
-`toolkit.layers.Recurrent(cell)`.
+`toolkit.layers.Recurrent(cell)`, each under one of the two mixed policies
+(`Recurrent` under `mixed_float16`), so each policy is checked once per cell.
 """
 
 import copy
@@ -34,6 +35,8 @@ import numpy as np
 import toolkit
 
 MIXED_PRECISION_POLICIES = ("mixed_float16", "mixed_bfloat16")
+# `run_cell_test` with both wrappers: which mixed policy each one is checked under.
+MIXED_POLICY_OF_WRAPPER = {"recurrent": ("mixed_float16",), "keras_rnn": ("mixed_bfloat16",)}
 
 
 # === Small utilities ===
@@ -451,6 +454,11 @@ def run_cell_test(
     }
     for wrapper in wrappers:
         kwargs = dict(run_kwargs)
+        if len(wrappers) > 1 and "mixed_precision_policies" not in kwargs:
+            # Each mixed policy once per cell: the cell's dtype handling is the same code in
+            # both wrappers, and `Recurrent`'s own paths meet both policies in
+            # tests/layers. float16 (loss scaling, overflow) goes to our layer.
+            kwargs["mixed_precision_policies"] = MIXED_POLICY_OF_WRAPPER[wrapper]
         if wrapper == "keras_rnn" and step_training_unsupported(cell):
             layer = factories[wrapper](**init_kwargs)
             try:
