@@ -8,10 +8,11 @@ directory holds, the missing ones carved out with a seeded stratified
 split - and a JSON-serializable record of what it did; `text_dataset` batches
 texts and label indices into a `tf.data.Dataset` for `model.fit` on any
 backend, and `without_autotuning` keeps `tf.data`'s autotuning thread from
-stalling each epoch's start; `split_words_and_punctuation` is the `TextVectorization` split that
-keeps punctuation as tokens. For translation, `read_parallel_texts` reads
-sentence pairs (TSV or two aligned files) into a `ParallelTexts` and
-`load_parallel_splits` returns their train / dev / test splits. For speech,
+stalling each epoch's start; `split_words_and_punctuation` is the
+`TextVectorization` split that keeps punctuation as tokens. For
+translation, `read_parallel_texts` reads sentence pairs (TSV or two aligned
+files) into a `ParallelTexts` and `load_parallel_splits` returns their
+train / dev / test splits. For speech,
 `read_speech_corpus` reads a folder of utterances with time-aligned labels
 (`.wav` + TIMIT `.phn`, `.wav` + Praat / MFA `.TextGrid`, or `.npz` features
 with frame labels) into a `SpeechCorpus` of `Utterance`s, resampling audio to

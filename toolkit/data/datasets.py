@@ -44,7 +44,7 @@ def text_dataset(
         seed: Integer or `None` (default), the shuffle seed.
 
     Returns:
-        A `tf.data.Dataset`.
+        A `tf.data.Dataset`, without autotuning (`without_autotuning`).
 
     Raises:
         ValueError: a text or label that is not a string, `texts` and
