@@ -24,7 +24,6 @@ from recipes.runner.batching import length_sorted_batches
 from recipes.runner.batching import pad_to_multiple
 from toolkit.data import split_words_and_punctuation
 from toolkit.data import text_dataset
-from toolkit.data import without_autotuning
 
 PAD_MULTIPLE = 16  # pad batches to a multiple of this length: few shapes to compile
 SORT_CHUNK = 32  # batches per chunk sorted by length before batching
@@ -131,7 +130,7 @@ def token_dataset(vectorizer, split, class_names, config, training):
     dataset = dataset.map(
         lambda t, y: (encode(vectorizer, t, config.max_length), y), num_parallel_calls=autotune
     )
-    return without_autotuning(dataset.prefetch(autotune))
+    return dataset.prefetch(autotune)  # without autotuning, as `text_dataset` made it
 
 
 def predict_probabilities(vectorizer, classifier, texts, batch_size=256):
