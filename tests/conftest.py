@@ -14,6 +14,9 @@ slower machine of the README's Performance section). The marker takes an
 optional `reason` for the skip message, e.g.
 `@pytest.mark.tensorflow_pass(reason="the notebooks call toolkit code the JAX
 pass covers")`.
+
+Every test process keeps freed tensor memory for reuse, as the recipes'
+commands do (`toolkit.runtime.reuse_freed_memory`).
 """
 
 import os
@@ -23,6 +26,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+
+from toolkit.runtime import reuse_freed_memory  # noqa: E402
+
+
+def pytest_configure(config):
+    reuse_freed_memory()  # in each xdist worker: conftest is loaded there too
 
 
 def pytest_collection_modifyitems(config, items):

@@ -19,6 +19,7 @@ PUBLIC = [
         toolkit.data,
         toolkit.inspect,
         toolkit.features,
+        toolkit.runtime,
     )
     for name in module.__all__
 ]

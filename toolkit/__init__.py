@@ -7,6 +7,7 @@ from toolkit import decoding
 from toolkit import features
 from toolkit import inspect
 from toolkit import layers
+from toolkit import runtime
 
 __version__ = "0.1.0"
 
@@ -18,5 +19,6 @@ __all__ = [
     "data",
     "inspect",
     "features",
+    "runtime",
     "__version__",
 ]

@@ -18,6 +18,7 @@ from recipes.study.report import DEFAULT_OUT
 from recipes.study.report import EXPERIMENTS
 from recipes.study.report import parse_experiments
 from recipes.study.report import run_study
+from toolkit.runtime import reuse_freed_memory
 
 
 def main(argv=None):
@@ -41,6 +42,7 @@ def main(argv=None):
         parser.error(str(error))
     if args.seed < 0:
         parser.error(f"Argument `--seed` expected a non-negative integer. Received: {args.seed}")
+    reuse_freed_memory()  # as the recipes' commands (`recipes.runner.cli.train_command`)
     findings = run_study(
         keys,
         out_dir=args.out,

@@ -1,6 +1,8 @@
 """The shared recipe runner: configs, output folders, callbacks, strategies."""
 
+import argparse
 import dataclasses
+import pathlib
 
 import keras
 import numpy as np
@@ -8,6 +10,7 @@ import pytest
 
 from recipes.runner import ConfigError
 from recipes.runner import WallClockBudget
+from recipes.runner import cli
 from recipes.runner import config_to_dict
 from recipes.runner import fit_callbacks
 from recipes.runner import load_config
@@ -238,3 +241,26 @@ def test_strategies_by_name():
         assert make_strategy("default") is None
         with pytest.raises(ValueError, match="TensorFlow backend"):
             make_strategy("mirrored")
+
+
+# === Command lines ===
+
+
+def test_recipe_commands_keep_freed_memory_before_they_run(monkeypatch, tmp_path):
+    events = []
+    monkeypatch.setattr(cli, "reuse_freed_memory", lambda: events.append("reuse_freed_memory"))
+
+    def run(config, out):
+        events.append(("run", config.units, out))
+        pathlib.Path(out).mkdir()
+        return {"score": 1.0}
+
+    parser = cli.add_training_arguments(argparse.ArgumentParser(), "runs/x", "data")
+    out = str(tmp_path / "run")
+    assert cli.train_command(parser, ["--out", out, "--set", "units=3"], Config, run, str) == 0
+    assert events == ["reuse_freed_memory", ("run", 3, out)]
+
+    events.clear()
+    commands = {"tag": lambda argv: events.append(("tag", argv)) or 0}
+    assert cli.subcommand_main(["tag", "x.wav"], commands, train=None) == 0
+    assert events == ["reuse_freed_memory", ("tag", ["x.wav"])]
