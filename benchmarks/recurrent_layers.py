@@ -102,6 +102,7 @@ import numpy as np
 
 import toolkit
 from recipes.runner.machine import machine_info as shared_machine_info
+from recipes.runner.timing import interleaved_timings
 
 LAYERS = ("lstm", "gru", "simple")  # the default; `--layers` takes any name in MATMUL_WIDTHS
 FRAMEWORKS = ("toolkit", "keras", "torch")
@@ -389,47 +390,13 @@ def prepare(framework, layer, config, data, settings):
 def interleaved_medians(functions, repeats, warmup, block=BLOCK):
     """Median seconds of each named function, timed in interleaved rounds.
 
-    Each round gives every function, in an order that rotates from round to round,
-    one untimed call (caches and worker threads back to its own work) and then up to
-    `block` timed calls, until each has `repeats` timings. Timing the frameworks in
-    turns, not one after the other, spreads a slow spell of a shared machine over all
-    of them, so their ratios hold even when absolute times drift; the untimed call
-    keeps what is timed a steady state, as in a training loop, not a cold switch from
-    another framework (which slowed the next one by up to a fifth). A function that
-    raises is dropped (its error is returned) and the others go on.
+    `recipes.runner.timing.interleaved_timings` takes the timings: every function in
+    turn, in an order rotating from round to round, one untimed call and then up to
+    `block` timed ones per round. A function that raises is dropped; returns
+    `(medians, errors)`, `errors` mapping the dropped names to their exceptions.
     """
-    errors = {}
-
-    def call(name):
-        try:
-            functions[name]()
-        except Exception as error:  # reported in the row and on stderr
-            traceback.print_exc()
-            errors[name] = error
-            return False
-        return True
-
-    for name in list(functions):
-        for _ in range(warmup):
-            if not call(name):
-                break
-    names = [name for name in functions if name not in errors]
-    samples = {name: [] for name in names}
-    for round_index in range(-(-repeats // block)):
-        shift = round_index % max(1, len(names))
-        for name in names[shift:] + names[:shift]:
-            if name in errors or not call(name):
-                continue
-            for _ in range(min(block, repeats - len(samples[name]))):
-                start = time.perf_counter()
-                if not call(name):
-                    break
-                samples[name].append(time.perf_counter() - start)
-    return {
-        name: statistics.median(samples[name])
-        for name in names
-        if name not in errors and samples[name]
-    }, errors
+    timings, errors = interleaved_timings(functions, repeats, warmup, block)
+    return {name: statistics.median(values) for name, values in timings.items() if values}, errors
 
 
 def measure_group(layer, config, data, settings, frameworks, peak_gflops):

@@ -66,32 +66,6 @@ def test_quick_suite_writes_rows_ratios_and_flop_rates(tmp_path, capsys):
     assert table in capsys.readouterr().out
 
 
-def test_interleaved_rounds_rotate_the_order_and_drop_a_failing_function(monkeypatch):
-    calls = []
-    clock = iter(range(1000))
-    monkeypatch.setattr(recurrent_layers.time, "perf_counter", lambda: next(clock))
-
-    def make(name, fail_at=None):
-        def function():
-            calls.append(name)
-            if fail_at is not None and calls.count(name) == fail_at:
-                raise RuntimeError(f"{name} broke")
-
-        return function
-
-    functions = {"a": make("a"), "b": make("b"), "c": make("c", fail_at=5)}
-    medians, errors = recurrent_layers.interleaved_medians(functions, 3, warmup=1, block=2)
-
-    assert calls[:3] == ["a", "b", "c"]  # warm-up, one call each
-    # Round 1: a, b, c, each one untimed call and 2 timed ones; round 2 rotates to b, c, a
-    # and needs 1 more timing each; c fails on its 5th call (round 2's untimed one) and
-    # is dropped.
-    assert calls[3:12] == ["a"] * 3 + ["b"] * 3 + ["c"] * 3
-    assert calls[12:] == ["b", "b", "c", "a", "a"]
-    assert set(medians) == {"a", "b"} and all(value == 1 for value in medians.values())
-    assert set(errors) == {"c"} and "c broke" in str(errors["c"])
-
-
 @pytest.mark.slow
 def test_length_configs_compare_toolkit_layers_side_by_side(tmp_path):
     recurrent_layers.main(

@@ -6,6 +6,9 @@ and a `run(config, out_dir)`; the runner gives it YAML presets with checked
 (`outputs`), strategies (with `distributed`'s fix that lets `fit` run
 under several workers), precision and the callbacks for early stopping,
 best-checkpoint selection, the wall-clock budget and logs (`training`).
+The recipes' command lines share `cli`; measurements share `machine` (what
+they ran on) and `timing` (interleaved rounds of timed calls, used by the
+study's cost experiment and `benchmarks/recurrent_layers.py`).
 """
 
 from recipes.runner.config import ConfigError

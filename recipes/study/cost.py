@@ -40,6 +40,7 @@ a shared machine are noisy, so read the paired ratios of one run. `quick=True` t
 half a minute.
 """
 
+import functools
 import pathlib
 import time
 
@@ -47,6 +48,7 @@ import keras
 import numpy as np
 
 import toolkit
+from recipes.runner.timing import interleaved_timings
 from recipes.study import tasks
 from recipes.study.findings import Finding
 
@@ -154,37 +156,32 @@ def units_for_parameters(cell, input_dim, parameters):
 def time_steps(models, inputs, labels, rounds, calls, warmup):
     """Median training and inference times per step of several models, interleaved.
 
+    Each model's training step and inference step take turns with the others'
+    (`recipes.runner.timing.interleaved_timings`: an order rotating from round to round,
+    one untimed call, then `calls` timed ones per round).
+
     Args:
         models: Dict `{name: compiled keras.Model}`.
         inputs, labels: One batch, the same for every model.
-        rounds: Integer, interleaved rounds; the order of the models rotates each round.
-        calls: Integer, timed calls per model and round (after one untimed call).
-        warmup: Integer, untimed calls per model before the first round (compilation).
+        rounds: Integer, interleaved rounds.
+        calls: Integer, timed calls per model, step and round (after one untimed call).
+        warmup: Integer, untimed calls per model and step before the first round
+            (compilation).
 
     Returns:
         `{name: {"train_ms": [...], "infer_ms": [...]}}`: every timed call, in milliseconds,
         round after round (`calls` per round).
     """
-    names = list(models)
-    for name in names:
-        for _ in range(warmup):
-            models[name].train_on_batch(inputs, labels)
-            models[name].predict_on_batch(inputs)
-    timings = {name: {"train_ms": [], "infer_ms": []} for name in names}
-    for round_index in range(rounds):
-        shift = round_index % len(names)
-        for name in names[shift:] + names[:shift]:
-            model = models[name]
-            model.train_on_batch(inputs, labels)  # untimed: back to a steady state
-            for _ in range(calls):
-                start = time.perf_counter()
-                model.train_on_batch(inputs, labels)
-                timings[name]["train_ms"].append(1000 * (time.perf_counter() - start))
-            model.predict_on_batch(inputs)
-            for _ in range(calls):
-                start = time.perf_counter()
-                model.predict_on_batch(inputs)
-                timings[name]["infer_ms"].append(1000 * (time.perf_counter() - start))
+    functions = {}
+    for name, model in models.items():
+        functions[name, "train_ms"] = functools.partial(model.train_on_batch, inputs, labels)
+        functions[name, "infer_ms"] = functools.partial(model.predict_on_batch, inputs)
+    seconds, errors = interleaved_timings(functions, rounds * calls, warmup, calls)
+    if errors:
+        raise next(iter(errors.values()))
+    timings = {name: {} for name in models}
+    for (name, step), values in seconds.items():
+        timings[name][step] = [1000 * value for value in values]
     return timings
 
 
