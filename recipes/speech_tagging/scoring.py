@@ -10,6 +10,9 @@ to silence and are not scored; jiwer counts the substitutions, deletions and
 insertions.
 """
 
+import functools
+
+import keras
 import numpy as np
 from keras import ops
 
@@ -107,17 +110,42 @@ def ctc_decode(logits, lengths, strategy="greedy", beam_width=8):
     Returns:
         A list of int arrays of label indices (`class - 1`), one per row.
     """
-    decoded, _ = ops.ctc_decode(
+    decode = _decoder("greedy" if strategy == "greedy" else "beam_search", beam_width)
+    decoded = decode(
         ops.convert_to_tensor(np.asarray(logits, dtype="float32")),
         ops.convert_to_tensor(np.asarray(lengths, dtype="int32")),
-        strategy="greedy" if strategy == "greedy" else "beam_search",
-        beam_width=beam_width,
-        top_paths=1,
-        merge_repeated=True,
-        mask_index=BLANK,
     )
     decoded = np.asarray(ops.convert_to_numpy(decoded))[0]
     return [row[row >= 0] - 1 for row in decoded]
+
+
+@functools.cache
+def _decoder(strategy, beam_width):
+    """`keras.ops.ctc_decode`'s best paths as a function of `(logits, lengths)`.
+
+    Under JAX it is wrapped in one `jax.jit`, kept for the process: Keras' JAX
+    beam search is not compiled as a whole and took 13-23 s per call, every
+    call, on a 2-core CPU; compiled, a call of a shape seen before takes
+    milliseconds. Other backends call Keras directly.
+    """
+
+    def decode(logits, lengths):
+        decoded, _ = ops.ctc_decode(
+            logits,
+            lengths,
+            strategy=strategy,
+            beam_width=beam_width,
+            top_paths=1,
+            merge_repeated=True,
+            mask_index=BLANK,
+        )
+        return decoded
+
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return jax.jit(decode)
+    return decode
 
 
 def ctc_decode_outputs(outputs, strategy="greedy", beam_width=8, frame_bucket=64):
