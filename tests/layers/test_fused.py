@@ -62,7 +62,11 @@ def test_fused_loop_equals_the_step_loop_with_gradients(kind, mask_name, go_back
     fast, slow = _pair(kind, go_backwards=go_backwards)
     fast.build(inputs.shape)
     slow.build(inputs.shape)
-    slow.set_weights(fast.get_weights())
+    # Random weights, biases included (initially zero or one per gate, where a misplaced
+    # or missing bias could go unseen).
+    weights = [rng.normal(size=w.shape).astype("float32") * 0.5 for w in fast.get_weights()]
+    fast.set_weights(weights)
+    slow.set_weights(weights)
     states = [rng.normal(size=(4, 5)).astype("float32") for _ in fast.cell.state_size]
     mask = _masks(4, 9)[mask_name]
 
