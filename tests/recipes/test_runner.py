@@ -19,6 +19,7 @@ from recipes.runner import make_strategy
 from recipes.runner import restore_best
 from recipes.runner import staged_output
 from recipes.runner import timing
+from recipes.runner.reports import plot_confusion_matrix
 from recipes.runner.training import BestCheckpoint
 
 
@@ -295,3 +296,31 @@ def test_interleaved_rounds_rotate_the_order_and_drop_a_failing_function(monkeyp
     assert calls[12:] == ["b", "b", "c", "a", "a"]
     assert timings == {"a": [1, 1, 1], "b": [1, 1, 1]}
     assert set(errors) == {"c"} and "c broke" in str(errors["c"])
+
+
+# === Reports ===
+
+
+def test_confusion_matrix_counts_are_written_on_the_non_zero_cells(tmp_path, monkeypatch):
+    from matplotlib.figure import Figure
+
+    figures = []
+    save = Figure.savefig
+    monkeypatch.setattr(
+        Figure, "savefig", lambda self, *a, **k: figures.append(self) or save(self, *a, **k)
+    )
+    true, predicted = [0, 0, 1, 2, 2, 2], [0, 1, 1, 2, 2, 0]
+    matrix = plot_confusion_matrix(true, predicted, ["a", "b", "c"], tmp_path / "cm.png", "t")
+
+    np.testing.assert_array_equal(matrix, [[1, 1, 0], [0, 1, 0], [1, 0, 2]])
+    assert (tmp_path / "cm.png").stat().st_size > 0
+    (ax,) = figures[0].axes
+    # (column, row) = (predicted, true): one text per non-zero count, none on zeros.
+    written = sorted((text.get_position(), text.get_text()) for text in ax.texts)
+    assert written == [
+        ((0, 0), "1"),
+        ((0, 2), "1"),
+        ((1, 0), "1"),
+        ((1, 1), "1"),
+        ((2, 2), "2"),
+    ]
