@@ -125,8 +125,9 @@ def _decoder(strategy, beam_width):
 
     Under JAX it is wrapped in one `jax.jit`, kept for the process: Keras' JAX
     beam search is not compiled as a whole and took 13-23 s per call, every
-    call, on a 2-core CPU; compiled, a call of a shape seen before takes
-    milliseconds. Other backends call Keras directly.
+    call, on a 2-core CPU (4 x 128 frames x 41 classes, beam 8); compiled, a
+    call of a shape seen before costs the search alone, 5.5 s there. Other
+    backends call Keras directly.
     """
 
     def decode(logits, lengths):
