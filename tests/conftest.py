@@ -18,8 +18,9 @@ pass covers")`.
 Every test process keeps freed tensor memory for reuse, as the recipes'
 commands do (`toolkit.runtime.reuse_freed_memory`).
 
-Two settings make the test processes cheaper without changing what they
-compute (`configure_test_process`, before TensorFlow or JAX start):
+Three settings make the test processes cheaper without changing what they
+compute (the first two in `configure_test_process`, before TensorFlow or JAX
+start):
 - One thread per worker when pytest-xdist runs as many workers as the machine
   has cores (`scripts/test.sh`): each worker's thread pools would otherwise
   spin for cores the other worker is using.
