@@ -18,25 +18,23 @@ pass covers")`.
 Every test process keeps freed tensor memory for reuse, as the recipes'
 commands do (`toolkit.runtime.reuse_freed_memory`).
 
-Three settings make the test processes cheaper without changing what they
-compute (the first two in `configure_test_process`, before TensorFlow or JAX
-start):
+Two settings make the test processes cheaper without changing what they
+compute (`configure_test_process`, before TensorFlow or JAX start):
 - One thread per worker when pytest-xdist runs as many workers as the machine
   has cores (`scripts/test.sh`): each worker's thread pools would otherwise
   spin for cores the other worker is using.
 - In the JAX pass, XLA compiles with LLVM's optimizations off
   (`--xla_backend_optimization_level=0`). The JAX pass compiles thousands of
   small programs that then run a few steps, and LLVM's optimizations were about
-  a quarter of its time. XLA's own graph passes (fusion, layout) still run, so
-  the programs compute the same thing. The TensorFlow pass keeps the default:
+  a quarter of its time. XLA's own graph passes (fusion, layout) still run:
+  the programs are the same, only their machine code is less optimized
+  (results may differ in the last bits). The TensorFlow pass keeps the default:
   the recipes' quality-bar runs there are long enough for the slower code to
   cost more than the compile time saved.
-- In the TensorFlow pass, TensorFlow's graph optimizer (Grappler) is off
-  (`pytest_configure`). It rewrites every traced graph before its first run,
-  an optimization that tiny test graphs never pay back; the cell and layer
-  test files took 11% less time without it, and the speech recipe's
-  quality-bar run (its fused loops are XLA-compiled, which Grappler leaves
-  alone) was as fast (139 s, 144 s with it).
+
+Tried and not kept: TensorFlow's graph optimizer (Grappler) off in the
+TensorFlow pass. The cell and layer test files took 11% less time without it,
+but the whole pass did not get faster in CI (1125 s, 1108 s with it).
 """
 
 import os
@@ -75,10 +73,6 @@ from toolkit.runtime import reuse_freed_memory  # noqa: E402
 
 def pytest_configure(config):
     reuse_freed_memory()  # in each xdist worker: conftest is loaded there too
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
 
 
 def pytest_collection_modifyitems(config, items):

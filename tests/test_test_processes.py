@@ -47,13 +47,3 @@ def test_settings_of_the_environment_are_kept_and_flags_appended():
     # Run twice (the xdist controller, then its worker): nothing is added twice.
     configure_test_process(environ, cores=2)
     assert len(environ["XLA_FLAGS"].split()) == 4
-
-
-def test_the_tensorflow_pass_runs_without_grappler():
-    import keras
-
-    if keras.backend.backend() != "tensorflow":
-        pytest.skip("Grappler is turned off in the TensorFlow pass only")
-    import tensorflow as tf
-
-    assert tf.config.optimizer.get_experimental_options()["disable_meta_optimizer"] is True
