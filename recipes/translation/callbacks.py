@@ -27,6 +27,12 @@ class DevBleu(keras.callbacks.Callback):
         split: The dev `ParallelTexts`.
         config: The run's `TranslationConfig` (search limits).
         max_pairs: Score only the first `max_pairs` dev pairs (`None`: all).
+
+    Attributes:
+        search: The compiled greedy search (`pipeline.compiled_search`),
+            made at the first epoch's end (`None` before). It reads the
+            model's current weights at each call, so the run's test decode
+            reuses it instead of tracing the same search again.
     """
 
     def __init__(self, seq2seq, tokenizers, split, config, max_pairs=None):
@@ -37,14 +43,14 @@ class DevBleu(keras.callbacks.Callback):
         self.sources = list(split.sources[:count])
         self.references = list(split.targets[:count])
         self.options = search_options(config, beam_width=1)
-        self._search = None
+        self.search = None
 
     def on_epoch_end(self, epoch, logs=None):
         # Compiled once: the search reads the current weights at each call.
-        if self._search is None:
-            self._search = compiled_search(self.seq2seq, self.options)
+        if self.search is None:
+            self.search = compiled_search(self.seq2seq, self.options)
         translations, _ = translate_batches(
-            self.seq2seq, self.tokenizers, self.sources, self.options, search=self._search
+            self.seq2seq, self.tokenizers, self.sources, self.options, search=self.search
         )
         if logs is not None:
             logs[DEV_BLEU] = corpus_scores(translations, self.references)["bleu"]

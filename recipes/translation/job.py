@@ -115,7 +115,11 @@ def _run(config, out_dir, strategy):
         decoding_seconds = time.monotonic() - decode_start
         scores = corpus_scores(translations, test.targets)
         greedy, _ = translate_batches(
-            seq2seq, tokenizers, test.sources, search_options(config, beam_width=1)
+            seq2seq,
+            tokenizers,
+            test.sources,
+            search_options(config, beam_width=1),
+            search=_dev_bleu_search(callbacks, seq2seq),
         )
         greedy_scores = corpus_scores(greedy, test.targets)
         metrics = {
@@ -181,6 +185,18 @@ def _callbacks(config, seq2seq, tokenizers, dev, log_dir):
     if bleu:
         callbacks.insert(0, DevBleu(seq2seq, tokenizers, dev, config, config.dev_bleu_pairs))
     return callbacks
+
+
+def _dev_bleu_search(callbacks, seq2seq):
+    """The dev BLEU's compiled greedy search if it serves `seq2seq` (else `None`).
+
+    After training under a distribution strategy, `seq2seq` is a local copy
+    of the trained model, which that search does not read.
+    """
+    for callback in callbacks:
+        if isinstance(callback, DevBleu) and callback.seq2seq is seq2seq:
+            return callback.search
+    return None
 
 
 def _check_exports(seq2seq, tokenizers, config, test, translations, staging):

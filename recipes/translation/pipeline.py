@@ -155,7 +155,12 @@ def compiled_search(seq2seq, options):
     if backend == "tensorflow":
         import tensorflow as tf
 
-        return tf.function(search, input_signature=[tf.TensorSpec((None, None), tf.int32)])
+        # No AutoGraph: the search runs under `jax.jit` too, so it has no Python
+        # control flow on tensors, and converting the decoder's Python code took
+        # about 3 s at a process's first trace.
+        return tf.function(
+            search, input_signature=[tf.TensorSpec((None, None), tf.int32)], autograph=False
+        )
     if backend == "jax":
         import jax
 

@@ -15,6 +15,8 @@ import pytest
 from recipes.runner import ConfigError
 from recipes.runner import load_config
 from recipes.translation import TranslationConfig
+from recipes.translation import callbacks as translation_callbacks
+from recipes.translation import pipeline as translation_pipeline
 from recipes.translation import run
 from recipes.translation import translate_texts
 from recipes.translation.cli import main
@@ -61,11 +63,25 @@ def write_splits(folder, pairs=PAIRS):
 
 
 @pytest.fixture(scope="module")
-def memorized(tmp_path_factory):
+def compiled_searches():
+    """The options of each search that `compiled_search` made in the `memorized` run."""
+    return []
+
+
+@pytest.fixture(scope="module")
+def memorized(tmp_path_factory, compiled_searches):
     root = tmp_path_factory.mktemp("translation")
     config = TranslationConfig(data=str(write_splits(root / "data")), epochs=60, **TINY)
     keras.config.set_dtype_policy("float32")
-    metrics = run(config, root / "run")
+
+    def recorded(seq2seq, options):
+        compiled_searches.append(dict(options))
+        return compiled_search(seq2seq, options)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(translation_pipeline, "compiled_search", recorded)
+        patch.setattr(translation_callbacks, "compiled_search", recorded)
+        metrics = run(config, root / "run")
     return root / "run", metrics
 
 
@@ -78,6 +94,18 @@ def test_memorized_pairs_are_translated_exactly(memorized):
     assert metrics["decoding"] == {**metrics["decoding"], "search": "beam", "beam_width": 3}
     assert (out / "translations.txt").read_text(encoding="utf-8").splitlines() == [
         t for _, t in PAIRS
+    ]
+
+
+def test_the_test_greedy_decode_reuses_the_dev_bleu_search(memorized, compiled_searches):
+    # One compiled greedy search serves the dev BLEU of every epoch and the test
+    # split's greedy decode (it reads the current weights); tracing it again cost
+    # about a second per run. The beam searches: the test decode (with alignments)
+    # and the reloaded run folder's check.
+    assert [(o["beam_width"], o.get("return_alignments", False)) for o in compiled_searches] == [
+        (None, False),
+        (3, True),
+        (3, False),
     ]
 
 
