@@ -18,8 +18,8 @@ pass covers")`.
 Every test process keeps freed tensor memory for reuse, as the recipes'
 commands do (`toolkit.runtime.reuse_freed_memory`).
 
-Two settings make the test processes cheaper without changing what they
-compute (`configure_test_process`, before TensorFlow or JAX start):
+Two settings make the test processes cheaper; the tests run the same
+operations (`configure_test_process`, before TensorFlow or JAX start):
 - One thread per worker when pytest-xdist runs as many workers as the machine
   has cores (`scripts/test.sh`): each worker's thread pools would otherwise
   spin for cores the other worker is using.
@@ -48,16 +48,16 @@ def configure_test_process(environ=os.environ, cores=None):
     """
     environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     flags = environ.get("XLA_FLAGS", "").split()
+    wanted = []
     workers = int(environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
     if workers >= (cores or os.cpu_count() or 1):
         for name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS"):
             environ.setdefault(name, "1")
-        for flag in ("--xla_cpu_multi_thread_eigen=false", "intra_op_parallelism_threads=1"):
-            if flag.split("=")[0] not in environ.get("XLA_FLAGS", ""):
-                flags.append(flag)
+        wanted += ["--xla_cpu_multi_thread_eigen=false", "intra_op_parallelism_threads=1"]
     if environ.get("KERAS_BACKEND") == "jax":
-        if "--xla_backend_optimization_level" not in environ.get("XLA_FLAGS", ""):
-            flags.append("--xla_backend_optimization_level=0")
+        wanted.append("--xla_backend_optimization_level=0")
+    already = {flag.split("=")[0] for flag in flags}
+    flags += [flag for flag in wanted if flag.split("=")[0] not in already]
     if flags:
         environ["XLA_FLAGS"] = " ".join(flags)
 
