@@ -82,8 +82,8 @@ def subcommand_main(argv, commands, train):
     `main(argv)` functions.
     """
     argv = sys.argv[1:] if argv is None else list(argv)
-    reuse_freed_memory()  # serving commands too; see `train_command`
     if argv[:1] and argv[0] in commands:
+        reuse_freed_memory()  # serving commands too; `train` calls `train_command`, which does
         return commands[argv[0]](argv[1:])
     if argv[:1] == ["train"]:
         argv = argv[1:]

@@ -268,6 +268,16 @@ def test_recipe_commands_keep_freed_memory_before_they_run(monkeypatch, tmp_path
     assert cli.subcommand_main(["tag", "x.wav"], commands, train=None) == 0
     assert events == ["reuse_freed_memory", ("tag", ["x.wav"])]
 
+    # Training through `subcommand_main` makes the settings once (in `train_command`).
+    events.clear()
+
+    def train(argv):
+        return cli.train_command(parser, argv, Config, run, str)
+
+    out = str(tmp_path / "second")
+    assert cli.subcommand_main(["train", "--out", out, "--set", "units=4"], commands, train) == 0
+    assert events == ["reuse_freed_memory", ("run", 4, out)]
+
 
 # === Timing ===
 
