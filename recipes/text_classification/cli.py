@@ -1,10 +1,10 @@
 """The recipe's command line: train (the default) and `predict`."""
 
 import argparse
-import sys
 
 from recipes.runner.cli import add_training_arguments
 from recipes.runner.cli import read_input_lines
+from recipes.runner.cli import subcommand_main
 from recipes.runner.cli import train_command
 
 TRAIN_EPILOG = """examples:
@@ -42,12 +42,7 @@ def predict_parser():
 
 
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] == ["predict"]:
-        return predict_main(argv[1:])
-    if argv[:1] == ["train"]:
-        argv = argv[1:]
-    return train_main(argv)
+    return subcommand_main(argv, {"predict": predict_main}, train_main)
 
 
 def train_main(argv):

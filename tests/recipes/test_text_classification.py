@@ -218,7 +218,10 @@ def test_predict_reads_a_file_or_stdin_and_prints_labels(
     labels, probabilities = predict_texts(out, texts)
     path = tmp_path / "texts.txt"
     path.write_text("\n".join(texts) + "\n", encoding="utf-8")
+    calls = []
+    monkeypatch.setattr("recipes.runner.cli.reuse_freed_memory", lambda: calls.append(1))
     assert main(["predict", str(out), "--input", str(path)]) == 0
+    assert calls == [1]  # as the other recipes' serving commands (`subcommand_main`)
     printed = capsys.readouterr().out.splitlines()
     assert [line.split("\t")[0] for line in printed] == labels
     np.testing.assert_allclose(
