@@ -1,5 +1,11 @@
 # Sourced by run.sh and test.sh: creates .venv on first use and installs the
 # project into it with the extras given in $EXTRAS. Needs python3 (>= 3.10).
+#
+# The install goes through uv (put into .venv from PyPI), which downloads and
+# unpacks the wheels in parallel: on a fresh 2-core machine with an empty cache
+# the test extras (TensorFlow, JAX, Jupyter) took 26 s against 103 s with pip,
+# the same versions. Where uv cannot be installed or cannot reach the index
+# (it reads no pip.conf), pip installs the project instead.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PYTHON="${PYTHON:-python3}"
@@ -8,8 +14,15 @@ if [ ! -x .venv/bin/python ]; then
 fi
 stamp=".venv/.installed-${EXTRAS:-base}"
 if [ ! -f "$stamp" ] || [ setup.py -nt "$stamp" ]; then
-  .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -e ".${EXTRAS:+[$EXTRAS]}"
+  project=".${EXTRAS:+[$EXTRAS]}"
+  if .venv/bin/python -m pip install --quiet uv \
+    && .venv/bin/python -m uv pip install --quiet --python .venv/bin/python -e "$project"; then
+    :
+  else
+    echo "setup_env.sh: installing with pip (uv could not install the project)" >&2
+    .venv/bin/python -m pip install --quiet --upgrade pip
+    .venv/bin/python -m pip install --quiet -e "$project"
+  fi
   touch "$stamp"
 fi
 export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-3}"
