@@ -1,9 +1,24 @@
-"""Exports that need the TensorFlow backend, from a run trained on another one."""
+"""SavedModel exports: from a run trained on another backend, or left for later."""
 
 import os
 import pathlib
 import subprocess
 import sys
+
+import keras
+
+
+def require_tensorflow_backend(what):
+    """Raises `RuntimeError` unless Keras runs on TensorFlow; `what` needs it.
+
+    Args:
+        what: What needs the backend, e.g. `"Exporting the SavedModel"`.
+    """
+    if keras.backend.backend() != "tensorflow":
+        raise RuntimeError(
+            f"{what} needs the TensorFlow backend. Received: "
+            f"KERAS_BACKEND={keras.backend.backend()!r}; rerun with KERAS_BACKEND=tensorflow"
+        )
 
 
 def export_in_tensorflow_process(module, run_dir):
@@ -27,3 +42,18 @@ def export_in_tensorflow_process(module, run_dir):
         raise RuntimeError(
             f"Exporting the SavedModel with the TensorFlow backend failed:\n{done.stderr[-3000:]}"
         )
+
+
+def saved_model_not_written(module=None):
+    """The export report's `saved_model` entry of a run with `saved_model: false`.
+
+    Such a run skips the SavedModel and its serving check (sweeps and studies
+    that keep only the scores); its `model.keras` is written and checked as
+    always.
+
+    Args:
+        module: The recipe's module when its command line has an
+            `export RUN_DIR` subcommand that writes the SavedModel later.
+    """
+    later = f"; `python -m {module} export RUN_DIR` writes it" if module else ""
+    return f"not written: saved_model=false{later}"

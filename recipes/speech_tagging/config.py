@@ -85,6 +85,7 @@ class SpeechTaggingConfig:
     baseline_context: int = 5  # frames stacked on each side for the baseline
     baseline_hidden: int = 256
     plot_utterance: int = 0  # index of the test utterance plotted
+    saved_model: bool = True  # false: no SavedModel (sweeps); the `export` command writes it
 
     def __post_init__(self):
         check_training_values(self)

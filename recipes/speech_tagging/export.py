@@ -29,6 +29,7 @@ import keras
 import numpy as np
 
 from recipes.runner import staged_output
+from recipes.runner.exporting import require_tensorflow_backend
 from recipes.runner.outputs import read_run_config
 from recipes.speech_tagging.model import output_frame_lengths
 from recipes.speech_tagging.model import takes_waveform
@@ -164,11 +165,7 @@ def export_run(run_dir):
     python -m recipes.speech_tagging export RUN_DIR`): `model.keras` loads on
     any backend. Returns the SavedModel's path.
     """
-    if keras.backend.backend() != "tensorflow":
-        raise RuntimeError(
-            "Exporting the SavedModel needs the TensorFlow backend. Received: "
-            f"KERAS_BACKEND={keras.backend.backend()!r}; rerun with KERAS_BACKEND=tensorflow"
-        )
+    require_tensorflow_backend("Exporting the SavedModel")
     tagger, labels, config = load_run(run_dir)
     path = pathlib.Path(run_dir) / "saved_model"
     with staged_output(path) as staging:

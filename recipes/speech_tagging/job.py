@@ -15,6 +15,7 @@ from recipes.runner import set_precision
 from recipes.runner import staged_output
 from recipes.runner import strategy_scope
 from recipes.runner.exporting import export_in_tensorflow_process
+from recipes.runner.exporting import saved_model_not_written
 from recipes.runner.reports import classification_metrics
 from recipes.runner.reports import plot_confusion_matrix
 from recipes.runner.reports import plot_training_curves
@@ -275,7 +276,7 @@ def _plot_example(config, frames, examples, test, labels, staging):
 
 
 def _check_exports(tagger, labels, config, test, staging):
-    """Reloads `model.keras` and the SavedModel (and the stream); they must agree."""
+    """Reloads `model.keras`, the SavedModel (when written) and the stream; they must agree."""
     sample = test[:8]
     waveform = sample[0].signal.ndim == 1
     expected = predict(tagger, sample, config, waveform)
@@ -287,6 +288,9 @@ def _check_exports(tagger, labels, config, test, staging):
     report = {"keras_reload_max_abs_diff": gap}
     if config.streamable and waveform:
         report["streaming_max_abs_diff"] = _check_streaming(tagger, config, sample)
+    if not config.saved_model:
+        report["saved_model"] = saved_model_not_written("recipes.speech_tagging")
+        return report
     import tensorflow as tf
 
     if keras.backend.backend() == "tensorflow":

@@ -75,7 +75,8 @@ DEFAULTS = {
     "epochs": 4,
     "bootstrap": 1000,
     "pairs": None,  # None: the whole bundled corpus
-    "recipe": {"verbose": 0, "patience": None, "max_train_minutes": None},
+    # The models are not kept, so neither run writes a SavedModel.
+    "recipe": {"verbose": 0, "patience": None, "max_train_minutes": None, "saved_model": False},
 }
 QUICK = {
     "attention": "bahdanau",
@@ -86,6 +87,7 @@ QUICK = {
         "verbose": 0,
         "patience": None,
         "max_train_minutes": None,
+        "saved_model": False,
         "units": 16,
         "embedding_dim": 8,
         "source_vocabulary": 120,

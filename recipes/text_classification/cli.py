@@ -1,8 +1,9 @@
-"""The recipe's command line: train (the default) and `predict`."""
+"""The recipe's command line: train (the default), `predict` and `export`."""
 
 import argparse
 
 from recipes.runner.cli import add_training_arguments
+from recipes.runner.cli import export_command
 from recipes.runner.cli import read_input_lines
 from recipes.runner.cli import subcommand_main
 from recipes.runner.cli import train_command
@@ -12,6 +13,7 @@ TRAIN_EPILOG = """examples:
   python -m recipes.text_classification --data reviews.csv --set cell=lstm --set units=128
   python -m recipes.text_classification --preset recipes/text_classification/presets/lstm.yaml
   python -m recipes.text_classification predict runs/text_classification --input texts.txt
+  KERAS_BACKEND=tensorflow python -m recipes.text_classification export runs/text_classification
 """
 
 
@@ -42,7 +44,8 @@ def predict_parser():
 
 
 def main(argv=None):
-    return subcommand_main(argv, {"predict": predict_main}, train_main)
+    commands = {"predict": predict_main, "export": export_command("text_classification")}
+    return subcommand_main(argv, commands, train_main)
 
 
 def train_main(argv):

@@ -61,6 +61,7 @@ class TextClassificationConfig:
     # Reports.
     baseline: bool = True
     attention_examples: int = 8
+    saved_model: bool = True  # false: no SavedModel (sweeps); the `export` command writes it
 
     def __post_init__(self):
         check_training_values(self)

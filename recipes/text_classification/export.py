@@ -6,7 +6,10 @@
   batch of raw strings `(batch,)` and returns `label` (strings `(batch,)`)
   and `probabilities` (float32 `(batch, classes)`, columns in the order of
   `labels.txt`). Loading and calling it needs only TensorFlow:
-  `tf.saved_model.load(path).serve(tf.constant(["some text"]))`.
+  `tf.saved_model.load(path).serve(tf.constant(["some text"]))`. A run
+  trained with JAX, or with `saved_model: false`, gets it later from its
+  `model.keras`: `KERAS_BACKEND=tensorflow python -m
+  recipes.text_classification export RUN_DIR` (`export_run`).
 """
 
 import pathlib
@@ -14,6 +17,8 @@ import pathlib
 import keras
 import numpy as np
 
+from recipes.runner import staged_output
+from recipes.runner.exporting import require_tensorflow_backend
 from recipes.text_classification.model import predict_probabilities
 
 SIGNATURE = "serve"
@@ -38,8 +43,24 @@ def export_saved_model(text_model, class_names, path):
     archive.write_out(str(path), verbose=False)
 
 
-def load_run(run_dir):
-    """The vectorizer, classifier and class names of a finished run folder."""
+def export_run(run_dir):
+    """Writes `<run_dir>/saved_model/` from a finished run folder.
+
+    Needs the TensorFlow backend (the SavedModel holds the
+    `TextVectorization`, whose string ops are TensorFlow's); a run trained
+    with JAX is exported this way, since `model.keras` loads on any backend.
+    Returns the SavedModel's path.
+    """
+    require_tensorflow_backend("Exporting the raw-string SavedModel")
+    text_model, class_names = load_text_model(run_dir)
+    path = pathlib.Path(run_dir) / "saved_model"
+    with staged_output(path) as staging:
+        export_saved_model(text_model, class_names, staging)
+    return path
+
+
+def load_text_model(run_dir):
+    """`(text_model, class_names)` of a finished run folder (`model.keras`, `labels.txt`)."""
     import toolkit  # noqa: F401  (registers the layers model.keras holds)
 
     run_dir = pathlib.Path(run_dir)
@@ -52,7 +73,12 @@ def load_run(run_dir):
                 f"Received: {str(run_dir)!r} (no {path})"
             )
     text_model = keras.models.load_model(model_path)
-    class_names = labels_path.read_text(encoding="utf-8").splitlines()
+    return text_model, labels_path.read_text(encoding="utf-8").splitlines()
+
+
+def load_run(run_dir):
+    """The vectorizer, classifier and class names of a finished run folder."""
+    text_model, class_names = load_text_model(run_dir)
     return text_model.get_layer("vectorizer"), text_model.get_layer("classifier"), class_names
 
 

@@ -14,6 +14,7 @@ from recipes.runner import run_as_chief_or_worker
 from recipes.runner import set_precision
 from recipes.runner import staged_output
 from recipes.runner import strategy_scope
+from recipes.runner.exporting import saved_model_not_written
 from recipes.runner.reports import classification_metrics
 from recipes.runner.reports import plot_confusion_matrix
 from recipes.runner.reports import plot_token_weights
@@ -157,7 +158,7 @@ def _run(config, out_dir, strategy):
         text_model.save(staging / "model.keras")
         (staging / "labels.txt").write_text("\n".join(class_names) + "\n", encoding="utf-8")
         metrics["export"] = _check_exports(
-            text_model, class_names, splits["test"].texts[:64], staging
+            text_model, class_names, splits["test"].texts[:64], config, staging
         )
         metrics["seconds"] = round(time.monotonic() - start, 1)
         write_json(staging / "config.json", config_to_dict(config))
@@ -166,8 +167,8 @@ def _run(config, out_dir, strategy):
     return metrics
 
 
-def _check_exports(text_model, class_names, texts, staging):
-    """Reloads `model.keras` (and the SavedModel) and compares predictions."""
+def _check_exports(text_model, class_names, texts, config, staging):
+    """Reloads `model.keras` (and the SavedModel, when written) and compares predictions."""
     vectorizer = text_model.get_layer("vectorizer")
     classifier = text_model.get_layer("classifier")
     expected = predict_probabilities(vectorizer, classifier, texts)
@@ -178,10 +179,14 @@ def _check_exports(text_model, class_names, texts, staging):
             f"The reloaded model.keras differs from the trained model by "
             f"{report['keras_reload_max_abs_diff']} on test texts"
         )
+    if not config.saved_model:
+        report["saved_model"] = saved_model_not_written("recipes.text_classification")
+        return report
     if keras.backend.backend() != "tensorflow":
         report["saved_model"] = (
             "not written: the raw-string SavedModel holds TextVectorization, which runs "
-            "inside a model only on the TensorFlow backend; rerun with KERAS_BACKEND=tensorflow"
+            "inside a model only on the TensorFlow backend; `KERAS_BACKEND=tensorflow "
+            "python -m recipes.text_classification export RUN_DIR` writes it"
         )
         return report
     import tensorflow as tf

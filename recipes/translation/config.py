@@ -68,6 +68,7 @@ class TranslationConfig:
     max_length_offset: int = 10
     examples: int = 10
     attention_examples: int = 4
+    saved_model: bool = True  # false: no SavedModel (sweeps); the `export` command writes it
 
     def __post_init__(self):
         check_training_values(self)

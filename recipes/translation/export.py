@@ -17,6 +17,7 @@ import pathlib
 import keras
 
 from recipes.runner import staged_output
+from recipes.runner.exporting import require_tensorflow_backend
 from recipes.runner.outputs import read_run_config
 from recipes.translation.pipeline import detokenize
 from recipes.translation.pipeline import encode_sources
@@ -65,12 +66,7 @@ def export_run(run_dir):
     recipes.translation export RUN_DIR`), since `model.keras` loads on any
     backend. Returns the SavedModel's path.
     """
-    if keras.backend.backend() != "tensorflow":
-        raise RuntimeError(
-            "Exporting the string-to-string SavedModel needs the TensorFlow backend. "
-            f"Received: KERAS_BACKEND={keras.backend.backend()!r}; rerun with "
-            "KERAS_BACKEND=tensorflow"
-        )
+    require_tensorflow_backend("Exporting the string-to-string SavedModel")
     seq2seq, tokenizers, config = load_run(run_dir)
     for tokenizer in tokenizers:
         tokenizer.build(None)  # a tokenizer made from a proto is built on its first call

@@ -15,6 +15,7 @@ from recipes.runner import set_precision
 from recipes.runner import staged_output
 from recipes.runner import strategy_scope
 from recipes.runner.exporting import export_in_tensorflow_process
+from recipes.runner.exporting import saved_model_not_written
 from recipes.runner.reports import plot_training_curves
 from recipes.runner.reports import write_json
 from recipes.runner.training import check_evaluation_splits
@@ -200,7 +201,7 @@ def _dev_bleu_search(callbacks, seq2seq):
 
 
 def _check_exports(seq2seq, tokenizers, config, test, translations, staging):
-    """Reloads the run folder and the SavedModel; their translations must agree.
+    """Reloads the run folder and the SavedModel (when written); translations must agree.
 
     Under TensorFlow the SavedModel is written in-process and must translate
     exactly as the model did. Under another backend it is written by a
@@ -213,6 +214,9 @@ def _check_exports(seq2seq, tokenizers, config, test, translations, staging):
     report = {"keras_reload_same_translations": reloaded == translations[: len(sample)]}
     if not report["keras_reload_same_translations"]:
         raise RuntimeError("The reloaded model.keras translates test sentences differently")
+    if not config.saved_model:
+        report["saved_model"] = saved_model_not_written("recipes.translation")
+        return report
     import tensorflow as tf
 
     same_backend = keras.backend.backend() == "tensorflow"

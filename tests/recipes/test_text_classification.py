@@ -232,6 +232,34 @@ def test_predict_reads_a_file_or_stdin_and_prints_labels(
     assert [line.split("\t")[0] for line in capsys.readouterr().out.splitlines()] == labels[:2]
 
 
+def test_export_command_writes_the_saved_model_of_a_run_folder(finished_run, tmp_path, capsys):
+    import shutil
+
+    out, metrics, _ = finished_run
+    run_dir = tmp_path / "run"
+    shutil.copytree(out, run_dir, ignore=shutil.ignore_patterns("saved_model"))
+    if keras.backend.backend() != "tensorflow":
+        # A JAX run says how to get its SavedModel; the command needs TensorFlow.
+        assert "python -m recipes.text_classification export" in metrics["export"]["saved_model"]
+        with pytest.raises(RuntimeError, match="needs the TensorFlow backend"):
+            main(["export", str(run_dir)])
+        assert not (run_dir / "saved_model").exists()
+        return
+    import tensorflow as tf
+
+    assert main(["export", str(run_dir)]) == 0
+    assert f"Wrote {run_dir / 'saved_model'}" in capsys.readouterr().out
+    assert sorted(p.name for p in run_dir.iterdir() if p.name.startswith(".")) == []
+    texts = [text for text, _ in sentences(6, seed=7)]
+    labels, probabilities = predict_texts(run_dir, texts)
+    loaded = tf.saved_model.load(str(run_dir / "saved_model"))  # kept: it owns the variables
+    served = loaded.serve(tf.constant(texts))
+    assert [label.decode() for label in served["label"].numpy().tolist()] == labels
+    np.testing.assert_allclose(served["probabilities"].numpy(), probabilities, atol=1e-5)
+    with pytest.raises(ValueError, match=r"`run_dir` expected a finished run folder"):
+        main(["export", str(tmp_path / "missing")])
+
+
 def test_predict_on_a_folder_without_a_model_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match=r"Argument `run_dir` expected a finished run folder"):
         predict_texts(tmp_path, ["text"])
@@ -256,6 +284,7 @@ def test_split_files_other_columns_other_cells_and_the_time_budget(tmp_path):
             layers=2,
             baseline=False,
             max_train_minutes=1e-9,  # stops after the first batch
+            saved_model=False,
         ),
         out,
     )
@@ -267,6 +296,11 @@ def test_split_files_other_columns_other_cells_and_the_time_budget(tmp_path):
     record = json.loads((out / "data.json").read_text())
     assert record["layout"] == "split files"
     assert (out / "model.keras").is_file()
+    # `saved_model: false`: model.keras is written and checked, the SavedModel left for later.
+    assert metrics["export"]["keras_reload_max_abs_diff"] <= 1e-5
+    assert metrics["export"]["saved_model"].startswith("not written: saved_model=false")
+    assert "saved_model_max_abs_diff" not in metrics["export"]
+    assert not (out / "saved_model").exists()
 
 
 @pytest.mark.tensorflow_pass(
@@ -275,7 +309,7 @@ def test_split_files_other_columns_other_cells_and_the_time_budget(tmp_path):
 def test_mixed_precision_and_the_simple_cell(tmp_path):
     data = write_csv(tmp_path / "topics.csv", sentences(60, seed=4))
     metrics = run(
-        tiny_config(data, cell="simple", mixed_precision=True, baseline=False),
+        tiny_config(data, cell="simple", mixed_precision=True, baseline=False, saved_model=False),
         tmp_path / "run",
     )
     assert metrics["dtype_policy"] in ("mixed_bfloat16", "mixed_float16")

@@ -237,7 +237,13 @@ def test_translate_command_reads_a_file_or_stdin(memorized, tmp_path, capsys, mo
 def test_other_attentions_and_cells_train(tmp_path, attention, cell, monitor):
     data = write_splits(tmp_path / "data", PAIRS[:4])
     config = TranslationConfig(
-        data=str(data), epochs=3, attention=attention, cell=cell, monitor=monitor, **TINY
+        data=str(data),
+        epochs=3,
+        attention=attention,
+        cell=cell,
+        monitor=monitor,
+        saved_model=False,  # the memorized run and the multi-worker test export
+        **TINY,
     )
     metrics = run(config, tmp_path / "run")
     log = (tmp_path / "run" / "logs" / "training_log.csv").read_text().splitlines()
@@ -247,6 +253,12 @@ def test_other_attentions_and_cells_train(tmp_path, attention, cell, monitor):
     assert ("val_bleu" in log[0].split(",")) == (monitor == "bleu")
     assert (tmp_path / "run" / "attention").exists() == (attention != "none")
     assert metrics["pairs"] == 4
+    assert metrics["export"] == {
+        "keras_reload_same_translations": True,
+        "saved_model": "not written: saved_model=false; "
+        "`python -m recipes.translation export RUN_DIR` writes it",
+    }
+    assert not (tmp_path / "run" / "saved_model").exists()
 
 
 def test_projection_is_scaled_by_fan_in():
