@@ -44,16 +44,18 @@ def export_in_tensorflow_process(module, run_dir):
         )
 
 
-def saved_model_not_written(module=None):
+def saved_model_not_written(module):
     """The export report's `saved_model` entry of a run with `saved_model: false`.
 
     Such a run skips the SavedModel and its serving check (sweeps and studies
     that keep only the scores); its `model.keras` is written and checked as
-    always.
+    always, and the recipe's `export RUN_DIR` command writes the SavedModel
+    from it later.
 
     Args:
-        module: The recipe's module when its command line has an
-            `export RUN_DIR` subcommand that writes the SavedModel later.
+        module: The recipe's module, e.g. `"recipes.translation"`.
     """
-    later = f"; `python -m {module} export RUN_DIR` writes it" if module else ""
-    return f"not written: saved_model=false{later}"
+    return (
+        "not written: saved_model=false; "
+        f"`KERAS_BACKEND=tensorflow python -m {module} export RUN_DIR` writes it"
+    )
