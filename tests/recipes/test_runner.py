@@ -211,18 +211,25 @@ def test_best_checkpoint_breaks_ties_on_a_second_metric(tmp_path):
         {"val_bleu": 15.0, "val_loss": 1.0},
     ]
     picked = {}
+    saves = []
+    original_save = model.save_weights
+    model.save_weights = lambda *args, **kwargs: saves.append(1) or original_save(*args, **kwargs)
     for tie_breaker in (None, ("val_loss", "min")):
-        checkpoint = BestCheckpoint(
-            tmp_path / "best.weights.h5", "val_bleu", "max", tie_breaker=tie_breaker
-        )
+        path = tmp_path / f"best_{tie_breaker is not None}.weights.h5"
+        checkpoint = BestCheckpoint(path, "val_bleu", "max", tie_breaker=tie_breaker)
         checkpoint.set_model(model)
         checkpoint.on_train_begin()
         for epoch, logs in enumerate(epochs):
             model.layers[0].bias.assign([float(epoch)])
             checkpoint.on_epoch_end(epoch, dict(logs))
-        model.load_weights(str(tmp_path / "best.weights.h5"))
+        assert not path.exists()  # written once, when `fit` ends
+        checkpoint.on_train_end()
+        # The model keeps its last epoch's weights; the file holds the best epoch's.
+        assert float(model.layers[0].bias.numpy()[0]) == 5.0
+        model.load_weights(str(path))
         picked[tie_breaker] = (checkpoint.best_epoch, float(model.layers[0].bias.numpy()[0]))
     assert picked == {None: (2, 1.0), ("val_loss", "min"): (3, 2.0)}
+    assert len(saves) == 2  # one file per fit, not one per new best epoch (2 and 3)
     with pytest.raises(ValueError, match="`mode` expected 'min' or 'max'"):
         BestCheckpoint(tmp_path / "w.weights.h5", "val_bleu", "maximum")
 
