@@ -22,6 +22,7 @@ from recipes.text_classification import TextClassificationConfig
 from recipes.text_classification import predict_texts
 from recipes.text_classification import run
 from recipes.text_classification.cli import main
+from tests.recipes.run_folders import export_a_copy
 from tests.serving import serve_without_toolkit
 
 GROUPS = {
@@ -233,31 +234,19 @@ def test_predict_reads_a_file_or_stdin_and_prints_labels(
 
 
 def test_export_command_writes_the_saved_model_of_a_run_folder(finished_run, tmp_path, capsys):
-    import shutil
-
     out, metrics, _ = finished_run
-    run_dir = tmp_path / "run"
-    shutil.copytree(out, run_dir, ignore=shutil.ignore_patterns("saved_model"))
-    if keras.backend.backend() != "tensorflow":
-        # A JAX run says how to get its SavedModel; the command needs TensorFlow.
+    run_dir = export_a_copy(main, out, tmp_path, capsys)
+    if run_dir is None:  # a JAX run says how to get its SavedModel
         assert "python -m recipes.text_classification export" in metrics["export"]["saved_model"]
-        with pytest.raises(RuntimeError, match="needs the TensorFlow backend"):
-            main(["export", str(run_dir)])
-        assert not (run_dir / "saved_model").exists()
         return
     import tensorflow as tf
 
-    assert main(["export", str(run_dir)]) == 0
-    assert f"Wrote {run_dir / 'saved_model'}" in capsys.readouterr().out
-    assert sorted(p.name for p in run_dir.iterdir() if p.name.startswith(".")) == []
     texts = [text for text, _ in sentences(6, seed=7)]
     labels, probabilities = predict_texts(run_dir, texts)
     loaded = tf.saved_model.load(str(run_dir / "saved_model"))  # kept: it owns the variables
     served = loaded.serve(tf.constant(texts))
     assert [label.decode() for label in served["label"].numpy().tolist()] == labels
     np.testing.assert_allclose(served["probabilities"].numpy(), probabilities, atol=1e-5)
-    with pytest.raises(ValueError, match=r"`run_dir` expected a finished run folder"):
-        main(["export", str(tmp_path / "missing")])
 
 
 def test_predict_on_a_folder_without_a_model_is_a_clear_error(tmp_path):

@@ -24,6 +24,7 @@ from recipes.translation.export import search_options
 from recipes.translation.model import LabelSmoothedCrossEntropy
 from recipes.translation.model import Seq2Seq
 from recipes.translation.pipeline import compiled_search
+from tests.recipes.run_folders import export_a_copy
 from tests.serving import serve_without_toolkit
 
 PAIRS = [
@@ -193,22 +194,8 @@ def test_saved_model_translates_strings_without_the_project(memorized, tmp_path)
 
 
 def test_export_command_rewrites_the_saved_model(memorized, tmp_path, capsys):
-    import shutil
-
     out, _ = memorized
-    run_dir = tmp_path / "run"
-    shutil.copytree(out, run_dir, ignore=shutil.ignore_patterns("saved_model"))
-    if keras.backend.backend() != "tensorflow":
-        with pytest.raises(RuntimeError, match="needs the TensorFlow backend"):
-            main(["export", str(run_dir)])
-        assert not (run_dir / "saved_model").exists()
-        return
-    assert main(["export", str(run_dir)]) == 0
-    assert f"Wrote {run_dir / 'saved_model'}" in capsys.readouterr().out
-    assert (run_dir / "saved_model" / "saved_model.pb").is_file()
-    assert sorted(p.name for p in run_dir.iterdir() if p.name.startswith(".")) == []
-    with pytest.raises(ValueError, match=r"`run_dir` expected a finished run folder"):
-        main(["export", str(tmp_path / "missing")])
+    export_a_copy(main, out, tmp_path, capsys)
 
 
 def test_translate_command_reads_a_file_or_stdin(memorized, tmp_path, capsys, monkeypatch):
