@@ -44,18 +44,19 @@ def export_in_tensorflow_process(module, run_dir):
         )
 
 
-def saved_model_not_written(module):
-    """The export report's `saved_model` entry of a run with `saved_model: false`.
+def saved_model_not_written(module, reason="saved_model=false"):
+    """The export report's `saved_model` entry of a run that wrote no SavedModel.
 
-    Such a run skips the SavedModel and its serving check (sweeps and studies
-    that keep only the scores); its `model.keras` is written and checked as
-    always, and the recipe's `export RUN_DIR` command writes the SavedModel
-    from it later.
+    With the default `reason`, a run with `saved_model: false`: it skips the
+    SavedModel and its serving check (sweeps and studies that keep only the
+    scores). Its `model.keras` is written and checked as always, and the
+    recipe's `export RUN_DIR` command writes the SavedModel from it later.
 
     Args:
         module: The recipe's module, e.g. `"recipes.translation"`.
+        reason: Why the run wrote none (default `"saved_model=false"`).
     """
     return (
-        "not written: saved_model=false; "
+        f"not written: {reason}; "
         f"`KERAS_BACKEND=tensorflow python -m {module} export RUN_DIR` writes it"
     )

@@ -183,10 +183,10 @@ def _check_exports(text_model, class_names, texts, config, staging):
         report["saved_model"] = saved_model_not_written("recipes.text_classification")
         return report
     if keras.backend.backend() != "tensorflow":
-        report["saved_model"] = (
-            "not written: the raw-string SavedModel holds TextVectorization, which runs "
-            "inside a model only on the TensorFlow backend; `KERAS_BACKEND=tensorflow "
-            "python -m recipes.text_classification export RUN_DIR` writes it"
+        report["saved_model"] = saved_model_not_written(
+            "recipes.text_classification",
+            "the raw-string SavedModel holds TextVectorization, which runs inside a "
+            "model only on the TensorFlow backend",
         )
         return report
     import tensorflow as tf
