@@ -3,11 +3,14 @@
 Runs its `--quick` mode in-process on tiny shapes with 2 repeats and checks the structure
 of `results.json` and `results.md`, not the timings. One layer (GRU) and every variant
 except `long` keep it to a few seconds; all three frameworks run. PyTorch rows read
-"not installed" when torch is absent.
+"not installed" when torch is absent. Also the shell glue of `scripts/gpu_check.sh`, the
+GPU machine's command, with a stand-in interpreter.
 """
 
 import importlib.util
 import json
+import pathlib
+import subprocess
 
 import pytest
 
@@ -118,3 +121,50 @@ def test_torch_on_cuda_without_a_gpu_is_refused_before_anything_runs(tmp_path, m
     assert not (tmp_path / "results.json").exists()
     with pytest.raises(SystemExit):  # argparse: not a choice
         recurrent_layers.parse_args(["--torch-device", "tpu"])
+
+
+def _fake_python(tmp_path, failing):
+    """A stand-in for `python3` that logs its arguments and fails running module `failing`."""
+    log = tmp_path / "calls.log"
+    fake = tmp_path / "python"
+    fake.write_text(
+        "#!/usr/bin/env bash\n"
+        f'echo "$KERAS_BACKEND $*" >> {log}\n'
+        f'case "$*" in *"-m {failing} "*) echo "{failing} failed"; exit 3;; esac\n'
+        'case "$*" in *torch.cuda*) exit 1;; esac\n'
+    )
+    fake.chmod(0o755)
+    return fake, log
+
+
+@pytest.mark.parametrize("failing", ["nothing", "pytest", "benchmarks.recurrent_layers", "pip"])
+def test_gpu_check_runs_every_step_and_reports_a_failed_one(tmp_path, failing):
+    """`scripts/gpu_check.sh` (for a lent GPU machine): the carried wheels installed first,
+    then on JAX the cuDNN tests and the benchmark with the extra arguments, PyTorch on the
+    CPU where it sees no GPU; a failed step fails the script but does not stop the next
+    one, except the install, which stops it."""
+    fake, log = _fake_python(tmp_path, failing)
+    root = pathlib.Path(__file__).resolve().parents[1]
+    out, wheels = tmp_path / "out", tmp_path / "wheels"
+    wheels.mkdir()
+    (wheels / "keras-3-py3-none-any.whl").write_text("")
+    done = subprocess.run(
+        ["bash", str(root / "scripts" / "gpu_check.sh"), str(out), "--configs", "base"],
+        env={"PATH": "/usr/bin:/bin", "PYTHON": str(fake), "WHEELS": str(wheels)},
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == (0 if failing == "nothing" else 1), done.stderr
+    install, *calls = log.read_text().splitlines()
+    assert install.startswith(" -m pip install") and install.endswith("keras-3-py3-none-any.whl")
+    if failing == "pip":
+        assert calls == [] and not out.exists()
+        return
+    assert all(call.startswith("jax ") for call in calls)
+    assert any("-m pytest tests/layers/test_cudnn.py" in call for call in calls)
+    benchmark = f"-m benchmarks.recurrent_layers --torch-device cpu --out {out}/benchmark"
+    assert any(call.endswith(f"{benchmark} --configs base") for call in calls)
+    assert {p.name for p in out.iterdir()} == {"machine.txt", "test_cudnn.log", "benchmark.log"}
+    if failing != "nothing":
+        logged = "test_cudnn.log" if failing == "pytest" else "benchmark.log"
+        assert f"{failing} failed" in (out / logged).read_text()
