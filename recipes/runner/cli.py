@@ -47,7 +47,7 @@ def print_written(metrics, out_dir):
     if "outputs" in metrics:
         print(f"Did not write {out_dir}/: {metrics['outputs']}")
         return
-    names = sorted(path.name for path in pathlib.Path(out_dir).iterdir())
+    names = sorted(p.name for p in pathlib.Path(out_dir).iterdir() if not p.name.startswith("."))
     print(f"Wrote {out_dir}/: {' '.join(names)}")
 
 

@@ -54,6 +54,7 @@ import types
 
 import keras
 
+from recipes.runner.outputs import check_out_dir
 from recipes.runner.training import make_strategy
 
 # Attribute set on a prepared model, so that a second call is a no-op.
@@ -183,8 +184,10 @@ def run_as_chief_or_worker(run, config, out_dir):
     strategy must configure its collective ops at program start). The chief
     writes `out_dir`; another worker of a cluster trains in step with it but
     writes into a scratch folder that is removed afterwards, and its returned
-    metrics say so under `"outputs"`.
+    metrics say so under `"outputs"`. `out_dir` is checked before anything
+    runs (`check_out_dir`: a new, empty or earlier run's folder).
     """
+    check_out_dir(out_dir)
     strategy = make_strategy(config.strategy)
     if is_chief(strategy):
         return run(config, out_dir, strategy)

@@ -168,7 +168,7 @@ def export_run(run_dir):
     require_tensorflow_backend("Exporting the SavedModel")
     tagger, labels, config = load_run(run_dir)
     path = pathlib.Path(run_dir) / "saved_model"
-    with staged_output(path) as staging:
+    with staged_output(path, replaces=("saved_model.pb",)) as staging:
         export_saved_model(tagger, labels, config, staging)
     return path
 

@@ -170,10 +170,12 @@ def dataset(examples, config, waveform, training):
         for positions in batch_order(examples, config.batch_size, rng):
             yield training_batch([examples[i] for i in positions], config, waveform)
 
-    def spec(value):
+    def spec(value, name=None):
         if isinstance(value, dict):
-            return {key: spec(item) for key, item in value.items()}
+            return {key: spec(item, key) for key, item in value.items()}
         shape = (None,) * value.ndim
+        if name == "features":  # the channels are fixed: layers size their weights by them
+            shape = shape[:-1] + value.shape[-1:]
         return tf.TensorSpec(shape, tf.as_dtype(value.dtype))
 
     signature = tuple(spec(value) for value in first)

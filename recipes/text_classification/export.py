@@ -54,7 +54,7 @@ def export_run(run_dir):
     require_tensorflow_backend("Exporting the raw-string SavedModel")
     text_model, class_names = load_text_model(run_dir)
     path = pathlib.Path(run_dir) / "saved_model"
-    with staged_output(path) as staging:
+    with staged_output(path, replaces=("saved_model.pb",)) as staging:
         export_saved_model(text_model, class_names, staging)
     return path
 

@@ -71,7 +71,7 @@ def export_run(run_dir):
     for tokenizer in tokenizers:
         tokenizer.build(None)  # a tokenizer made from a proto is built on its first call
     path = pathlib.Path(run_dir) / "saved_model"
-    with staged_output(path) as staging:
+    with staged_output(path, replaces=("saved_model.pb",)) as staging:
         export_saved_model(seq2seq, tokenizers, config, staging)
     return path
 

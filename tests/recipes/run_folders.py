@@ -5,6 +5,8 @@ import shutil
 import keras
 import pytest
 
+from recipes.runner.outputs import OUTPUT_MARKER
+
 
 def export_a_copy(main, run_dir, tmp_path, capsys):
     """Runs the recipe's `main(["export", copy])` on `run_dir` copied without its SavedModel.
@@ -24,7 +26,8 @@ def export_a_copy(main, run_dir, tmp_path, capsys):
     assert main(["export", str(copy)]) == 0
     assert f"Wrote {copy / 'saved_model'}" in capsys.readouterr().out
     assert (copy / "saved_model" / "saved_model.pb").is_file()
-    assert sorted(path.name for path in copy.iterdir() if path.name.startswith(".")) == []
+    hidden = [path.name for path in copy.iterdir() if path.name.startswith(".")]
+    assert hidden == [OUTPUT_MARKER]  # no staging folder left over
     with pytest.raises(ValueError, match=r"`run_dir` expected a finished run folder"):
         main(["export", str(tmp_path / "missing")])
     return copy

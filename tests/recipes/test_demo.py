@@ -7,6 +7,7 @@ import pytest
 
 from recipes import demo
 from recipes.runner import load_config
+from recipes.runner.outputs import OUTPUT_MARKER
 
 
 def tiny_config(**overrides):
@@ -23,7 +24,7 @@ def test_demo_trains_evaluates_and_exports(tmp_path, cell):
     out = tmp_path / "run"
     metrics = demo.run(tiny_config(cell=cell), out)
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        ["config.json", "metrics.json", "model.keras"]
+        ["config.json", "metrics.json", "model.keras", OUTPUT_MARKER]
         + (["saved_model"] if keras.backend.backend() == "tensorflow" else [])
     )
     written = json.loads((out / "metrics.json").read_text())

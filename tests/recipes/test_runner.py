@@ -19,6 +19,7 @@ from recipes.runner import make_strategy
 from recipes.runner import restore_best
 from recipes.runner import staged_output
 from recipes.runner import timing
+from recipes.runner.outputs import OUTPUT_MARKER
 from recipes.runner.reports import plot_confusion_matrix
 from recipes.runner.training import BestCheckpoint
 
@@ -123,7 +124,7 @@ def test_staged_output_appears_only_on_success_and_replaces_the_old_run(tmp_path
 
     with staged_output(out) as staging:
         (staging / "new.txt").write_text("new")
-    assert sorted(p.name for p in out.iterdir()) == ["new.txt"]
+    assert sorted(p.name for p in out.iterdir()) == [OUTPUT_MARKER, "new.txt"]
 
 
 def test_staged_output_leaves_nothing_when_the_run_fails(tmp_path):
@@ -133,6 +134,69 @@ def test_staged_output_leaves_nothing_when_the_run_fails(tmp_path):
             (staging / "metrics.json").write_text("{}")
             raise RuntimeError("training diverged")
     assert list(tmp_path.iterdir()) == []
+
+
+def _folder(path, *names):
+    path.mkdir(parents=True)
+    for name in names:
+        (path / name).write_text(name)
+    return path
+
+
+def test_staged_output_refuses_a_folder_no_run_wrote_and_leaves_it_as_it_was(tmp_path):
+    """`--out` naming the user's own folder (the data's, the home folder) used to be
+    deleted whole when the run ended."""
+    mine = _folder(tmp_path / "mine", "notes.txt", "train.csv")
+    with pytest.raises(ValueError, match=r"`out_dir` expected a new or empty folder.*notes\.txt"):
+        with staged_output(mine):
+            raise AssertionError("the block must not run")
+    assert sorted(p.name for p in mine.iterdir()) == ["notes.txt", "train.csv"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine"]  # no staging left
+
+
+def test_staged_output_refuses_a_file_and_the_current_folder(tmp_path, monkeypatch):
+    a_file = tmp_path / "out.txt"
+    a_file.write_text("mine")
+    with pytest.raises(ValueError, match=r"`out_dir`.*out\.txt', which exists and is not a folder"):
+        with staged_output(a_file):
+            pass
+    assert a_file.read_text() == "mine"
+    run_dir = _folder(tmp_path / "run", OUTPUT_MARKER, "metrics.json")
+    monkeypatch.chdir(run_dir)
+    for out in (".", "..", str(run_dir)):
+        with pytest.raises(ValueError, match="the current folder or one of its parents"):
+            with staged_output(out):
+                pass
+    assert sorted(p.name for p in run_dir.iterdir()) == [OUTPUT_MARKER, "metrics.json"]
+
+
+def test_staged_output_fills_an_empty_folder_and_replaces_what_it_may(tmp_path):
+    empty = _folder(tmp_path / "empty")
+    with staged_output(empty) as staging:
+        (staging / "metrics.json").write_text("{}")
+    assert sorted(p.name for p in empty.iterdir()) == [OUTPUT_MARKER, "metrics.json"]
+    # A SavedModel a job wrote inside its run (no marker), replaced by `export RUN_DIR`:
+    saved = _folder(tmp_path / "run" / "saved_model", "saved_model.pb")
+    with staged_output(saved, replaces=("saved_model.pb",)) as staging:
+        (staging / "saved_model.pb").write_text("new")
+    assert (saved / "saved_model.pb").read_text() == "new"
+
+
+def test_staged_output_gets_the_permissions_of_a_new_folder(tmp_path):
+    with staged_output(tmp_path / "run"):
+        pass
+    (tmp_path / "made").mkdir()
+    assert (tmp_path / "run").stat().st_mode == (tmp_path / "made").stat().st_mode
+
+
+def test_a_recipe_refuses_its_out_folder_before_it_runs(tmp_path):
+    from recipes.runner.distributed import run_as_chief_or_worker
+
+    mine = _folder(tmp_path / "mine", "notes.txt")
+    calls = []
+    with pytest.raises(ValueError, match="`out_dir` expected a new or empty folder"):
+        run_as_chief_or_worker(lambda *args: calls.append(args), Config(), mine)
+    assert calls == []
 
 
 # === Callbacks ===

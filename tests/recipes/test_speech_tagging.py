@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from recipes.runner import load_config
+from recipes.runner.outputs import OUTPUT_MARKER
 from recipes.speech_tagging import SpeechTaggingConfig
 from recipes.speech_tagging import cli
 from recipes.speech_tagging import run
@@ -388,10 +389,11 @@ def test_failure_part_way_leaves_nothing_that_looks_complete(tone_corpus, tmp_pa
     odd.write_text(odd.read_text().replace(" a\n", " z\n").replace(" b\n", " z\n"))
     out = tmp_path / "run"
     out.mkdir()
-    (out / "metrics.json").write_text("{}")  # an older run's output survives
+    (out / OUTPUT_MARKER).write_text("")  # an older run's output survives
+    (out / "metrics.json").write_text("{}")
     with pytest.raises(ValueError, match="labels the training split does not: \\['z'\\]"):
         run(tiny(data=str(corpus)), out)
-    assert [path.name for path in out.iterdir()] == ["metrics.json"]
+    assert sorted(path.name for path in out.iterdir()) == [OUTPUT_MARKER, "metrics.json"]
 
 
 @pytest.mark.tensorflow_pass
@@ -407,7 +409,10 @@ def test_precomputed_feature_corpus_trains_and_serves_features(tmp_path):
             folder.mkdir(parents=True, exist_ok=True)
             np.savez(folder / f"u{index}.npz", features=features.astype("float32"), labels=labels)
     out = tmp_path / "run"
-    metrics = run(tiny(data=str(tmp_path / "corpus"), cmvn="none", deltas=1), out)
+    # SpecAugment is on by default; it used to fail on features (their channel count was
+    # unknown to the training dataset's signature).
+    config = tiny(data=str(tmp_path / "corpus"), cmvn="none", deltas=1, spec_augment=True)
+    metrics = run(config, out)
     assert metrics["frame_accuracy"] > 0.8
     assert metrics["export"]["saved_model_max_abs_diff"] <= 1e-4
     tagger = keras.models.load_model(out / "model.keras")

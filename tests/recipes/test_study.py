@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import toolkit
+from recipes.runner.outputs import OUTPUT_MARKER
 from recipes.study import cost
 from recipes.study import gates
 from recipes.study import report
@@ -408,6 +409,7 @@ def test_quick_study_writes_report_and_results(quick_study):
             assert f"]({figure})" in text and (quick_study / figure).is_file()
     assert text.index("## 1. Simple RNNs") < text.index("## 5. The gates")
     assert sorted(path.name for path in quick_study.iterdir() if path.suffix != ".png") == [
+        OUTPUT_MARKER,
         "report.md",
         "results.json",
     ]

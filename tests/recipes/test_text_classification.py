@@ -18,6 +18,7 @@ import pytest
 
 from recipes.runner import ConfigError
 from recipes.runner import load_config
+from recipes.runner.outputs import OUTPUT_MARKER
 from recipes.text_classification import TextClassificationConfig
 from recipes.text_classification import predict_texts
 from recipes.text_classification import run
@@ -115,6 +116,7 @@ def test_run_writes_every_output(finished_run):
         "metrics.json",
         "model.keras",
         "training_curves.png",
+        OUTPUT_MARKER,
     }
     if keras.backend.backend() == "tensorflow":
         expected.add("saved_model")
@@ -327,6 +329,7 @@ def test_failure_part_way_leaves_nothing_that_looks_complete(tmp_path, monkeypat
     data = write_csv(tmp_path / "topics.csv", sentences(45, seed=6))
     out = tmp_path / "run"
     out.mkdir()
+    (out / OUTPUT_MARKER).write_text("")
     (out / "old.txt").write_text("an older run")
 
     def broken(*args, **kwargs):
@@ -336,7 +339,7 @@ def test_failure_part_way_leaves_nothing_that_looks_complete(tmp_path, monkeypat
     with pytest.raises(RuntimeError, match="disk full"):
         run(tiny_config(data, baseline=False, attention_examples=0), out)
     assert sorted(path.name for path in tmp_path.iterdir()) == ["run", "topics.csv"]
-    assert [path.name for path in out.iterdir()] == ["old.txt"]
+    assert sorted(path.name for path in out.iterdir()) == [OUTPUT_MARKER, "old.txt"]
 
 
 @pytest.mark.no_keras_state

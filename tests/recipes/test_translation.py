@@ -14,6 +14,7 @@ import pytest
 
 from recipes.runner import ConfigError
 from recipes.runner import load_config
+from recipes.runner.outputs import OUTPUT_MARKER
 from recipes.translation import TranslationConfig
 from recipes.translation import callbacks as translation_callbacks
 from recipes.translation import pipeline as translation_pipeline
@@ -124,6 +125,7 @@ def test_run_folder_and_metrics(memorized):
         "training_curves.png",
         "translations.txt",
         "saved_model",  # under JAX too: a TensorFlow-backend subprocess writes it
+        OUTPUT_MARKER,
     }
     assert {path.name for path in out.iterdir()} == expected
     assert sorted(path.name for path in (out / "attention").iterdir()) == [
