@@ -15,6 +15,7 @@ import references_minimal
 from layer_test import check_config_round_trip
 from layer_test import run_cell_test
 
+import toolkit
 from toolkit.cells.minimal import MinGRUCell
 from toolkit.cells.minimal import MinLSTMCell
 from toolkit.cells.minimal import positive_candidate
@@ -145,6 +146,36 @@ def test_minlstm_gates_are_normalized_and_traced():
     assert_close(gates["normalized_input_gate"] + gates["normalized_forget_gate"], 1.0)
     outputs, _ = layer(x)
     assert_close(gates["hidden_state"], to_numpy(outputs))
+
+
+@pytest.mark.parametrize("scan", ["associative", "log_space"])
+@pytest.mark.parametrize("fused", ["auto", False])
+@pytest.mark.parametrize("precision", ["float32", "mixed_float16"])
+def test_minlstm_gates_stay_finite_where_both_sigmoids_underflow(scan, fused, precision):
+    """Both gate pre-activations far below zero: `f / (f + i)` was 0 / 0 = NaN (float32
+    below about -104, float16 below about -17); the normalized gates are 1/2 each."""
+    value = -120.0 if precision == "float32" else -20.0
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(precision)
+    try:
+        layer = toolkit.layers.MinLSTM(
+            2,
+            kernel_initializer="ones",
+            use_bias=False,
+            scan=scan,
+            fused=fused,
+            return_sequences=True,
+        )
+        outputs = to_numpy(layer(np.full((1, 3, 1), value, "float32"))).astype("float64")
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+    candidate = 1.0 / (1.0 + np.exp(-value))  # the paper's g at a negative input
+    expected, hidden = [], 0.0
+    for _ in range(3):
+        hidden = 0.5 * hidden + 0.5 * candidate
+        expected.append(hidden)
+    assert np.all(np.isfinite(outputs))
+    np.testing.assert_allclose(outputs[0, :, 0], expected, atol=1e-6)
 
 
 def test_mingru_trace_reports_its_gates():

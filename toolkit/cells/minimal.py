@@ -369,9 +369,11 @@ class MinLSTMCell(_MinimalCell):
         forget_gate = ops.sigmoid(input_f)
         input_gate = ops.sigmoid(input_i)
         candidate = self.candidate_activation(input_h)
-        total = forget_gate + input_gate
-        normalized_forget = forget_gate / total
-        normalized_input = input_gate / total
+        # f / (f + i) = sigmoid(log f - log i): no 0 / 0 where both sigmoids underflow
+        # (pre-activations below about -104 in float32, -17 in float16).
+        log_ratio = ops.log_sigmoid(input_f) - ops.log_sigmoid(input_i)
+        normalized_forget = ops.sigmoid(log_ratio)
+        normalized_input = ops.sigmoid(-log_ratio)
         gates = {
             "forget_gate": forget_gate,
             "input_gate": input_gate,
