@@ -110,7 +110,7 @@ def run(config, out_dir):
                 )
             )
         )
-        if reload_gap > 1e-6:
+        if not reload_gap <= 1e-6:  # NaN fails too
             raise RuntimeError(
                 f"The reloaded .keras model differs from the trained one by {reload_gap}"
             )

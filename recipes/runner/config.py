@@ -13,6 +13,7 @@ Supported annotations: `int`, `float` (integers are accepted), `str`,
 """
 
 import dataclasses
+import math
 import pathlib
 import types
 import typing
@@ -205,12 +206,13 @@ def _coerce(annotation, value):
             raise TypeError
         return value
     if annotation is float:
-        if isinstance(value, str):
-            # YAML 1.1 (PyYAML) reads `1e-3` as a string: it wants `1.0e-3`.
-            return float(value)
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
             raise TypeError
-        return float(value)
+        # YAML 1.1 (PyYAML) reads `1e-3` as a string: it wants `1.0e-3`.
+        number = float(value)
+        if not math.isfinite(number):  # `inf` trained a model of NaNs that passed every check
+            raise ValueError
+        return number
     if annotation is str:
         if not isinstance(value, str):
             raise TypeError
@@ -234,7 +236,7 @@ def _describe(annotation):
     if origin in (tuple, list):
         item = _describe(arguments[0]) if arguments else "str"
         return f"a list of {item}"
-    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}.get(
+    return {bool: "a boolean", int: "an integer", float: "a finite number", str: "a string"}.get(
         annotation, repr(annotation)
     )
 

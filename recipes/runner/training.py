@@ -5,12 +5,14 @@
 * `set_precision(mixed)`: `--mixed-precision` (`mixed_float16` on GPU,
   `mixed_bfloat16` on CPU).
 * `fit_callbacks(...)`: early stopping and best-checkpoint selection on the
-  dev split, the wall-clock budget (`--max-train-minutes`), CSV and
+  dev split, the wall-clock budget (`--max-train-minutes`), a guard that
+  fails the run once the training loss is NaN or infinite, CSV and
   TensorBoard logs.
 * `restore_best(model, callbacks)`: loads the best dev checkpoint after
   `fit`, whether training ended by patience, budget or the last epoch.
 """
 
+import math
 import pathlib
 import time
 
@@ -65,6 +67,25 @@ def set_precision(mixed):
         policy = "mixed_float16" if gpus else "mixed_bfloat16"
     keras.config.set_dtype_policy(policy)
     return policy
+
+
+class DivergenceGuard(keras.callbacks.Callback):
+    """Fails the run when the training loss is no longer finite.
+
+    A loss of NaN or infinity (too high a learning rate, an overflow in
+    float16) would otherwise train on, keep a model of NaNs and write every
+    output as if the run had succeeded. Checked at the end of every epoch;
+    the `RuntimeError` it raises ends `fit`, and the recipe's staged output
+    folder is removed.
+    """
+
+    def on_epoch_end(self, epoch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            raise RuntimeError(
+                f"Training diverged: the training loss is {float(loss)} after epoch "
+                f"{epoch + 1}. Lower `learning_rate` or use float32 (no mixed precision)."
+            )
 
 
 class WallClockBudget(keras.callbacks.Callback):
@@ -203,6 +224,7 @@ def fit_callbacks(
             log_dir / "best.weights.h5", monitor=monitor, mode=mode, tie_breaker=tie_breaker
         ),
         WallClockBudget(max_train_minutes),
+        DivergenceGuard(),
         keras.callbacks.CSVLogger(str(log_dir / "training_log.csv")),
         keras.callbacks.TensorBoard(str(log_dir / "tensorboard"), write_graph=False),
     ]

@@ -174,7 +174,7 @@ def _check_exports(text_model, class_names, texts, config, staging):
     expected = predict_probabilities(vectorizer, classifier, texts)
     _, reloaded = predict_texts(staging, texts)
     report = {"keras_reload_max_abs_diff": float(np.max(np.abs(reloaded - expected)))}
-    if report["keras_reload_max_abs_diff"] > RELOAD_TOLERANCE:
+    if not report["keras_reload_max_abs_diff"] <= RELOAD_TOLERANCE:  # NaN fails too
         raise RuntimeError(
             f"The reloaded model.keras differs from the trained model by "
             f"{report['keras_reload_max_abs_diff']} on test texts"
@@ -196,7 +196,7 @@ def _check_exports(text_model, class_names, texts, config, staging):
     served = getattr(loaded, SIGNATURE)(tf.constant(texts, tf.string))
     gap = float(np.max(np.abs(served["probabilities"].numpy() - expected)))
     labels = [label.decode() for label in served["label"].numpy().tolist()]
-    if gap > RELOAD_TOLERANCE or labels != [class_names[i] for i in expected.argmax(-1)]:
+    if not gap <= RELOAD_TOLERANCE or labels != [class_names[i] for i in expected.argmax(-1)]:
         raise RuntimeError(f"The exported SavedModel differs from the trained model by {gap}")
     report["saved_model"] = "saved_model/"
     report["saved_model_max_abs_diff"] = gap

@@ -85,7 +85,11 @@ def test_floats_in_exponent_notation_are_numbers(tmp_path):
         (["units=many"], r"`units` expected an integer \(--set units=many\). Received: 'many'"),
         (["units=2.5"], r"`units` expected an integer"),
         (["bidirectional=maybe"], r"`bidirectional` expected a boolean"),
-        (["learning_rate=fast"], r"`learning_rate` expected a number"),
+        (["learning_rate=fast"], r"`learning_rate` expected a finite number"),
+        # inf used to pass, and trained a model of NaNs that passed every check
+        (["learning_rate=inf"], r"`learning_rate` expected a finite number.*Received: 'inf'"),
+        (["learning_rate=.inf"], r"`learning_rate` expected a finite number.*Received: inf"),
+        (["learning_rate=nan"], r"`learning_rate` expected a finite number.*Received: 'nan'"),
         (["layers=a,b"], r"`layers` expected a list of an integer"),
         (["units"], r"expected key=value"),
     ],
@@ -234,6 +238,16 @@ def test_budget_stops_training_cleanly_and_says_so(tmp_path):
     assert report["stopped_by_time_budget"] is True
     assert np.isfinite(model.evaluate(x, y, verbose=0))
     assert (tmp_path / "training_log.csv").exists()
+
+
+def test_a_loss_that_is_no_longer_finite_fails_the_run(tmp_path):
+    """With `learning_rate` huge the loss went NaN and the run wrote every output."""
+    x, y = regression_data()
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile(keras.optimizers.SGD(1e30), "mse")
+    callbacks = fit_callbacks(tmp_path, patience=None)
+    with pytest.raises(RuntimeError, match=r"Training diverged: the training loss is (nan|inf)"):
+        model.fit(x, y, batch_size=8, epochs=3, verbose=0, callbacks=callbacks)
 
 
 def test_best_dev_checkpoint_is_restored_after_fit(tmp_path):
