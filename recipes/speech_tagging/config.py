@@ -7,6 +7,7 @@ import toolkit
 from recipes.runner import ConfigError
 from recipes.runner.config import check_training_values
 from recipes.runner.config import check_values
+from toolkit.data.speech import SPEECH_FORMATS
 
 BUNDLED_DATA = pathlib.Path(__file__).resolve().parents[1] / "data" / "speech"
 PRESETS = pathlib.Path(__file__).resolve().parent / "presets"
@@ -37,11 +38,13 @@ class SpeechTaggingConfig:
     sample_rate: int = 16000
     resample: bool = True  # False: a file at another rate is an error
     tier: str = "phones"  # the TextGrid tier to read
+    data_format: str | None = None  # phn | textgrid | npz; None: found from the files
     label_map: str | None = None  # "from to" lines that fold labels (e.g. TIMIT 61 -> 39)
     silence_label: str = "sil"  # fills unlabelled gaps; left out of the phone error rate
     dev_fraction: float = 0.1  # used only when the data has no dev folder
     test_fraction: float = 0.1  # used only when the data has no test folder
     split_seed: int = 1234
+    speaker_level: int = 1  # the folder naming the speaker: 1 holds the files, 2 is its parent
     # Front-end (in the model, so the exported model takes a waveform).
     features: str = "logmel"  # logmel | mfcc
     mel_bins: int = 40
@@ -99,10 +102,11 @@ class SpeechTaggingConfig:
                 "ctc_decoder": CTC_DECODERS,
                 "cell": toolkit.layers.available(),
                 "deltas": (0, 1, 2),
+                "data_format": (None, *SPEECH_FORMATS),
             },
             positive=(
                 "sample_rate mel_bins mfcc_coefficients frame_length frame_step stride units "
-                "layers attention_units beam_width baseline_hidden projection"
+                "layers attention_units beam_width baseline_hidden projection speaker_level"
             ).split(),
             non_negative=(
                 "frequency_masks frequency_mask_width time_masks time_mask_width stack_left "

@@ -9,6 +9,7 @@ import pytest
 
 from toolkit.data import frame_count
 from toolkit.data import frame_labels
+from toolkit.data import load_speech_splits
 from toolkit.data import read_label_map
 from toolkit.data import read_speech_corpus
 from toolkit.data import read_waveform
@@ -451,8 +452,11 @@ def test_mixed_formats_are_an_error_unless_one_is_chosen(tmp_path):
     phn_utterance(tmp_path / "s1", "a", [(0, 1600, "a")], 1600)
     write_wav(tmp_path / "s2" / "b.wav", ramp(3200))
     write(tmp_path / "s2" / "b.TextGrid", textgrid_long({"phones": PHONES}, 0.2))
-    with pytest.raises(ValueError, match=r"mixes the formats \['phn', 'textgrid'\]"):
+    with pytest.raises(ValueError, match=r"mixes the formats \['phn', 'textgrid'\]") as error:
         read_speech_corpus(tmp_path)
+    # One file of each format (it showed generator objects), and how to choose one.
+    examples = {"phn": str(tmp_path / "s1" / "a.wav"), "textgrid": str(tmp_path / "s2" / "b.wav")}
+    assert f"Received e.g. {examples}. Pass `format`" in str(error.value)
     write(tmp_path / "s1" / "a.TextGrid", textgrid_short({"phones": [(0, 0.1, "x")]}, 0.1))
     with pytest.raises(ValueError, match=r"a\.wav: has both a \.phn and a \.TextGrid file"):
         read_speech_corpus(tmp_path)
@@ -503,6 +507,23 @@ def test_bad_npz_files(tmp_path):
     path.write_bytes(b"not a zip")
     with pytest.raises(ValueError, match=r"a\.npz: is not a readable \.npz file"):
         read_speech_corpus(tmp_path)
+
+
+def test_npz_files_of_other_widths_are_an_error_naming_the_file(tmp_path):
+    """A file of 12 channels among files of 13 used to fail only inside `fit`."""
+    for name, channels in (("a", 13), ("b", 13), ("c", 12)):
+        features = np.zeros((2, channels))
+        np.savez(tmp_path / f"{name}.npz", features=features, labels=np.array(["x", "y"]))
+    expected = r"c\.npz: holds features of 12 channels, expected 13 as in .*a\.npz"
+    with pytest.raises(ValueError, match=expected):
+        read_speech_corpus(tmp_path)
+    for split in ("train", "test"):  # across split folders too
+        (tmp_path / split).mkdir()
+    (tmp_path / "a.npz").rename(tmp_path / "train" / "a.npz")
+    (tmp_path / "b.npz").rename(tmp_path / "train" / "b.npz")
+    (tmp_path / "c.npz").rename(tmp_path / "test" / "c.npz")
+    with pytest.raises(ValueError, match=expected):
+        load_speech_splits(tmp_path)
 
 
 # === Label maps ===

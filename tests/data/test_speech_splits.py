@@ -92,6 +92,36 @@ def test_single_folder_seeded_split_is_reproducible_and_speaker_disjoint(tmp_pat
     assert record["grouped_by"] == "utterance" and len(by_utterance["test"]) == 3
 
 
+def test_speaker_level_groups_librispeech_chapters_under_their_speaker(tmp_path):
+    """`speaker/chapter/utterance`: by default the chapter folders were the "speakers",
+    so one speaker's chapters landed in train and test."""
+    for speaker in range(6):
+        for chapter in range(2):
+            for index in range(2):
+                utterance(tmp_path / f"spk{speaker}" / f"ch{speaker}{chapter}", f"u{index}")
+    arguments = {"dev_fraction": 0.2, "test_fraction": 0.2, "seed": 3}
+    _, record = load_speech_splits(tmp_path, **arguments)
+    assert record["speaker_level"] == 1
+    assert sum(split["speakers"] for split in record["splits"].values()) == 12  # chapters
+    splits, record = load_speech_splits(tmp_path, speaker_level=2, **arguments)
+    sets = speaker_sets(splits)
+    assert set().union(*sets.values()) == {f"spk{i}" for i in range(6)}
+    assert not (
+        sets["train"] & sets["dev"] or sets["train"] & sets["test"] or sets["dev"] & sets["test"]
+    )
+    assert record["speaker_level"] == 2 and record["grouped_by"] == "speaker"
+    # A level above every file: no speakers, so the utterances are split one by one.
+    _, record = load_speech_splits(tmp_path, speaker_level=3, **arguments)
+    assert record["grouped_by"] == "utterance"
+
+
+@pytest.mark.parametrize("level", [0, -1, 1.5, True, "2"])
+def test_bad_speaker_level_names_the_argument(tmp_path, level):
+    speakers(tmp_path, ["s1"])
+    with pytest.raises(ValueError, match=r"Argument `speaker_level` expected a positive integer"):
+        load_speech_splits(tmp_path, speaker_level=level)
+
+
 def test_utterances_without_speaker_folders_are_split_one_by_one(tmp_path):
     for index in range(10):
         utterance(tmp_path, f"u{index}")

@@ -14,6 +14,7 @@ import keras
 import numpy as np
 import pytest
 
+from recipes.runner import ConfigError
 from recipes.runner import load_config
 from recipes.runner.outputs import OUTPUT_MARKER
 from recipes.speech_tagging import SpeechTaggingConfig
@@ -104,6 +105,35 @@ def test_training_and_dev_batches_run_without_tf_data_autotuning(tone_corpus):
         batches = dataset(examples, config, True, training=training)
         assert batches.options().autotune.enabled is False
         assert sum(1 for _ in batches) == len(batches)
+
+
+def test_data_format_and_speaker_level_reach_the_loader(tmp_path):
+    """A corpus with both a .phn and a .TextGrid per utterance (TIMIT plus MFA) could not
+    be read: the loader's `format` had no config key; nor had `speaker_level`
+    (LibriSpeech's `speaker/chapter/utterance`)."""
+    from recipes.speech_tagging import job
+
+    corpus = tmp_path / "corpus"
+    for speaker in ("s0", "s1", "s2", "s3"):
+        for chapter in ("c0", "c1"):
+            rng = np.random.default_rng(len(speaker + chapter))
+            stem = corpus / speaker / f"{speaker}{chapter}" / "u0"
+            write_tone_utterance(stem, ["sil", "a", "b", "sil"], rng)
+            stem.with_suffix(".TextGrid").write_text("an MFA alignment, not read here")
+    with pytest.raises(ValueError, match=r"has both a \.phn and a \.TextGrid.*--set data_format="):
+        job.load_splits(tiny(data=str(corpus)))
+    fractions = {"dev_fraction": 0.25, "test_fraction": 0.25}
+    splits, record = job.load_splits(
+        tiny(data=str(corpus), data_format="phn", speaker_level=2, **fractions)
+    )
+    assert record["format"] == "phn" and record["speaker_level"] == 2
+    speakers = {
+        name: {u.id.split("/")[0] for u in split.utterances} for name, split in splits.items()
+    }
+    assert all(len(speakers[name]) == 1 for name in ("dev", "test"))
+    assert not (speakers["train"] & (speakers["dev"] | speakers["test"]))
+    with pytest.raises(ConfigError, match=r"`data_format` expected one of \[None, 'phn'"):
+        tiny(data_format="wav")
 
 
 # === Scores and decoding against hand-built cases ===

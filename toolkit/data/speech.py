@@ -23,6 +23,7 @@ import collections
 import dataclasses
 import math
 import os
+import pathlib
 import zipfile
 
 import numpy as np
@@ -76,8 +77,9 @@ class Utterance:
         label_path: String, the label file (`.phn`, `.TextGrid`, or the
             `.npz` itself), or `None`.
         speaker: String, the name of the folder holding the utterance (the
-            speaker folder of TIMIT-like corpora), or `None` for a file lying
-            directly in the folder read.
+            speaker folder of TIMIT-like corpora; with the readers'
+            `speaker_level`, of a folder further up), or `None` for a file
+            lying directly in the folder read.
 
     Example:
 
@@ -201,6 +203,7 @@ def read_speech_corpus(
     label_map=None,
     format=None,
     end_tolerance=0.01,
+    speaker_level=1,
 ):
     """Reads the utterances of a speech corpus folder with time-aligned labels.
 
@@ -240,6 +243,11 @@ def read_speech_corpus(
             files are then recorded in `skipped`).
         end_tolerance: Non-negative float (default `0.01`), seconds a segment
             may end past the end of the audio before it is an error.
+        speaker_level: Positive integer (default `1`), which folder above an
+            utterance's files names its speaker: `1` the folder holding them
+            (TIMIT's `DR1/FCJF0/SA1.WAV`), `2` that folder's parent
+            (LibriSpeech's and MFA's `speaker/chapter/utterance`), and so on.
+            Files less deep below `path` have no speaker.
 
     Returns:
         A `SpeechCorpus` with `source` set to `path`.
@@ -281,6 +289,7 @@ def read_speech_corpus(
     options = _check_options(
         sample_rate, resample, tier, silence_label, label_map, format, end_tolerance
     )
+    options["speaker_level"] = _check_speaker_level(speaker_level)
     path = _check_folder(path)
     return _read_corpus(path, path, options)
 
@@ -299,6 +308,7 @@ def load_speech_splits(
     label_map=None,
     format=None,
     end_tolerance=0.01,
+    speaker_level=1,
     frame_length=400,
     frame_step=160,
 ):
@@ -316,9 +326,10 @@ def load_speech_splits(
       out of it.
 
     Carving is seeded: with `group_by_speaker=True` (default) the utterances
-    are grouped by speaker - the name of the folder holding them - so that no
-    speaker is in two splits; utterances lying directly in the folder read
-    have no speaker and are their own group. The groups are shuffled with
+    are grouped by speaker - the name of the folder holding them, or of the
+    folder `speaker_level` levels up - so that no speaker is in two splits;
+    utterances with no speaker folder (lying directly in the folder read) are
+    their own group. The groups are shuffled with
     `numpy.random.default_rng(seed)` and taken in that order until a split
     holds at least `round(fraction * utterances)` utterances (at least one
     group for a non-zero fraction). The same arguments give the same splits.
@@ -334,8 +345,8 @@ def load_speech_splits(
         group_by_speaker: Boolean (default `True`): carve whole speaker
             folders; `False` carves single utterances.
         sample_rate, resample, tier, silence_label, label_map, format,
-            end_tolerance: as for `read_speech_corpus` (a map file is read
-            once, for all splits).
+            end_tolerance, speaker_level: as for `read_speech_corpus` (a map
+            file is read once, for all splits).
         frame_length: Positive integer (default `400`), the frame length of
             the frame counts in the record (audio formats).
         frame_step: Positive integer (default `160`), their frame step.
@@ -395,6 +406,7 @@ def load_speech_splits(
     options = _check_options(
         sample_rate, resample, tier, silence_label, label_map, format, end_tolerance
     )
+    options["speaker_level"] = _check_speaker_level(speaker_level)
     frame_count(0, frame_length, frame_step)  # checks the framing arguments
     path = _check_folder(path)
 
@@ -412,6 +424,7 @@ def load_speech_splits(
                 f"holds splits in different formats: {formats}. Expected one format for "
                 "the whole corpus",
             )
+        _check_channels([u for corpus in given.values() for u in corpus.utterances])
     else:
         given["train"] = _read_corpus(path, path, options)
     to_carve = _to_carve(given, dev_fraction, test_fraction, notes)
@@ -441,6 +454,7 @@ def load_speech_splits(
         "dev_fraction": dev_fraction,
         "test_fraction": test_fraction,
         "group_by_speaker": group_by_speaker,
+        "speaker_level": speaker_level,
         "grouped_by": grouped_by,
         "tier": tier if source.format == "textgrid" else None,
         "silence_label": silence_label,
@@ -541,6 +555,24 @@ def _check_options(sample_rate, resample, tier, silence_label, label_map, format
         "format": format,
         "tolerance": int(math.floor(end_tolerance * sample_rate + 0.5)),
     }
+
+
+def _check_speaker_level(speaker_level):
+    if isinstance(speaker_level, bool) or not isinstance(speaker_level, int) or speaker_level < 1:
+        raise ValueError(
+            "Argument `speaker_level` expected a positive integer (1: the folder holding an "
+            f"utterance names its speaker). Received: speaker_level={speaker_level!r}"
+        )
+    return speaker_level
+
+
+def _speaker(folder, root, level):
+    """The name of the folder `level` levels above an utterance's files (1: the folder
+    holding them), or `None` when that is `root` or above it."""
+    parts = pathlib.PurePath(os.path.relpath(folder, root)).parts
+    if parts in ((), (".",)) or len(parts) < level:
+        return None
+    return parts[len(parts) - level]
 
 
 def _check_folder(path):
@@ -657,7 +689,7 @@ def _read_corpus(root, id_root, options):
     formats = sorted(set(found.values()))
     if len(formats) > 1:
         examples = {
-            f: next(_main_file(units[k]) for k, v in found.items() if v == f) for f in formats
+            f: next(next(_main_file(units[k])) for k, v in found.items() if v == f) for f in formats
         }
         raise data_error(
             root,
@@ -672,9 +704,7 @@ def _read_corpus(root, id_root, options):
     for (folder, stem), unit_format in found.items():
         unit = units[(folder, stem)]
         relative = os.path.relpath(os.path.join(folder, stem), id_root)
-        speaker = (
-            os.path.basename(folder) if os.path.abspath(folder) != os.path.abspath(root) else None
-        )
+        speaker = _speaker(folder, root, options["speaker_level"])
         identifier = relative.replace(os.sep, "/")
         if unit_format == "npz":
             utterances.append(_read_npz(unit["npz"][0], identifier, speaker, options, stats))
@@ -693,6 +723,7 @@ def _read_corpus(root, id_root, options):
                 )
             )
     utterances.sort(key=lambda utterance: utterance.id)
+    _check_channels(utterances)
     return SpeechCorpus(
         utterances,
         root,
@@ -701,6 +732,24 @@ def _read_corpus(root, id_root, options):
         skipped,
         _notes(stats, rates, options),
     )
+
+
+def _check_channels(utterances):
+    """Raises a `ValueError` naming the first `.npz` file whose feature channels differ
+    from the first file's (a model takes one feature width)."""
+    first = None
+    for utterance in utterances:
+        if utterance.features is None:
+            continue
+        if first is None:
+            first = utterance
+        elif utterance.features.shape[1] != first.features.shape[1]:
+            raise data_error(
+                utterance.path,
+                None,
+                f"holds features of {utterance.features.shape[1]} channels, expected "
+                f"{first.features.shape[1]} as in {first.path} (one width for the corpus)",
+            )
 
 
 def _main_file(unit):
