@@ -540,3 +540,18 @@ def test_bad_call_inputs_raise_value_error():
         layer.attend(query[:, None, None], layer.prepare_memory(memory))
     with pytest.raises(ValueError, match="not built"):
         Bahdanau(4).prepare_memory(memory)
+
+
+@pytest.mark.parametrize("case", ["bahdanau", "luong_dot"])
+def test_mismatched_mask_and_batch_name_the_argument(case):
+    """A mask of another length raised a raw broadcasting error of the backend, and a
+    query of another batch size was broadcast against the memory without a word."""
+    query, memory, _ = make_inputs(case, 2)
+    layer = make_layer(case, query.shape, memory.shape)
+    batch, time = memory.shape[:2]
+    longer = np.ones((batch, time + 1), bool)
+    expected = rf"`memory_mask` expected the memory's \(batch, time\) \({batch}, {time}\)"
+    with pytest.raises(ValueError, match=expected + r".*axis 1 differs"):
+        layer(query, memory, memory_mask=longer)
+    with pytest.raises(ValueError, match=r"`query` expected the memory's batch size.*axis 0"):
+        layer(query[:1], memory)

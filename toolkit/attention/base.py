@@ -71,6 +71,17 @@ def _rank_of(shape, argument_name, ranks):
     return len(shape)
 
 
+def _check_leading_dims(argument_name, shape, expected, what):
+    """Raises a `ValueError` where a known leading dimension of `shape` differs from the
+    known one of `expected` (`what` says what `expected` is)."""
+    for axis, (received, wanted) in enumerate(zip(shape, expected)):
+        if received is not None and wanted is not None and received != wanted:
+            raise ValueError(
+                f"Argument `{argument_name}` expected the {what} {tuple(expected)}. "
+                f"Received: {argument_name} with shape {tuple(shape)} (axis {axis} differs)"
+            )
+
+
 @keras.saving.register_keras_serializable(package="toolkit")
 class AttentionMechanism(keras.layers.Layer):
     """Base class of the toolkit's attention mechanisms (abstract).
@@ -226,6 +237,9 @@ class AttentionMechanism(keras.layers.Layer):
         memory = ops.cast(memory, self.compute_dtype)
         if memory_mask is not None:
             _rank_of(memory_mask.shape, "memory_mask", (2,))
+            _check_leading_dims(
+                "memory_mask", memory_mask.shape, memory.shape[:2], "memory's (batch, time)"
+            )
             memory_mask = ops.cast(memory_mask, "bool")
         return {"keys": self._project_memory(memory), "values": memory, "mask": memory_mask}
 
@@ -246,6 +260,8 @@ class AttentionMechanism(keras.layers.Layer):
         """
         query = ops.cast(query, self.compute_dtype)
         query_rank = _rank_of(query.shape, "query", (2, 3))
+        memory_batch = memory_context["values"].shape[:1]
+        _check_leading_dims("query", query.shape[:1], memory_batch, "memory's batch size")
         if query_rank == 2:
             query = ops.expand_dims(query, axis=1)
         if self.requires_previous_alignments:
