@@ -23,6 +23,8 @@ import toolkit
 from recipes.runner import config_to_dict
 from recipes.runner import load_config
 from recipes.runner import staged_output
+from recipes.runner.cli import end_cleanly_on_sigterm
+from recipes.runner.outputs import check_out_dir
 
 
 @dataclasses.dataclass
@@ -80,6 +82,7 @@ def build_model(config):
 def run(config, out_dir):
     """Trains, evaluates and exports; returns the metrics dict."""
     out_dir = pathlib.Path(out_dir)
+    check_out_dir(out_dir)  # before training, not after it
     keras.utils.set_random_seed(config.seed)
     train_x, train_y = make_dataset(config, config.train_examples, config.seed)
     test_x, test_y = make_dataset(config, config.test_examples, config.seed + 1)
@@ -135,6 +138,8 @@ def main(argv=None):
     parser.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")
     parser.add_argument("--preset", help="YAML file of config fields")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    if argv is None:  # the command line itself
+        end_cleanly_on_sigterm()
     args = parser.parse_args(argv)
     config = load_config(DemoConfig, args.preset, args.set)
     out_dir = pathlib.Path(args.out)

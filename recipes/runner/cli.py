@@ -3,12 +3,25 @@
 import argparse
 import importlib
 import pathlib
+import signal
 import sys
+import threading
 
 from recipes.runner.config import ConfigError
 from recipes.runner.config import load_config
 from recipes.runner.training import STRATEGIES
 from toolkit.runtime import reuse_freed_memory
+
+
+def positive_int(text):
+    """An `argparse` type: a positive integer, or an error naming the value received."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer. Received: {text!r}")
+    return value
 
 
 def add_training_arguments(parser, default_out, data_help):
@@ -81,13 +94,35 @@ def subcommand_main(argv, commands, train):
     `argv` defaults to `sys.argv[1:]`; `commands` maps subcommand names to their
     `main(argv)` functions.
     """
-    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv is None:  # the command line itself (tests pass `argv`)
+        argv = sys.argv[1:]
+        end_cleanly_on_sigterm()
+    argv = list(argv)
     if argv[:1] and argv[0] in commands:
         reuse_freed_memory()  # serving commands too; `train` calls `train_command`, which does
         return commands[argv[0]](argv[1:])
     if argv[:1] == ["train"]:
         argv = argv[1:]
     return train(argv)
+
+
+def end_cleanly_on_sigterm():
+    """Makes the first SIGTERM (`timeout`, a job scheduler) raise `SystemExit(143)`.
+
+    By default SIGTERM ends the process at once, leaving the hidden staging
+    folder of a run (`staged_output`) behind; raised as an exception, it
+    unwinds like Ctrl-C, and the staging folder is removed. A second SIGTERM
+    ends the process at once, as before (the first may wait for a long
+    TensorFlow op to return). Only from the main thread; elsewhere a no-op.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def handler(signum, frame):
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, handler)
 
 
 def export_command(recipe):

@@ -4,6 +4,7 @@ import argparse
 
 from recipes.runner.cli import add_training_arguments
 from recipes.runner.cli import export_command
+from recipes.runner.cli import positive_int
 from recipes.runner.cli import read_input_lines
 from recipes.runner.cli import subcommand_main
 from recipes.runner.cli import train_command
@@ -39,7 +40,7 @@ def predict_parser():
     )
     parser.add_argument("run_dir", help="a finished run folder (holds model.keras)")
     parser.add_argument("--input", default="-", help="text file, one text per line (- = stdin)")
-    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--batch-size", type=positive_int, default=256)
     return parser
 
 

@@ -4,6 +4,7 @@ import argparse
 
 from recipes.runner.cli import add_training_arguments
 from recipes.runner.cli import export_command
+from recipes.runner.cli import positive_int
 from recipes.runner.cli import read_input_lines
 from recipes.runner.cli import subcommand_main
 from recipes.runner.cli import train_command
@@ -37,8 +38,10 @@ def translate_parser():
     )
     parser.add_argument("run_dir", help="a finished run folder (holds model.keras)")
     parser.add_argument("--input", default="-", help="one sentence per line (- = stdin)")
-    parser.add_argument("--beam-width", type=int, help="1 = greedy (default: the run's config)")
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument(
+        "--beam-width", type=positive_int, help="1 = greedy (default: the run's config)"
+    )
+    parser.add_argument("--batch-size", type=positive_int, default=64)
     return parser
 
 
@@ -78,8 +81,6 @@ def summary(metrics):
 def translate_main(argv):
     parser = translate_parser()
     args = parser.parse_args(argv)
-    if args.beam_width is not None and args.beam_width < 1:
-        parser.error(f"--beam-width expected a positive integer. Received: {args.beam_width}")
     texts = read_input_lines(args.input)
     from recipes.translation.export import translate_texts
 

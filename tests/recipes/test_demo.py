@@ -42,6 +42,16 @@ def test_demo_bad_cell_leaves_no_output(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_demo_refuses_a_folder_no_run_wrote_before_training(tmp_path, monkeypatch):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine")
+    monkeypatch.setattr(demo, "make_dataset", lambda *args: pytest.fail("it trained"))
+    with pytest.raises(ValueError, match="`out_dir` expected a new or empty folder"):
+        demo.run(tiny_config(), mine)
+    assert [p.name for p in mine.iterdir()] == ["notes.txt"]
+
+
 def test_demo_overrides_are_checked():
     config = load_config(demo.DemoConfig, None, ["units=3", "frequencies=1,2"])
     assert config.units == 3 and config.frequencies == (1.0, 2.0)

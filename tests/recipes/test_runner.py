@@ -419,3 +419,47 @@ def test_confusion_matrix_counts_are_written_on_the_non_zero_cells(tmp_path, mon
         ((1, 1), "1"),
         ((2, 2), "2"),
     ]
+
+
+@pytest.mark.parametrize(
+    "module, argv",
+    [
+        ("text_classification", ["predict", "RUN", "--batch-size", "0"]),
+        ("translation", ["translate", "RUN", "--batch-size", "-3"]),
+        ("translation", ["translate", "RUN", "--beam-width", "0"]),
+        ("translation", ["translate", "RUN", "--batch-size", "many"]),
+    ],
+)
+def test_serving_commands_refuse_non_positive_sizes_naming_the_flag(module, argv, capsys):
+    """`--batch-size 0` ended in a raw TensorFlow error naming no flag."""
+    import importlib
+
+    main = importlib.import_module(f"recipes.{module}.cli").main
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    flag, value = argv[-2:]
+    expected = f"argument {flag}: expected a positive integer. Received: {value!r}"
+    assert expected in capsys.readouterr().err
+
+
+def test_sigterm_unwinds_and_removes_the_staging_folder(tmp_path):
+    """SIGTERM (`timeout`, job schedulers) ended a run at once and left its hidden staging
+    folder; the recipes' commands now turn the first one into `SystemExit(143)`."""
+    import os
+    import signal
+
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        cli.end_cleanly_on_sigterm()
+        with pytest.raises(SystemExit) as exit_info:
+            with staged_output(tmp_path / "run") as staging:
+                (staging / "metrics.json").write_text("{}")
+                os.kill(os.getpid(), signal.SIGTERM)
+                for _ in range(1000):  # the handler runs between bytecodes
+                    pass
+        assert exit_info.value.code == 143
+        assert list(tmp_path.iterdir()) == []
+        assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # a second one kills
+    finally:
+        signal.signal(signal.SIGTERM, previous)
