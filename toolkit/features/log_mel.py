@@ -66,8 +66,9 @@ class LogMelSpectrogram(keras.layers.Layer):
     filterbank of `mel_filterbank`, held as a constant (the layer has no
     weights). With right-padded waveforms, the first `frame_lengths(n)`
     frames of each utterance (its valid frames, from `output_lengths`) are
-    exactly the frames it gets alone; the frames after them overlap the
-    padding. Under a mixed precision policy the waveforms are not cast: the
+    the frames it gets alone, to float rounding (about 5e-7: the FFT of a
+    batch of another shape rounds differently); the frames after them
+    overlap the padding. Under a mixed precision policy the waveforms are not cast: the
     layer computes in float32 and returns the compute dtype.
 
     Args:
