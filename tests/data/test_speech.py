@@ -354,6 +354,15 @@ def test_empty_wav_is_an_error(tmp_path):
         read_speech_corpus(tmp_path)
 
 
+def test_truncated_wav_is_an_error(tmp_path):
+    """A WAV cut short (its header counts more samples than it holds) was read as far as
+    it went, without a word; truncated SPHERE files were already refused."""
+    path = write_wav(tmp_path / "a.wav", np.arange(1000))
+    path.write_bytes(path.read_bytes()[:-600])  # 300 of 1000 samples gone
+    with pytest.raises(ValueError, match=r"a\.wav: is a truncated WAV file \(Reached EOF"):
+        read_waveform(path)
+
+
 def test_stereo_wav_is_an_error(tmp_path):
     write_wav(tmp_path / "a.wav", np.zeros(200), channels=2)
     write_phn(tmp_path / "a.phn", [(0, 100, "a")])

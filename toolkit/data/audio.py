@@ -154,11 +154,14 @@ def _read_riff(path):
     from scipy.io import wavfile
 
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", wavfile.WavFileWarning)  # unknown chunks (LIST, ...)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", wavfile.WavFileWarning)  # unknown chunks (LIST, ...)
             rate, data = wavfile.read(path)
     except (ValueError, EOFError, OSError) as error:
         raise data_error(path, None, f"is not a readable WAV file ({error})") from None
+    for warning in caught:  # scipy reads a cut data chunk as far as it goes, with a warning
+        if "EOF prematurely" in str(warning.message):
+            raise data_error(path, None, f"is a truncated WAV file ({warning.message})")
     if data.ndim == 2:
         if data.shape[1] != 1:
             raise data_error(
