@@ -12,7 +12,9 @@
   `fit`, whether training ended by patience, budget or the last epoch.
 """
 
+import json
 import math
+import os
 import pathlib
 import time
 
@@ -50,8 +52,26 @@ def make_strategy(name):
     if name == "mirrored":
         return tf.distribute.MirroredStrategy()
     if name == "multiworker":
+        _check_tf_config(os.environ.get("TF_CONFIG"))
         return tf.distribute.MultiWorkerMirroredStrategy()
     return tf.distribute.get_strategy()
+
+
+def _check_tf_config(text):
+    """Raises a `ValueError` naming `TF_CONFIG` unless it is unset or a JSON object
+    (TensorFlow's own error was a bare `JSONDecodeError`)."""
+    if text is None or not text.strip():
+        return
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        value = error
+    if not isinstance(value, dict):
+        raise ValueError(
+            "The environment variable `TF_CONFIG` (read by `--strategy multiworker`) expected "
+            'a JSON object such as {"cluster": {"worker": [...]}, "task": {"type": "worker", '
+            f'"index": 0}}}}. Received: {text[:200]!r}'
+        )
 
 
 def set_precision(mixed):

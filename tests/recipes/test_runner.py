@@ -331,6 +331,15 @@ def test_strategies_by_name():
             make_strategy("mirrored")
 
 
+@pytest.mark.tensorflow_only
+@pytest.mark.parametrize("tf_config", ["{not json", "[1, 2]"])
+def test_a_malformed_tf_config_is_named(monkeypatch, tf_config):
+    """TensorFlow's own error for it was a bare `JSONDecodeError`."""
+    monkeypatch.setenv("TF_CONFIG", tf_config)
+    with pytest.raises(ValueError, match=r"`TF_CONFIG`.*expected a JSON object.*Received: "):
+        make_strategy("multiworker")
+
+
 # === Command lines ===
 
 
