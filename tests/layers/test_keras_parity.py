@@ -253,6 +253,49 @@ def test_masked_sequences_match_keras_at_valid_steps():
         np.testing.assert_array_equal(our_outputs[~MASK], 0.0)
 
 
+@pytest.mark.parametrize(
+    "kind, go_backwards",
+    MASK_CASES,
+    ids=[f"{kind}-{'backwards' if back else 'forward'}" for kind, back in MASK_CASES],
+)
+def test_zero_output_for_mask_false_repeats_outputs_as_keras_does(kind, go_backwards):
+    """Keras' default: a masked step's output is that of the last unmasked step (zeros
+    before the first); with it, whole sequences and their gradients match Keras."""
+    ours, theirs = make_pair(
+        kind, return_sequences=True, go_backwards=go_backwards, zero_output_for_mask=False
+    )
+    x = inputs(seed=11)
+    ours(x)
+    theirs(x)
+    copy_weights(theirs, ours, seed=12)
+    assert_same_results(
+        outputs_and_gradients(ours, x, mask=MASK),
+        outputs_and_gradients(theirs, x, mask=MASK),
+    )
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru_reset_after", "simple_rnn"])
+def test_keras_configs_construct_toolkit_layers_that_compute_the_same(kind):
+    """A Keras layer's config (with `use_cudnn` and `zero_output_for_mask`, which the
+    toolkit layers refused) builds the toolkit layer, with Keras' masked outputs."""
+    ours_class, keras_class, _ = KINDS[kind]
+    theirs = keras_class(UNITS, return_sequences=True)
+    ours = ours_class.from_config(theirs.get_config())
+    assert ours.fused == "auto" and ours.zero_output_for_mask is False
+    x = inputs(seed=13)
+    theirs(x)
+    ours(x)
+    copy_weights(theirs, ours, seed=14)
+    assert_close(ours(x, mask=MASK), theirs(x, mask=MASK))
+    assert ours_class(UNITS, use_cudnn=False).fused is False
+    with pytest.raises(ValueError, match="`fused` and `use_cudnn` are the same switch"):
+        ours_class(UNITS, fused=True, use_cudnn=False)
+    with pytest.raises(ValueError, match="Argument `use_cudnn` expected None, 'auto'"):
+        ours_class(UNITS, use_cudnn="yes")
+    round_trip = ours_class.from_config(ours.get_config())
+    assert round_trip.zero_output_for_mask is False and "use_cudnn" not in ours.get_config()
+
+
 def test_unit_forget_bias_initial_bias_matches_keras():
     x = inputs()
     for unit_forget_bias in (True, False):

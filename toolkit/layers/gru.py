@@ -24,6 +24,11 @@ class GRU(CellLayer):
         go_backwards: Boolean (default `False`). Process the input in reverse.
         stateful: Boolean (default `False`). Carry states across batches.
         unroll: Boolean (default `False`). Unroll the time loop in Python.
+        zero_output_for_mask: Boolean (default `True`: zeros at masked steps
+            of returned sequences; `False`, Keras' default, repeats the last
+            unmasked output there); see `toolkit.layers.Recurrent`.
+        use_cudnn: Keras' name of `fused` (default `None`), accepted so that
+            Keras code and configs build this layer.
         **kwargs: Every `toolkit.cells.GRUCell` argument (`activation="tanh"`,
             `recurrent_activation="sigmoid"`, `use_bias=True`,
             initializers, regularizers, constraints, `dropout=0.0`,

@@ -37,6 +37,11 @@ class LSTM(CellLayer):
         unroll: Boolean (default `False`). Unroll the time loop in Python.
         fused: `"auto"` (default), `True` or `False`; see
             `toolkit.layers.Recurrent`.
+        zero_output_for_mask: Boolean (default `True`: zeros at masked steps
+            of returned sequences; `False`, Keras' default, repeats the last
+            unmasked output there); see `toolkit.layers.Recurrent`.
+        use_cudnn: Keras' name of `fused` (default `None`), accepted so that
+            Keras code and configs build this layer.
         **kwargs: Every `toolkit.cells.LSTMCell` argument (`activation="tanh"`,
             `recurrent_activation="sigmoid"`, `use_bias=True`,
             `kernel_initializer="glorot_uniform"`,

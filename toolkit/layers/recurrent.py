@@ -83,6 +83,16 @@ class Recurrent(keras.layers.Layer):
             the generic step loop. After a call, `execution_path` says which
             path ran and why (as Keras' `use_cudnn` does for cuDNN), e.g.
             `"parallel scan (associative)"`.
+        zero_output_for_mask: Boolean (default `True`). Whether the returned
+            sequences hold zeros at masked steps (the default) or, as Keras'
+            recurrent layers do by default (`False`), the output of the last
+            unmasked step before them (zeros before the first one). Only
+            `return_sequences` outputs differ; `keras.layers.Bidirectional`
+            sets it to `return_sequences`, as for Keras' layers.
+        use_cudnn: `None` (default) or Keras' `"auto"`, `True`, `False`: the
+            same as `fused` (the switch of the fast paths, cuDNN's among
+            them), so that Keras code and configs construct these layers.
+            Read into `fused`, which is what the config keeps.
         **kwargs: Base layer arguments (`name`, `dtype`, ...).
 
     Call arguments:
@@ -110,6 +120,8 @@ class Recurrent(keras.layers.Layer):
         stateful=False,
         unroll=False,
         fused="auto",
+        zero_output_for_mask=True,
+        use_cudnn=None,
         **kwargs,
     ):
         if not isinstance(cell, RecurrentCell):
@@ -128,7 +140,20 @@ class Recurrent(keras.layers.Layer):
             raise ValueError(
                 f"Argument `fused` expected 'auto', True or False. Received: fused={fused!r}"
             )
+        if use_cudnn is not None:
+            if use_cudnn not in ("auto", True, False):
+                raise ValueError(
+                    "Argument `use_cudnn` expected None, 'auto', True or False. "
+                    f"Received: use_cudnn={use_cudnn!r}"
+                )
+            if fused != "auto" and use_cudnn != fused:
+                raise ValueError(
+                    "Arguments `fused` and `use_cudnn` are the same switch; give one. "
+                    f"Received: fused={fused!r}, use_cudnn={use_cudnn!r}"
+                )
+            fused = use_cudnn
         self.fused = fused
+        self.zero_output_for_mask = bool(zero_output_for_mask)
         self.execution_path = None  # set by each call: which loop ran
         self.supports_masking = True
         self.input_spec = keras.layers.InputSpec(min_ndim=3, max_ndim=3)
@@ -196,6 +221,9 @@ class Recurrent(keras.layers.Layer):
         if self.stateful:
             for variable, state in zip(self.states, states):
                 variable.assign(ops.cast(state, variable.dtype))
+        if self.return_sequences and mask is not None and not self.zero_output_for_mask:
+            step_mask = ops.flip(mask, axis=1) if self.go_backwards else mask
+            outputs = _repeat_last_valid_output(outputs, step_mask)
         output = outputs if self.return_sequences else last_output
         if self.return_state:
             return [output] + list(states)
@@ -432,6 +460,7 @@ class Recurrent(keras.layers.Layer):
                 "stateful": self.stateful,
                 "unroll": self.unroll,
                 "fused": self.fused,
+                "zero_output_for_mask": self.zero_output_for_mask,
             }
         )
         return config
@@ -446,6 +475,17 @@ class Recurrent(keras.layers.Layer):
         config = dict(config)
         config["cell"] = keras.saving.deserialize_keras_object(config["cell"])
         return cls(**config)
+
+
+def _repeat_last_valid_output(outputs, mask):
+    """`outputs` `(batch, time, units)` with each masked step's output replaced by that
+    of the last unmasked step before it, or zeros before the first (Keras' default)."""
+    steps = ops.shape(outputs)[1]
+    positions = ops.arange(steps, dtype="int32")[None, :]
+    valid = ops.cast(mask, "bool")
+    last = ops.associative_scan(ops.maximum, ops.where(valid, positions, -1), axis=1)
+    taken = ops.take_along_axis(outputs, ops.expand_dims(ops.maximum(last, 0), -1), axis=1)
+    return ops.where(ops.expand_dims(last >= 0, -1), taken, ops.zeros_like(taken))
 
 
 class _GateTracer(keras.layers.Layer):
