@@ -1,5 +1,7 @@
 """SavedModel exports: from a run trained on another backend, or left for later."""
 
+import datetime
+import json
 import os
 import pathlib
 import subprocess
@@ -60,3 +62,31 @@ def saved_model_not_written(module, reason="saved_model=false"):
         f"not written: {reason}; "
         f"`KERAS_BACKEND=tensorflow python -m {module} export RUN_DIR` writes it"
     )
+
+
+def record_later_export(run_dir):
+    """Updates `metrics.json` of a run whose SavedModel the `export` command just wrote.
+
+    Its export report said `"not written: ..."`; it now says when the command
+    wrote it (the file is replaced whole, through a temporary file). Other
+    reports are left as they are.
+
+    Args:
+        run_dir: The run folder.
+    """
+    path = pathlib.Path(run_dir) / "metrics.json"
+    if not path.is_file():
+        return
+    metrics = json.loads(path.read_text(encoding="utf-8"))
+    export = metrics.get("export")
+    if not isinstance(export, dict) or not str(export.get("saved_model", "")).startswith(
+        "not written"
+    ):
+        return
+    when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    export["saved_model"] = f"written later by the `export` command ({when})"
+    from recipes.runner.reports import write_json
+
+    partial = path.with_name(".metrics.json.partial")
+    write_json(partial, metrics)
+    os.replace(partial, path)

@@ -472,3 +472,22 @@ def test_sigterm_unwinds_and_removes_the_staging_folder(tmp_path):
         assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # a second one kills
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def test_a_later_export_is_recorded_in_metrics_json(tmp_path):
+    """`export RUN_DIR` wrote the SavedModel of a `saved_model: false` run, but its
+    metrics.json still said "not written"."""
+    import json
+
+    from recipes.runner.exporting import record_later_export
+
+    metrics = {"accuracy": 0.9, "export": {"saved_model": "not written: saved_model=false; ..."}}
+    (tmp_path / "metrics.json").write_text(json.dumps(metrics))
+    record_later_export(tmp_path)
+    updated = json.loads((tmp_path / "metrics.json").read_text())
+    assert updated["accuracy"] == 0.9
+    assert updated["export"]["saved_model"].startswith("written later by the `export` command (")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json"]
+    record_later_export(tmp_path)  # a report that says something else is left alone
+    assert json.loads((tmp_path / "metrics.json").read_text()) == updated
+    record_later_export(tmp_path / "missing")  # no metrics.json: nothing to do
