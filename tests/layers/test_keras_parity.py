@@ -208,6 +208,21 @@ MASK = np.array(
 )
 
 
+def assert_masked_pair_matches(kind, seed, **kwargs):
+    """Ours and Keras' layer with the same weights: outputs and gradients under `MASK`
+    agree. Returns our layer and the inputs."""
+    ours, theirs = make_pair(kind, **kwargs)
+    x = inputs(seed=seed)
+    ours(x)
+    theirs(x)
+    copy_weights(theirs, ours, seed=seed + 1)
+    assert_same_results(
+        outputs_and_gradients(ours, x, mask=MASK),
+        outputs_and_gradients(theirs, x, mask=MASK),
+    )
+    return ours, x
+
+
 MASK_CASES = [
     ("lstm", False),
     ("gru_reset_after", True),
@@ -224,15 +239,7 @@ MASK_CASES = [
 def test_masked_last_output_and_states_match_keras(kind, go_backwards):
     """With a mask Keras also keeps the state over masked steps, so with
     `return_sequences=False` the last output and the states agree."""
-    ours, theirs = make_pair(kind, return_state=True, go_backwards=go_backwards)
-    x = inputs(seed=7)
-    ours(x)
-    theirs(x)
-    copy_weights(theirs, ours, seed=8)
-    assert_same_results(
-        outputs_and_gradients(ours, x, mask=MASK),
-        outputs_and_gradients(theirs, x, mask=MASK),
-    )
+    ours, x = assert_masked_pair_matches(kind, 7, return_state=True, go_backwards=go_backwards)
     # The mask does matter here.
     unmasked = ours(x)
     assert np.abs(keras.ops.convert_to_numpy(unmasked[0] - ours(x, mask=MASK)[0])).max() > 1e-3
@@ -261,16 +268,8 @@ def test_masked_sequences_match_keras_at_valid_steps():
 def test_zero_output_for_mask_false_repeats_outputs_as_keras_does(kind, go_backwards):
     """Keras' default: a masked step's output is that of the last unmasked step (zeros
     before the first); with it, whole sequences and their gradients match Keras."""
-    ours, theirs = make_pair(
-        kind, return_sequences=True, go_backwards=go_backwards, zero_output_for_mask=False
-    )
-    x = inputs(seed=11)
-    ours(x)
-    theirs(x)
-    copy_weights(theirs, ours, seed=12)
-    assert_same_results(
-        outputs_and_gradients(ours, x, mask=MASK),
-        outputs_and_gradients(theirs, x, mask=MASK),
+    assert_masked_pair_matches(
+        kind, 11, return_sequences=True, go_backwards=go_backwards, zero_output_for_mask=False
     )
 
 
