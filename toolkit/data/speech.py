@@ -287,9 +287,8 @@ def read_speech_corpus(
     >>> shutil.rmtree(root)
     """
     options = _check_options(
-        sample_rate, resample, tier, silence_label, label_map, format, end_tolerance
+        sample_rate, resample, tier, silence_label, label_map, format, end_tolerance, speaker_level
     )
-    options["speaker_level"] = _check_speaker_level(speaker_level)
     path = _check_folder(path)
     return _read_corpus(path, path, options)
 
@@ -404,9 +403,8 @@ def load_speech_splits(
             f"Received: group_by_speaker={group_by_speaker!r}"
         )
     options = _check_options(
-        sample_rate, resample, tier, silence_label, label_map, format, end_tolerance
+        sample_rate, resample, tier, silence_label, label_map, format, end_tolerance, speaker_level
     )
-    options["speaker_level"] = _check_speaker_level(speaker_level)
     frame_count(0, frame_length, frame_step)  # checks the framing arguments
     path = _check_folder(path)
 
@@ -526,7 +524,9 @@ def label_inventory(splits, frame_length=400, frame_step=160):
 # === Arguments ===
 
 
-def _check_options(sample_rate, resample, tier, silence_label, label_map, format, end_tolerance):
+def _check_options(
+    sample_rate, resample, tier, silence_label, label_map, format, end_tolerance, speaker_level
+):
     sample_rate = check_sample_rate(sample_rate)
     if not isinstance(resample, bool):
         raise ValueError(f"Argument `resample` expected a boolean. Received: resample={resample!r}")
@@ -554,6 +554,7 @@ def _check_options(sample_rate, resample, tier, silence_label, label_map, format
         "label_map": check_label_map(label_map),
         "format": format,
         "tolerance": int(math.floor(end_tolerance * sample_rate + 0.5)),
+        "speaker_level": _check_speaker_level(speaker_level),
     }
 
 
