@@ -9,6 +9,8 @@ import sys
 
 import keras
 
+from recipes.runner.outputs import staged_output
+
 
 def require_tensorflow_backend(what):
     """Raises `RuntimeError` unless Keras runs on TensorFlow; `what` needs it.
@@ -44,6 +46,23 @@ def export_in_tensorflow_process(module, run_dir):
         raise RuntimeError(
             f"Exporting the SavedModel with the TensorFlow backend failed:\n{done.stderr[-3000:]}"
         )
+
+
+def write_run_saved_model(run_dir, write):
+    """Writes `<run_dir>/saved_model/` by `write(folder)`, all or nothing; returns its path.
+
+    The folder is staged (`staged_output`) and replaces the SavedModel a run
+    wrote there before (recognized by its `saved_model.pb`). The recipes'
+    `export_run` functions end with it.
+
+    Args:
+        run_dir: A finished run folder.
+        write: Writes a SavedModel into the folder it is given.
+    """
+    path = pathlib.Path(run_dir) / "saved_model"
+    with staged_output(path, replaces=("saved_model.pb",)) as staging:
+        write(staging)
+    return path
 
 
 def saved_model_not_written(module, reason="saved_model=false"):

@@ -23,13 +23,11 @@ A run folder holds `model.keras` (the tagger, front-end included),
   three names (see `streaming.py`).
 """
 
-import pathlib
-
 import keras
 import numpy as np
 
-from recipes.runner import staged_output
 from recipes.runner.exporting import require_tensorflow_backend
+from recipes.runner.exporting import write_run_saved_model
 from recipes.runner.outputs import read_run_config
 from recipes.speech_tagging.model import output_frame_lengths
 from recipes.speech_tagging.model import takes_waveform
@@ -167,10 +165,9 @@ def export_run(run_dir):
     """
     require_tensorflow_backend("Exporting the SavedModel")
     tagger, labels, config = load_run(run_dir)
-    path = pathlib.Path(run_dir) / "saved_model"
-    with staged_output(path, replaces=("saved_model.pb",)) as staging:
-        export_saved_model(tagger, labels, config, staging)
-    return path
+    return write_run_saved_model(
+        run_dir, lambda folder: export_saved_model(tagger, labels, config, folder)
+    )
 
 
 def load_run(run_dir):

@@ -17,8 +17,8 @@ import pathlib
 import keras
 import numpy as np
 
-from recipes.runner import staged_output
 from recipes.runner.exporting import require_tensorflow_backend
+from recipes.runner.exporting import write_run_saved_model
 from recipes.text_classification.model import predict_probabilities
 
 SIGNATURE = "serve"
@@ -53,10 +53,9 @@ def export_run(run_dir):
     """
     require_tensorflow_backend("Exporting the raw-string SavedModel")
     text_model, class_names = load_text_model(run_dir)
-    path = pathlib.Path(run_dir) / "saved_model"
-    with staged_output(path, replaces=("saved_model.pb",)) as staging:
-        export_saved_model(text_model, class_names, staging)
-    return path
+    return write_run_saved_model(
+        run_dir, lambda folder: export_saved_model(text_model, class_names, folder)
+    )
 
 
 def load_text_model(run_dir):

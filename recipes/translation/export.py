@@ -12,12 +12,10 @@ tensorflow-text, and nothing of Keras, keras-hub or this project: in Python
 before `tf.saved_model.load`; TensorFlow Serving builds include these ops.
 """
 
-import pathlib
-
 import keras
 
-from recipes.runner import staged_output
 from recipes.runner.exporting import require_tensorflow_backend
+from recipes.runner.exporting import write_run_saved_model
 from recipes.runner.outputs import read_run_config
 from recipes.translation.pipeline import detokenize
 from recipes.translation.pipeline import encode_sources
@@ -70,10 +68,9 @@ def export_run(run_dir):
     seq2seq, tokenizers, config = load_run(run_dir)
     for tokenizer in tokenizers:
         tokenizer.build(None)  # a tokenizer made from a proto is built on its first call
-    path = pathlib.Path(run_dir) / "saved_model"
-    with staged_output(path, replaces=("saved_model.pb",)) as staging:
-        export_saved_model(seq2seq, tokenizers, config, staging)
-    return path
+    return write_run_saved_model(
+        run_dir, lambda folder: export_saved_model(seq2seq, tokenizers, config, folder)
+    )
 
 
 def save_run_files(staging, seq2seq, protos):
