@@ -23,7 +23,7 @@ import toolkit
 from recipes.runner import config_to_dict
 from recipes.runner import load_config
 from recipes.runner import staged_output
-from recipes.runner.cli import end_cleanly_on_sigterm
+from recipes.runner.cli import command_line_arguments
 from recipes.runner.outputs import check_out_dir
 
 
@@ -138,9 +138,7 @@ def main(argv=None):
     parser.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")
     parser.add_argument("--preset", help="YAML file of config fields")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
-    if argv is None:  # the command line itself
-        end_cleanly_on_sigterm()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(command_line_arguments(argv))
     config = load_config(DemoConfig, args.preset, args.set)
     out_dir = pathlib.Path(args.out)
     metrics = run(config, out_dir)

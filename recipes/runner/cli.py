@@ -95,16 +95,23 @@ def subcommand_main(argv, commands, train):
     `argv` defaults to `sys.argv[1:]`; `commands` maps subcommand names to their
     `main(argv)` functions.
     """
-    if argv is None:  # the command line itself (tests pass `argv`)
-        argv = sys.argv[1:]
-        end_cleanly_on_sigterm()
-    argv = list(argv)
+    argv = command_line_arguments(argv)
     if argv[:1] and argv[0] in commands:
         reuse_freed_memory()  # serving commands too; `train` calls `train_command`, which does
         return commands[argv[0]](argv[1:])
     if argv[:1] == ["train"]:
         argv = argv[1:]
     return train(argv)
+
+
+def command_line_arguments(argv):
+    """`argv` as a list; `None` means the command line itself, whose process then ends
+    cleanly on SIGTERM (`end_cleanly_on_sigterm`; tests that pass `argv` keep theirs).
+    """
+    if argv is not None:
+        return list(argv)
+    end_cleanly_on_sigterm()
+    return sys.argv[1:]
 
 
 def end_cleanly_on_sigterm():

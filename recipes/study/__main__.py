@@ -14,7 +14,7 @@ import argparse
 import shlex
 import sys
 
-from recipes.runner.cli import end_cleanly_on_sigterm
+from recipes.runner.cli import command_line_arguments
 from recipes.study.report import DEFAULT_OUT
 from recipes.study.report import EXPERIMENTS
 from recipes.study.report import parse_experiments
@@ -23,10 +23,7 @@ from toolkit.runtime import reuse_freed_memory
 
 
 def main(argv=None):
-    if argv is None:  # the command line itself
-        argv = sys.argv[1:]
-        end_cleanly_on_sigterm()  # a failed or stopped study leaves no report
-    argv = list(argv)
+    argv = command_line_arguments(argv)  # a stopped study leaves no report
     parser = argparse.ArgumentParser(
         prog="python -m recipes.study",
         description="Check the usual claims about gated RNNs with the toolkit; write a report.",
