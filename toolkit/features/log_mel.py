@@ -68,8 +68,8 @@ class LogMelSpectrogram(keras.layers.Layer):
     frames of each utterance (its valid frames, from `output_lengths`) are
     the frames it gets alone, to float rounding (about 5e-7: the FFT of a
     batch of another shape rounds differently); the frames after them
-    overlap the padding. Under a mixed precision policy the waveforms are not cast: the
-    layer computes in float32 and returns the compute dtype.
+    overlap the padding. Under a mixed precision policy the waveforms are
+    not cast: the layer computes in float32 and returns the compute dtype.
 
     Args:
         sample_rate: Positive integer (default `16000`), in Hertz.
