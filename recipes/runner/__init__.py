@@ -22,6 +22,7 @@ from recipes.runner.distributed import strategy_scope
 from recipes.runner.outputs import staged_output
 from recipes.runner.training import WallClockBudget
 from recipes.runner.training import fit_callbacks
+from recipes.runner.training import make_optimizer
 from recipes.runner.training import make_strategy
 from recipes.runner.training import restore_best
 from recipes.runner.training import set_precision
@@ -38,6 +39,7 @@ __all__ = [
     "staged_output",
     "WallClockBudget",
     "fit_callbacks",
+    "make_optimizer",
     "make_strategy",
     "restore_best",
     "set_precision",

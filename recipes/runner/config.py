@@ -80,17 +80,19 @@ def check_training_values(config):
     """The checks of the training fields every recipe's config has.
 
     `strategy`, `epochs`, `batch_size`, `dropout`, `learning_rate`,
-    `patience` (may be null), `max_train_minutes` (may be null), `verbose`.
+    `lr_schedule`, `global_clipnorm` (may be null), `patience` (may be null),
+    `max_train_minutes` (may be null), `verbose`.
     """
+    from recipes.runner.training import LR_SCHEDULES
     from recipes.runner.training import STRATEGIES
 
     check_values(
         config,
-        choices={"strategy": STRATEGIES, "verbose": (0, 1, 2)},
+        choices={"strategy": STRATEGIES, "verbose": (0, 1, 2), "lr_schedule": LR_SCHEDULES},
         positive=("epochs", "batch_size"),
         non_negative=("patience",),
         fractions=("dropout",),
-        positive_numbers=("learning_rate", "max_train_minutes"),
+        positive_numbers=("learning_rate", "max_train_minutes", "global_clipnorm"),
     )
 
 

@@ -135,6 +135,22 @@ def plot_token_weights(rows, path, max_tokens=60):
     figure.savefig(path, dpi=100)
 
 
+def training_summary(training):
+    """One line for a command's report: epochs, seconds and why training stopped.
+
+    Args:
+        training: The `training` record of `metrics.json` (`restore_best`).
+    """
+    line = f"trained {training['epochs_run']} epochs in {training['seconds']} s"
+    if training.get("best_epoch") is not None:
+        line += f", best dev epoch {training['best_epoch']}"
+    if training.get("stopped_because"):
+        line += f" ({training['stopped_because']})"
+    elif training.get("stopped_by_time_budget"):
+        line += " (stopped by the time budget)"
+    return line
+
+
 def write_json(path, value):
     """Writes `value` as indented JSON; NaN / infinity become `null`."""
 

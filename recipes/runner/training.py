@@ -4,10 +4,14 @@
   (`default`, `mirrored`, `multiworker` from `TF_CONFIG`).
 * `set_precision(mixed)`: `--mixed-precision` (`mixed_float16` on GPU,
   `mixed_bfloat16` on CPU).
-* `fit_callbacks(...)`: early stopping and best-checkpoint selection on the
-  dev split, the wall-clock budget (`--max-train-minutes`), a guard that
-  fails the run once the training loss is NaN or infinite, CSV and
-  TensorBoard logs.
+* `make_optimizer(config)`: Adam at the config's `learning_rate`, with
+  `global_clipnorm` gradient clipping.
+* `fit_callbacks(...)`: the learning-rate schedule over the training budget
+  (`BudgetSchedule`), early stopping that a noisy dev split cannot fool
+  while the training loss still falls (`PlateauStopping`) and
+  best-checkpoint selection on the dev split, the wall-clock budget
+  (`--max-train-minutes`), a guard that fails the run once the training
+  loss is NaN or infinite, CSV and TensorBoard logs.
 * `restore_best(model, callbacks)`: loads the best dev checkpoint after
   `fit`, whether training ended by patience, budget or the last epoch.
 """
@@ -22,6 +26,7 @@ import keras
 import numpy as np
 
 STRATEGIES = ("default", "mirrored", "multiworker")
+LR_SCHEDULES = ("constant", "cosine")
 
 
 def make_strategy(name):
@@ -145,6 +150,198 @@ class WallClockBudget(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+class BudgetSchedule(keras.callbacks.Callback):
+    """Sets the learning rate over the training budget: a short warm-up, then cosine decay.
+
+    Training is given a budget - `epochs`, and optionally `minutes` of
+    wall-clock time - and the rate follows the fraction of it spent so far,
+    whichever limit is nearer:
+
+    ```
+    progress = max(epochs_done / epochs, seconds / (60 * minutes))   in [0, 1]
+    rate = peak * min(1, (step + 1) / warmup_steps)
+                * (floor + (1 - floor) * (1 + cos(pi * progress)) / 2)
+    ```
+
+    So a run that is given more time trains longer at a high rate and still
+    ends at `floor * peak`, whichever limit ends it; a constant rate (Adam
+    2e-3 to the end) drifted upwards in loss late in the user runs of
+    issue 27, and early stopping then ended them. The rate is written when
+    it moved by more than `tolerance` since it was last written (on the JAX
+    backend each write syncs the training state, so not every batch), and
+    logged as `learning_rate` each epoch.
+
+    Args:
+        epochs: Positive integer, the `epochs` passed to `fit`.
+        minutes: Optional positive number, the wall-clock budget of `fit`.
+        warmup_steps: Non-negative integer (default `50`): optimizer steps
+            of the linear warm-up.
+        floor: Float in [0, 1] (default `0.05`): the final rate as a
+            fraction of the peak.
+        tolerance: Float (default `0.01`): the rate is written when it moved
+            by more than this fraction since it was last written.
+    """
+
+    def __init__(self, epochs, minutes=None, warmup_steps=50, floor=0.05, tolerance=0.01):
+        super().__init__()
+        self.epochs = epochs
+        self.minutes = minutes
+        self.warmup_steps = warmup_steps
+        self.floor = floor
+        self.tolerance = tolerance
+        self.peak = None
+        self._written = None
+        self._start = None
+        self._epoch = 0
+        self._step = 0
+        self._steps_per_epoch = None
+
+    def on_train_begin(self, logs=None):
+        self._start = time.monotonic()
+        self._step = 0
+        self._written = None
+        self.peak = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+        steps = (self.params or {}).get("steps")
+        if steps:
+            self._steps_per_epoch = steps
+
+    def progress(self, batch=0):
+        """The fraction of the budget spent, in [0, 1]."""
+        within = 0.0
+        if self._steps_per_epoch:
+            within = min(1.0, batch / self._steps_per_epoch)
+        spent = (self._epoch + within) / self.epochs
+        if self.minutes is not None:
+            spent = max(spent, (time.monotonic() - self._start) / (60.0 * self.minutes))
+        return min(1.0, spent)
+
+    def rate(self, progress, step):
+        """The learning rate at `progress` of the budget and optimizer step `step`."""
+        warmup = min(1.0, (step + 1) / self.warmup_steps) if self.warmup_steps else 1.0
+        cosine = (1.0 + math.cos(math.pi * progress)) / 2.0
+        return self.peak * warmup * (self.floor + (1.0 - self.floor) * cosine)
+
+    def on_train_batch_begin(self, batch, logs=None):
+        value = self.rate(self.progress(batch), self._step)
+        self._step += 1
+        if (
+            self._written is not None
+            and abs(value - self._written) <= self.tolerance * self._written
+        ):
+            return
+        # On JAX, reading `self.model` syncs the state the trainer carries
+        # between steps (Keras' Callback.model), so the new rate is used.
+        self.model.optimizer.learning_rate = value
+        self._written = value
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None and self._written is not None:
+            logs["learning_rate"] = self._written
+
+
+class PlateauStopping(keras.callbacks.Callback):
+    """Early stopping that a noisy dev split cannot fool while training still learns.
+
+    Training stops once the dev metric (`monitor`) has not improved for
+    `patience` epochs and either
+
+    * the training loss fell by less than `loss_drop` (relative) over those
+      epochs: training has plateaued, or
+    * the dev loss (`val_loss`) stayed more than `loss_rise` (relative) above
+      its best for each of those epochs: the model is overfitting,
+
+    and, whatever the losses do, once the dev metric has not improved for
+    `patience_factor * patience` epochs. On a small or one-speaker dev split
+    the dev metric can peak early by chance while the model still learns
+    (the speech run of issue 27 stopped after 50 s of a 15-minute budget, its
+    training loss still falling); the best dev epoch is the one restored
+    (`BestCheckpoint`), so training on costs time, not quality. `reason`
+    says why it stopped (`None` while it has not).
+
+    Args:
+        monitor: The dev metric in the epoch logs.
+        mode: `"min"` or `"max"` for `monitor`.
+        patience: Non-negative integer, epochs without a dev improvement
+            (0 acts as 1).
+        loss_drop: Float (default `0.03`): a training loss that fell by
+            this fraction or more over the last `patience` epochs is still
+            falling steeply.
+        loss_rise: Float (default `0.1`): a dev loss this fraction above its
+            best is clearly worse.
+        patience_factor: Number >= 1 (default `3`), see above.
+    """
+
+    def __init__(self, monitor, mode, patience, loss_drop=0.03, loss_rise=0.1, patience_factor=3):
+        super().__init__()
+        if mode not in ("min", "max"):
+            raise ValueError(f"Argument `mode` expected 'min' or 'max'. Received: {mode!r}")
+        self.monitor = monitor
+        self.mode = mode
+        self.patience = max(1, patience)
+        self.loss_drop = loss_drop
+        self.loss_rise = loss_rise
+        self.patience_factor = patience_factor
+        self.reason = None
+        self._best = None
+        self._best_epoch = None
+        self._losses = []
+        self._dev_losses = []
+
+    def on_train_begin(self, logs=None):
+        self.reason = None
+        self._best = None
+        self._best_epoch = None
+        self._losses = []
+        self._dev_losses = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        self._losses.append(_finite_or_nan(logs.get("loss")))
+        self._dev_losses.append(_finite_or_nan(logs.get("val_loss")))
+        value = _finite_or_nan(logs.get(self.monitor))
+        if math.isfinite(value):
+            score = value if self.mode == "max" else -value
+            if self._best is None or score > self._best:
+                self._best, self._best_epoch = score, epoch
+        if self._best_epoch is None:
+            return
+        stale = epoch - self._best_epoch
+        if stale < self.patience:
+            return
+        stalled = (
+            f"early stopping: dev {self.monitor} has not improved for {stale} epoch(s) "
+            f"(best at epoch {self._best_epoch + 1})"
+        )
+        window = self._losses[-self.patience - 1 :]
+        drop = (window[0] - window[-1]) / abs(window[0]) if window[0] else 0.0
+        best_dev_loss = min((v for v in self._dev_losses if math.isfinite(v)), default=None)
+        recent = self._dev_losses[-self.patience :]
+        if stale >= self.patience_factor * self.patience:
+            self.reason = stalled
+        elif not drop >= self.loss_drop:  # NaN counts as not falling
+            self.reason = (
+                f"{stalled} and the training loss fell {100 * drop:.1f}% over the last "
+                f"{self.patience} (less than {100 * self.loss_drop:.0f}%)"
+            )
+        elif best_dev_loss is not None and all(
+            v > (1.0 + self.loss_rise) * best_dev_loss for v in recent
+        ):
+            self.reason = (
+                f"{stalled} and the dev loss stayed over {100 * self.loss_rise:.0f}% above "
+                f"its best ({best_dev_loss:.4g}) for {self.patience} epoch(s)"
+            )
+        if self.reason is not None:
+            self.model.stop_training = True
+
+
+def _finite_or_nan(value):
+    """`value` as a float, NaN for `None` (not logged)."""
+    return math.nan if value is None else float(value)
+
+
 class BestCheckpoint(keras.callbacks.Callback):
     """Keeps the weights of the best epoch on the dev split (`monitor`).
 
@@ -212,6 +409,20 @@ class BestCheckpoint(keras.callbacks.Callback):
         self._best_weights = None
 
 
+def make_optimizer(config):
+    """The Adam optimizer of a recipe's config.
+
+    `learning_rate` is the peak of the schedule; `global_clipnorm` clips the
+    gradients' global norm so that one bad batch cannot throw training off
+    (`None`: no clipping). A config's per-variable `clipnorm`, where it has
+    one and sets it, is used instead (Keras takes one of the two).
+    """
+    clipnorm = getattr(config, "clipnorm", None)
+    if clipnorm is not None:
+        return keras.optimizers.Adam(config.learning_rate, clipnorm=clipnorm)
+    return keras.optimizers.Adam(config.learning_rate, global_clipnorm=config.global_clipnorm)
+
+
 def fit_callbacks(
     log_dir,
     monitor="val_loss",
@@ -219,6 +430,8 @@ def fit_callbacks(
     patience=3,
     max_train_minutes=None,
     tie_breaker=None,
+    epochs=None,
+    lr_schedule="constant",
 ):
     """The callbacks every recipe passes to `model.fit`.
 
@@ -228,15 +441,28 @@ def fit_callbacks(
         monitor: Dev metric that selects the best epoch (default
             `"val_loss"`).
         mode: `"min"` or `"max"` for `monitor`.
-        patience: Epochs without improvement before early stopping, or
-            `None` to train every epoch.
+        patience: Epochs without a dev improvement before early stopping
+            (`PlateauStopping`: not while the training loss still falls
+            steeply, unless for three times as long), or `None` to train
+            every epoch.
         max_train_minutes: Optional wall-clock budget for `fit`.
         tie_breaker: Optional `(metric, mode)` deciding between epochs of
             equal `monitor` (see `BestCheckpoint`).
+        epochs: The `epochs` passed to `fit`; needed by `lr_schedule="cosine"`.
+        lr_schedule: `"constant"` (default: the optimizer's rate throughout)
+            or `"cosine"` (`BudgetSchedule` over `epochs` and
+            `max_train_minutes`).
 
     Returns:
         A list of callbacks; pass it to `restore_best` after `fit`.
     """
+    if lr_schedule not in LR_SCHEDULES:
+        raise ValueError(
+            f"Argument `lr_schedule` expected one of {list(LR_SCHEDULES)}. "
+            f"Received: {lr_schedule!r}"
+        )
+    if lr_schedule == "cosine" and epochs is None:
+        raise ValueError("Argument `epochs` is needed by lr_schedule='cosine'. Received: None")
     log_dir = pathlib.Path(log_dir)
     log_dir.mkdir(parents=True, exist_ok=True)
     callbacks = [
@@ -245,13 +471,16 @@ def fit_callbacks(
         ),
         WallClockBudget(max_train_minutes),
         DivergenceGuard(),
+    ]
+    if lr_schedule == "cosine":
+        callbacks.append(BudgetSchedule(epochs, max_train_minutes))
+    if patience is not None:
+        callbacks.append(PlateauStopping(monitor=monitor, mode=mode, patience=patience))
+    # The loggers last: they see the `learning_rate` the schedule logs.
+    callbacks += [
         keras.callbacks.CSVLogger(str(log_dir / "training_log.csv")),
         keras.callbacks.TensorBoard(str(log_dir / "tensorboard"), write_graph=False),
     ]
-    if patience is not None:
-        callbacks.append(
-            keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=patience)
-        )
     return callbacks
 
 
@@ -267,16 +496,29 @@ def restore_best(model, callbacks, history=None):
 
     Returns:
         A dict for the metrics report: whether the budget stopped training,
-        whether a best checkpoint was restored, and the seconds `fit` took
-        (plus the epochs, with `history`).
+        `stopped_because` (the time budget, early stopping and its reason,
+        or the last epoch), whether a best checkpoint was restored, the
+        seconds `fit` took, the learning-rate schedule's `peak_learning_rate`
+        and `final_learning_rate` (plus the epochs, with `history`).
     """
     report = {"stopped_by_time_budget": False, "restored_best_checkpoint": False}
     best = None
+    reasons = []
+    epochs = None
     for callback in callbacks:
+        epochs = (getattr(callback, "params", None) or {}).get("epochs", epochs)
         if isinstance(callback, WallClockBudget):
             report["stopped_by_time_budget"] = callback.stopped
             if callback.seconds is not None:
                 report["seconds"] = round(callback.seconds, 1)
+            if callback.stopped:
+                reasons.append(f"time budget: max_train_minutes={callback.minutes} reached")
+        if isinstance(callback, PlateauStopping) and callback.reason is not None:
+            reasons.append(callback.reason)
+        if isinstance(callback, BudgetSchedule) and callback.peak is not None:
+            report["learning_rate_schedule"] = "cosine"
+            report["peak_learning_rate"] = callback.peak
+            report["final_learning_rate"] = callback._written
         if isinstance(callback, BestCheckpoint):
             best = callback
             if callback.path.exists():
@@ -284,11 +526,17 @@ def restore_best(model, callbacks, history=None):
                 report["restored_best_checkpoint"] = True
     if history is not None:
         report["epochs_run"] = len(history.get("loss", []))
+        if not reasons and epochs is not None and report["epochs_run"] >= epochs:
+            reasons.append(f"completed all epochs={epochs}")
         values = history.get(best.monitor) if best is not None else None
         if values and best.best_epoch is not None:
             report["monitor"] = best.monitor
             report["best_epoch"] = best.best_epoch
             report["best_value"] = float(values[best.best_epoch - 1])
+    if reasons:
+        report["stopped_because"] = "; ".join(reasons)
+    elif history is not None:
+        report["stopped_because"] = f"stopped after epoch {report['epochs_run']} of {epochs}"
     return report
 
 

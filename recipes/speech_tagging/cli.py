@@ -6,6 +6,7 @@ from recipes.runner.cli import add_training_arguments
 from recipes.runner.cli import export_command
 from recipes.runner.cli import subcommand_main
 from recipes.runner.cli import train_command
+from recipes.runner.reports import training_summary
 
 EPILOG = """examples:
   python -m recipes.speech_tagging --out runs/speech_tagging
@@ -69,11 +70,7 @@ def summary(metrics):
         lines.append(
             f"{'MLP':>9}: frame accuracy {test['frame_accuracy']:.4f}  PER {test['per']:.4f}"
         )
-    training = metrics["training"]
-    lines.append(
-        f"trained {training['epochs_run']} epochs in {training['seconds']} s"
-        + (" (stopped by the time budget)" if training["stopped_by_time_budget"] else "")
-    )
+    lines.append(training_summary(metrics["training"]))
     return "\n".join(lines)
 
 

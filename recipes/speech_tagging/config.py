@@ -77,7 +77,9 @@ class SpeechTaggingConfig:
     seed: int = 1
     epochs: int = 60
     batch_size: int = 8
-    learning_rate: float = 2e-3
+    learning_rate: float = 2e-3  # the peak of the schedule
+    lr_schedule: str = "cosine"  # cosine (warm-up, decay over epochs / the time budget) | constant
+    global_clipnorm: float | None = 1.0  # gradients clipped to this global norm; null: none
     patience: int | None = 6
     max_train_minutes: float | None = None
     mixed_precision: bool = False

@@ -8,6 +8,7 @@ import numpy as np
 from recipes.runner import config_to_dict
 from recipes.runner import fit_callbacks
 from recipes.runner import local_copy
+from recipes.runner import make_optimizer
 from recipes.runner import prepare_model_for_strategy
 from recipes.runner import restore_best
 from recipes.runner import run_as_chief_or_worker
@@ -110,7 +111,7 @@ def _run(config, out_dir, strategy):
                 for positions in batch_order(examples["train"], 32)
             )
             adapt_global_cmvn(tagger, batches)
-        optimizer = keras.optimizers.Adam(config.learning_rate)
+        optimizer = make_optimizer(config)
         if config.mode == "ctc":
             tagger.compile(optimizer=optimizer, loss=MaskedCTC())
         else:
@@ -132,6 +133,8 @@ def _run(config, out_dir, strategy):
             tie_breaker=("val_loss", "min") if framewise else None,
             patience=config.patience,
             max_train_minutes=config.max_train_minutes,
+            epochs=config.epochs,
+            lr_schedule=config.lr_schedule,
         )
         history = tagger.fit(
             train_data,

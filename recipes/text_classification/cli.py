@@ -8,6 +8,7 @@ from recipes.runner.cli import positive_int
 from recipes.runner.cli import read_input_lines
 from recipes.runner.cli import subcommand_main
 from recipes.runner.cli import train_command
+from recipes.runner.reports import training_summary
 
 TRAIN_EPILOG = """examples:
   python -m recipes.text_classification --out runs/text_classification
@@ -66,11 +67,7 @@ def summary(metrics):
             f"{'TF-IDF + logistic regression':28}{baseline['accuracy']:8.4f}  "
             f"{baseline['macro_f1']:8.4f}"
         )
-    training = metrics["training"]
-    lines.append(
-        f"trained {training['epochs_run']} epochs in {training['seconds']} s"
-        + (" (stopped by the time budget)" if training["stopped_by_time_budget"] else "")
-    )
+    lines.append(training_summary(metrics["training"]))
     return "\n".join(lines)
 
 

@@ -52,7 +52,9 @@ class TextClassificationConfig:
     seed: int = 1
     epochs: int = 15
     batch_size: int = 64
-    learning_rate: float = 1e-3
+    learning_rate: float = 1e-3  # the peak of the schedule
+    lr_schedule: str = "cosine"  # cosine (warm-up, decay over epochs / the time budget) | constant
+    global_clipnorm: float | None = 1.0  # gradients clipped to this global norm; null: none
     patience: int | None = 2
     max_train_minutes: float | None = None
     mixed_precision: bool = False

@@ -8,6 +8,7 @@ import numpy as np
 from recipes.runner import config_to_dict
 from recipes.runner import fit_callbacks
 from recipes.runner import local_copy
+from recipes.runner import make_optimizer
 from recipes.runner import prepare_model_for_strategy
 from recipes.runner import restore_best
 from recipes.runner import run_as_chief_or_worker
@@ -82,7 +83,7 @@ def _run(config, out_dir, strategy):
     with strategy_scope(strategy):
         classifier = build_classifier(config, vocabulary_size, len(class_names))
         classifier.compile(
-            optimizer=keras.optimizers.Adam(config.learning_rate),
+            optimizer=make_optimizer(config),
             loss="sparse_categorical_crossentropy",
             metrics=["accuracy"],
         )
@@ -97,6 +98,8 @@ def _run(config, out_dir, strategy):
             mode="max",
             patience=config.patience,
             max_train_minutes=config.max_train_minutes,
+            epochs=config.epochs,
+            lr_schedule=config.lr_schedule,
         )
         history = classifier.fit(
             train_data,

@@ -8,6 +8,7 @@ from recipes.runner.cli import positive_int
 from recipes.runner.cli import read_input_lines
 from recipes.runner.cli import subcommand_main
 from recipes.runner.cli import train_command
+from recipes.runner.reports import training_summary
 
 EPILOG = """examples:
   python -m recipes.translation --out runs/translation
@@ -68,11 +69,7 @@ def summary(metrics):
         f"chrF {metrics['greedy']['chrf']:.2f}",
         f"({metrics['bleu_signature']})",
     ]
-    training = metrics["training"]
-    lines.append(
-        f"trained {training['epochs_run']} epochs in {training['seconds']} s"
-        + (" (stopped by the time budget)" if training["stopped_by_time_budget"] else "")
-    )
+    lines.append(training_summary(metrics["training"]))
     for example in metrics["examples"][:3]:
         lines += [f"  source:      {example['source']}", f"  translation: {example['translation']}"]
     return "\n".join(lines)

@@ -52,8 +52,10 @@ class TranslationConfig:
     seed: int = 1
     epochs: int = 30
     batch_size: int = 64
-    learning_rate: float = 2e-3
-    clipnorm: float | None = None
+    learning_rate: float = 2e-3  # the peak of the schedule
+    lr_schedule: str = "cosine"  # cosine (warm-up, decay over epochs / the time budget) | constant
+    global_clipnorm: float | None = 1.0  # gradients clipped to this global norm; null: none
+    clipnorm: float | None = None  # per-variable clipping instead of global_clipnorm when set
     monitor: str = "bleu"  # dev metric of the best epoch and early stopping: loss | bleu
     dev_bleu_pairs: int | None = 500  # dev pairs decoded (greedy) each epoch for `bleu`
     patience: int | None = 3

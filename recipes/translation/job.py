@@ -8,6 +8,7 @@ import keras
 from recipes.runner import config_to_dict
 from recipes.runner import fit_callbacks
 from recipes.runner import local_copy
+from recipes.runner import make_optimizer
 from recipes.runner import prepare_model_for_strategy
 from recipes.runner import restore_best
 from recipes.runner import run_as_chief_or_worker
@@ -83,7 +84,7 @@ def _run(config, out_dir, strategy):
         seq2seq = Seq2Seq(
             config, source_tokenizer.vocabulary_size(), target_tokenizer.vocabulary_size()
         )
-        optimizer = keras.optimizers.Adam(config.learning_rate, clipnorm=config.clipnorm)
+        optimizer = make_optimizer(config)
         seq2seq.model.compile(
             optimizer=optimizer,
             loss=LabelSmoothedCrossEntropy(config.label_smoothing),
@@ -182,6 +183,8 @@ def _callbacks(config, seq2seq, tokenizers, dev, log_dir):
         tie_breaker=("val_loss", "min") if bleu else None,
         patience=config.patience,
         max_train_minutes=config.max_train_minutes,
+        epochs=config.epochs,
+        lr_schedule=config.lr_schedule,
     )
     if bleu:
         callbacks.insert(0, DevBleu(seq2seq, tokenizers, dev, config, config.dev_bleu_pairs))

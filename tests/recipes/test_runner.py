@@ -22,6 +22,9 @@ from recipes.runner import timing
 from recipes.runner.outputs import OUTPUT_MARKER
 from recipes.runner.reports import plot_confusion_matrix
 from recipes.runner.training import BestCheckpoint
+from recipes.runner.training import BudgetSchedule
+from recipes.runner.training import PlateauStopping
+from recipes.runner.training import make_optimizer
 
 
 @dataclasses.dataclass
@@ -270,12 +273,143 @@ def test_best_dev_checkpoint_is_restored_after_fit(tmp_path):
     assert report == {
         "stopped_by_time_budget": False,
         "restored_best_checkpoint": True,
+        "stopped_because": "completed all epochs=12",
         "epochs_run": 12,
         "monitor": "val_loss",
         "best_epoch": int(np.argmin(losses)) + 1,
         "best_value": pytest.approx(min(losses)),
     }
     np.testing.assert_allclose(model.evaluate(*dev, verbose=0), min(losses), rtol=1e-5)
+
+
+def test_budget_schedule_rates_by_hand():
+    schedule = BudgetSchedule(epochs=10, warmup_steps=4, floor=0.1)
+    schedule.peak = 2.0
+    # warm-up: (step + 1) / 4 of the cosine value; cosine(0) = 1
+    assert schedule.rate(0.0, 0) == pytest.approx(0.5)
+    assert schedule.rate(0.0, 3) == pytest.approx(2.0)
+    # half way: floor + (1 - floor) / 2 = 0.55 of the peak; the end: the floor
+    assert schedule.rate(0.5, 100) == pytest.approx(1.1)
+    assert schedule.rate(1.0, 100) == pytest.approx(0.2)
+
+
+def test_budget_schedule_follows_the_time_budget_when_it_is_nearer(monkeypatch):
+    clock = [100.0]
+    monkeypatch.setattr("recipes.runner.training.time.monotonic", lambda: clock[0])
+    schedule = BudgetSchedule(epochs=100, minutes=2)
+    schedule.set_model(tiny_model())
+    schedule.on_train_begin()
+    schedule.on_epoch_begin(0)
+    assert schedule.progress() == 0.0
+    clock[0] += 60.0  # one minute of two, in the first of 100 epochs
+    assert schedule.progress() == pytest.approx(0.5)
+    clock[0] += 600.0
+    assert schedule.progress() == 1.0
+
+
+def test_budget_schedule_sets_the_rate_the_optimizer_applies(tmp_path):
+    """Each SGD step on a loss of slope 1 moves the weight by exactly the step's rate,
+    so the weight's total move is the sum of the scheduled rates (on every backend:
+    the JAX trainer carries the optimizer's variables between steps)."""
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1, use_bias=False)])
+    model.compile(keras.optimizers.SGD(0.1), loss=lambda y_true, y_pred: keras.ops.mean(y_pred))
+    model.set_weights([np.zeros((1, 1), "float32")])
+    schedule = BudgetSchedule(epochs=3, warmup_steps=2, floor=0.2, tolerance=0.0)
+    x = np.ones((8, 1), "float32")
+
+    history = model.fit(x, x, batch_size=2, epochs=3, verbose=0, callbacks=[schedule])
+
+    steps = 4
+    rates = [
+        schedule.rate((epoch + batch / steps) / 3, epoch * steps + batch)
+        for epoch in range(3)
+        for batch in range(steps)
+    ]
+    assert schedule.peak == pytest.approx(0.1)
+    assert rates[0] == pytest.approx(0.05) and rates[-1] < 0.03
+    np.testing.assert_allclose(model.get_weights()[0], [[-sum(rates)]], rtol=1e-5)
+    assert history.history["learning_rate"][-1] == pytest.approx(rates[-1], rel=1e-6)
+
+
+class StopFlag:
+    stop_training = False
+
+
+def run_plateau(epochs, **options):
+    """Feeds `epochs` (a list of log dicts) to a PlateauStopping; the epoch it stopped at."""
+    stopping = PlateauStopping("val_accuracy", "max", **options)
+    stopping.set_model(StopFlag())
+    stopping.on_train_begin()
+    for epoch, logs in enumerate(epochs):
+        stopping.on_epoch_end(epoch, logs)
+        if stopping.model.stop_training:
+            return epoch + 1, stopping.reason
+    return None, None
+
+
+def test_plateau_stopping_waits_while_the_training_loss_falls_steeply():
+    """The speech run of issue 27: dev accuracy peaked at epoch 3 on one unseen voice
+    while the training loss still fell; Keras' EarlyStopping(patience=6) ended at 9."""
+    epochs = [
+        {"loss": 2.0 * 0.9**epoch, "val_accuracy": 0.6 + (0.05 if epoch == 2 else 0.0)}
+        for epoch in range(30)
+    ]
+    for logs in epochs:
+        logs["val_loss"] = 1.0
+    stopped, reason = run_plateau(epochs, patience=6)
+    assert stopped == 3 + 18  # three times the patience after the best epoch
+    assert reason == (
+        "early stopping: dev val_accuracy has not improved for 18 epoch(s) (best at epoch 3)"
+    )
+
+
+def test_plateau_stopping_stops_on_a_flat_training_loss():
+    epochs = [{"loss": 1.0, "val_loss": 1.0, "val_accuracy": 0.5} for _ in range(10)]
+    epochs[1]["val_accuracy"] = 0.7
+    stopped, reason = run_plateau(epochs, patience=2)
+    assert stopped == 4
+    assert reason.endswith("and the training loss fell 0.0% over the last 2 (less than 3%)")
+
+
+def test_plateau_stopping_stops_when_the_dev_loss_clearly_rises():
+    """Overfitting: the training loss falls fast while the dev loss climbs."""
+    dev_losses = [0.5, 0.4, 0.42, 0.43, 0.6, 0.7, 0.8]
+    epochs = [
+        {"loss": 0.5**epoch, "val_loss": dev_loss, "val_accuracy": 0.8 - 0.01 * epoch}
+        for epoch, dev_loss in enumerate(dev_losses)
+    ]
+    epochs[1]["val_accuracy"] = 0.9
+    # after the best (epoch 2) 0.42 and 0.43 are within 10% of the best dev loss, 0.4:
+    # only at epoch 6 are the last two dev losses both over 0.44
+    stopped, reason = run_plateau(epochs, patience=2)
+    assert stopped == 6
+    assert "the dev loss stayed over 10% above its best (0.4) for 2 epoch(s)" in reason
+
+
+def test_make_optimizer_clips_the_global_norm_or_each_variable():
+    @dataclasses.dataclass
+    class Training:
+        learning_rate: float = 0.01
+        global_clipnorm: float | None = 1.0
+        clipnorm: float | None = None
+
+    optimizer = make_optimizer(Training())
+    assert optimizer.global_clipnorm == 1.0 and optimizer.clipnorm is None
+    optimizer = make_optimizer(Training(clipnorm=5.0))
+    assert optimizer.clipnorm == 5.0 and optimizer.global_clipnorm is None
+    assert make_optimizer(Training(global_clipnorm=None)).global_clipnorm is None
+
+
+def test_fit_callbacks_schedule_needs_epochs(tmp_path):
+    with pytest.raises(ValueError, match="`lr_schedule` expected one of"):
+        fit_callbacks(tmp_path, lr_schedule="linear")
+    with pytest.raises(ValueError, match="`epochs` is needed by lr_schedule='cosine'"):
+        fit_callbacks(tmp_path, lr_schedule="cosine")
+    callbacks = fit_callbacks(tmp_path, epochs=5, lr_schedule="cosine")
+    assert [type(c) for c in callbacks if isinstance(c, (BudgetSchedule, PlateauStopping))] == [
+        BudgetSchedule,
+        PlateauStopping,
+    ]
 
 
 def test_best_checkpoint_breaks_ties_on_a_second_metric(tmp_path):
