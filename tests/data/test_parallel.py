@@ -1,5 +1,8 @@
 """Parallel text: TSV and aligned files, bad files, splits given or carved."""
 
+import json
+
+import numpy as np
 import pytest
 
 from toolkit.data import ParallelTexts
@@ -128,6 +131,17 @@ def test_single_source_is_carved_seeded_and_disjoint(tmp_path):
     assert record["layout"] == "single source"
     assert record["skipped"]["count"] == 1
     assert record["splits"]["dev"] == {"source": f"split of {path}", "count": 10, "fraction": 0.2}
+    # The pairs shuffled with default_rng(seed): test takes the first 5, dev the next 10.
+    order = np.random.default_rng(4).permutation(50).tolist()
+    assert splits["test"].sources == [f"s{i}" for i in sorted(order[:5])]
+    assert splits["dev"].sources == [f"s{i}" for i in sorted(order[5:15])]
+    assert record["split_policy"] == {
+        "dev": "by pair",
+        "test": "by pair",
+        "reason": "pairs are not grouped",
+    }
+    assert record["notes"] == ["dev and test carved by pair: pairs are not grouped"]
+    assert json.loads(json.dumps(record)) == record
 
 
 def test_split_files_are_used_and_missing_ones_carved(tmp_path):
@@ -163,6 +177,31 @@ def test_folder_without_train_and_too_small_sources(tmp_path):
         load_parallel_splits(tiny)
     with pytest.raises(ValueError, match=r"Arguments `dev_fraction` and `test_fraction`"):
         load_parallel_splits(tiny, dev_fraction=0.5, test_fraction=0.5)
+
+
+def test_a_source_whose_pairs_were_all_skipped_says_so(tmp_path):
+    """Every pair longer than max_words read as "holds 0 pairs, too few to carve"."""
+    path = write(tmp_path / "long.tsv", "a b c\tx y z\n\tleer\none two three\teins\n")
+    message = (
+        r"long\.tsv: all 3 pairs were skipped, expected at least one pair kept\. "
+        r"Received: 1 empty source, 2 longer than max_words=2$"
+    )
+    with pytest.raises(ValueError, match=message):
+        load_parallel_splits(path, max_words=2)
+    assert len(load_parallel_splits(path, max_words=3, test_fraction=0.0)[0]["train"]) == 1
+    write(tmp_path / "train.tsv", "".join(f"s{i}\tt{i}\n" for i in range(20)))
+    write(tmp_path / "test.tsv", "one two three four\tx\n")
+    with pytest.raises(
+        ValueError,
+        match=r"test\.tsv: its only pair was skipped.*Received: 1 longer than max_words=3",
+    ):
+        load_parallel_splits(tmp_path, max_words=3)
+    splits, record = load_parallel_splits(tmp_path)
+    assert record["split_policy"] == {
+        "dev": "by pair",
+        "test": "given",
+        "reason": "pairs are not grouped",
+    }
 
 
 def test_parallel_texts_checks_lengths():

@@ -1,5 +1,6 @@
 """load_speech_splits: given split folders, TIMIT's TRAIN/TEST, seeded speaker-grouped carving."""
 
+import collections
 import json
 import wave
 
@@ -76,6 +77,60 @@ def test_timit_train_test_folders_carve_dev_by_speaker(tmp_path):
     assert again["dev"].ids == splits["dev"].ids
 
 
+def test_few_uneven_speakers_are_carved_by_utterance_within_speakers(tmp_path):
+    """TIMIT's layout with 3 training speakers: dev_fraction=0.1 carved one whole speaker
+    (8 to 12 of the 30 utterances, up to 40%) as dev, so training stopped early on one
+    unseen voice and lost up to a third of its data."""
+    for name, count in (("A", 12), ("B", 10), ("C", 8)):
+        speakers(tmp_path / "train" / "DR1", [name], per_speaker=count)
+    speakers(tmp_path / "test" / "DR1", ["D"], per_speaker=2)
+    splits, record = load_speech_splits(tmp_path, dev_fraction=0.1, seed=3)
+    # dev asks round(0.1 * 30) = 3 utterances; the smallest speaker, 8, is over 1.5 * 3.
+    # Stratified by speaker, train keeps 27: 10.8, 9 and 7.2 rounded to 11, 9, 7 (the
+    # largest remainder, A's, takes the one left), so dev holds one utterance of each.
+    counts = {
+        name: collections.Counter(u.speaker for u in split.utterances)
+        for name, split in splits.items()
+    }
+    assert counts["dev"] == {"A": 1, "B": 1, "C": 1}
+    assert counts["train"] == {"A": 11, "B": 9, "C": 7}
+    assert counts["test"] == {"D": 2}
+    assert record["grouped_by"] == "utterance"
+    assert record["split_policy"] == {
+        "dev": "by utterance within speakers",
+        "test": "given",
+        "reason": "one whole speaker would be at least 8 of the 30 utterances (27%) for "
+        "dev_fraction=0.1 (3 utterances)",
+    }
+    assert [record["splits"][name]["speakers"] for name in ("train", "dev", "test")] == [3, 3, 1]
+    assert (
+        "dev carved by utterance within the 3 speakers: one whole speaker would be at least "
+        "8 of the 30 utterances (27%) for dev_fraction=0.1 (3 utterances)"
+    ) in record["notes"]
+    assert json.loads(json.dumps(record)) == record
+    again, _ = load_speech_splits(tmp_path, dev_fraction=0.1, seed=3)
+    assert again["dev"].ids == splits["dev"].ids and again["train"].ids == splits["train"].ids
+
+
+def test_many_similar_speakers_stay_speaker_disjoint(tmp_path):
+    for index in range(20):
+        speakers(tmp_path, [f"s{index:02d}"], per_speaker=2 + index % 2)  # 50 utterances
+    for seed in range(3):
+        splits, record = load_speech_splits(tmp_path, seed=seed)
+        sets = speaker_sets(splits)
+        assert not (
+            sets["train"] & sets["dev"]
+            or sets["train"] & sets["test"]
+            or sets["dev"] & sets["test"]
+        )
+        # Each asks round(0.1 * 50) = 5: whole speakers of 2 or 3 give 4 to 7 (1.5 * 5).
+        for name in ("dev", "test"):
+            assert 4 <= len(splits[name]) <= 7
+            assert record["split_policy"][name] == "by speaker"
+        assert record["grouped_by"] == "speaker"
+        assert record["notes"][-1].startswith("dev and test carved by speaker: dev ")
+
+
 def test_single_folder_seeded_split_is_reproducible_and_speaker_disjoint(tmp_path):
     speakers(tmp_path, [f"s{i}" for i in range(10)])
     splits, record = load_speech_splits(tmp_path, seed=7)
@@ -144,8 +199,16 @@ def test_split_errors(tmp_path):
 
     single = tmp_path / "single"
     speakers(single, ["s1", "s2"])
-    with pytest.raises(ValueError, match=r"holds 6 utterances in 2 groups \(speakers\), too few"):
-        load_speech_splits(single)
+    # Two speakers of 3 were "too few to carve" as whole speakers: now test and dev take one
+    # utterance each (too few to stratify on 2 speakers, so not within speakers).
+    splits, record = load_speech_splits(single)
+    assert [len(splits[name]) for name in ("train", "dev", "test")] == [4, 1, 1]
+    assert record["split_policy"]["dev"] == "by utterance" and record["grouped_by"] == "utterance"
+    tiny = tmp_path / "tiny"
+    speakers(tiny, ["s1"], per_speaker=2)
+    # test and dev take one utterance each, and train has none left.
+    with pytest.raises(ValueError, match=r"holds 2 utterances in 1 group \(speakers\), too few"):
+        load_speech_splits(tiny)
     with pytest.raises(ValueError, match=r"the dev split is empty.*Received: dev_fraction=0\.0"):
         load_speech_splits(single, dev_fraction=0.0, test_fraction=0.2)
     with pytest.raises(ValueError, match=r"Argument `dev_fraction` expected a number in \[0, 1\)"):

@@ -3,6 +3,7 @@
 import json
 import re
 
+import numpy as np
 import pytest
 
 from toolkit.data import load_text_splits
@@ -96,7 +97,31 @@ def test_train_only_carves_dev_and_test_stratified_and_seeded(tmp_path):
         "fraction": 0.2,
     }
     assert record["splits"]["train"]["count"] == 36
+    assert record["split_policy"] == {
+        "dev": "stratified by label",
+        "test": "stratified by label",
+        "reason": "each label gives its share",
+    }
+    assert "dev and test carved stratified by label: each label gives its share" in record["notes"]
     assert json.loads(json.dumps(record)) == record
+
+
+def test_carving_is_scikit_learns_stratified_split_test_then_dev(tmp_path):
+    """The documented rule, computed here with scikit-learn directly: test is carved from
+    all rows, then dev from the rest, each with `stratify` and `random_state=seed`."""
+    from sklearn.model_selection import train_test_split
+
+    rows = labelled(50, labels=("a", "b", "b", "c", "c"))
+    write_csv(tmp_path / "train.csv", rows)
+    splits, _ = load_text_splits(tmp_path, dev_fraction=0.1, test_fraction=0.2, seed=11)
+    labels = np.array([label for _, label in rows], dtype=object)
+    rest, test = train_test_split(
+        np.arange(50), test_size=10, random_state=11, shuffle=True, stratify=labels
+    )
+    rest, dev = train_test_split(rest, test_size=5, random_state=11, stratify=labels[rest])
+    assert pairs(splits["test"]) == [rows[i] for i in sorted(test)]
+    assert pairs(splits["dev"]) == [rows[i] for i in sorted(dev)]
+    assert pairs(splits["train"]) == [rows[i] for i in sorted(rest)]
 
 
 def test_only_the_missing_split_is_carved(tmp_path):
@@ -141,6 +166,8 @@ def test_rare_class_falls_back_to_a_non_stratified_split_and_says_so(tmp_path):
     for seed in range(6):
         splits, record = load_text_splits(path, dev_fraction=0.2, test_fraction=0.2, seed=seed)
         assert record["stratified"] is False
+        assert record["split_policy"]["dev"] == "by example"
+        assert record["split_policy"]["reason"].startswith("not stratified by label (")
         assert any("not stratified" in note for note in record["notes"])
         assert "rare" in splits["train"].labels  # never only in dev/test
         for name in ("dev", "test"):

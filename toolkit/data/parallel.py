@@ -12,20 +12,21 @@ Two on-disk layouts:
 
 `read_parallel_texts` reads one source; `load_parallel_splits` reads a data
 folder with `train` / `dev` / `test` entries (carving a missing dev or test
-out of train) or one source carved into three, seeded. A pair with an empty
-side, or longer than `max_words` words on a side, is skipped and counted,
-with its file and line; anything else wrong is a `ValueError` naming the
+out of train) or one source carved into three, seeded, pair by pair. A pair
+with an empty side, or longer than `max_words` words on a side, is skipped
+and counted, with its file and line (a source whose pairs were all skipped
+is an error saying why); anything else wrong is a `ValueError` naming the
 file and line.
 """
 
+import collections
 import dataclasses
 import numbers
 import os
 
+from toolkit.data.carving import carve
 from toolkit.data.splits import SPLIT_NAMES
 from toolkit.data.splits import SPLITS
-from toolkit.data.splits import _part_sizes
-from toolkit.data.splits import _seeded_parts
 from toolkit.data.splits import _skipped_record
 from toolkit.data.splits import _to_carve
 from toolkit.data.splits import check_split_arguments
@@ -176,8 +177,15 @@ def load_parallel_splits(
     `dev.tsv` (or `valid` / `validation`), `test.tsv` (suffix `.tsv`, `.tab`
     or `.txt`), or aligned pairs `train.<src>` + `train.<tgt>`, ... - or one
     source (a TSV file or an aligned prefix). `train` is required; a missing
-    dev and/or test is carved out of train at random with `seed` (first
-    test, then dev), and a single source is carved into all three.
+    dev and/or test is carved out of train, and a single source is carved
+    into all three.
+
+    Carving follows the split policy of `toolkit.data.carving`: pairs have
+    no groups and no labels, so it is a seeded split by pair (the pairs
+    shuffled with `numpy.random.default_rng(seed)`, first test, then dev),
+    each split in file order, holding `round(fraction * pairs)` pairs (at
+    least one for a non-zero fraction). The record's `split_policy` and a
+    line of its `notes` say so. The same arguments give the same splits.
 
     Args:
         path: Folder, TSV file or aligned prefix.
@@ -191,8 +199,17 @@ def load_parallel_splits(
     Returns:
         `(splits, record)`: `splits` a dict `{"train", "dev", "test"}` of
         `ParallelTexts`; `record` a JSON-ready dict (`source`, `layout`,
-        `seed`, fractions, per split `source` / `count` / `fraction`,
-        `skipped` with counts by reason and file and the first entries).
+        `seed`, fractions, `max_words`, `split_policy` (`dev` and `test`:
+        `"given"`, `"empty"` or `"by pair"`; and the `reason`), per split
+        `source` / `count` / `fraction`, `skipped` with counts by reason and
+        file and the first entries, and `notes`).
+
+    Raises:
+        ValueError: bad arguments (naming them); a folder with split entries
+            but no train, or two entries for one split; a source whose pairs
+            were all skipped (with the count of each reason, e.g. every pair
+            longer than `max_words`); too few pairs to carve the fractions
+            and keep some for train; and every error of `read_parallel_texts`.
 
     Example:
 
@@ -203,13 +220,13 @@ def load_parallel_splits(
     >>> splits, record = load_parallel_splits(path, seed=3)
     >>> {name: len(split) for name, split in splits.items()}
     {'train': 16, 'dev': 2, 'test': 2}
-    >>> record["layout"]
-    'single source'
+    >>> record["layout"], record["split_policy"]
+    ('single source', {'dev': 'by pair', 'test': 'by pair', 'reason': 'pairs are not grouped'})
     """
     dev_fraction, test_fraction, seed = check_split_arguments(dev_fraction, test_fraction, seed)
 
     def read(entry, entry_format):
-        return read_parallel_texts(
+        pairs = read_parallel_texts(
             entry,
             entry_format,
             source_language,
@@ -219,6 +236,8 @@ def load_parallel_splits(
             encoding,
             max_words,
         )
+        _check_kept_pairs(pairs)
+        return pairs
 
     entries = None
     if isinstance(path, (str, os.PathLike)) and os.path.isdir(path):
@@ -230,7 +249,14 @@ def load_parallel_splits(
         given["train"] = read(path, format)
     to_carve = _to_carve(given, dev_fraction, test_fraction)
     source = given.pop("train")
-    splits = _carve(source, to_carve, seed)
+    carving = carve(len(source), to_carve, seed, source=source.source, item="pair")
+
+    def select(indices, carved):
+        origin = (f"split of {source.source}", []) if carved else (source.source, source.skipped)
+        sources = [source.sources[i] for i in indices]
+        return ParallelTexts(sources, [source.targets[i] for i in indices], *origin)
+
+    splits = carving.splits(select)
     splits.update(given)
     splits = {name: splits[name] for name in SPLITS}
     record = {
@@ -240,8 +266,10 @@ def load_parallel_splits(
         "dev_fraction": dev_fraction,
         "test_fraction": test_fraction,
         "max_words": max_words,
+        "split_policy": carving.record(),
         "splits": {},
         "skipped": _skipped_record(splits),
+        "notes": carving.notes,
     }
     for name, split in splits.items():
         record["splits"][name] = {"source": split.source, "count": len(split)}
@@ -276,6 +304,22 @@ def _check_arguments(format, source_column, target_column, max_words):
             "Argument `max_words` expected a positive integer or None. "
             f"Received: max_words={max_words!r}"
         )
+
+
+def _check_kept_pairs(pairs):
+    """Raises a `ValueError` when every pair of `pairs` was skipped, saying why (a
+    `max_words` below every pair's length read as "too few pairs to carve")."""
+    if pairs.sources or not pairs.skipped:
+        return
+    reasons = collections.Counter(entry["reason"] for entry in pairs.skipped)
+    received = ", ".join(f"{count} {reason}" for reason, count in sorted(reasons.items()))
+    count = len(pairs.skipped)
+    skipped = "its only pair was" if count == 1 else f"all {count} pairs were"
+    raise data_error(
+        pairs.source,
+        None,
+        f"{skipped} skipped, expected at least one pair kept. Received: {received}",
+    )
 
 
 def _check_languages(source_language, target_language):
@@ -399,33 +443,3 @@ def _aligned_records(prefix, source_language, target_language, encoding):
         for number, (source, target) in enumerate(zip(source_lines, target_lines), start=1)
     ]
     return records, f"{paths[0]} + {paths[1]}"
-
-
-# === Carving ===
-
-
-def _carve(source, fractions, seed):
-    total = len(source)
-    sizes = _part_sizes(fractions, total)
-    if total - sum(sizes.values()) < 1:
-        raise data_error(
-            source.source,
-            None,
-            f"holds {total} pairs, too few to carve {fractions} out of it and keep pairs for train",
-        )
-    splits, taken = {}, set()
-    for name, indices in _seeded_parts([[i] for i in range(total)], sizes, seed).items():
-        taken.update(indices)
-        splits[name] = ParallelTexts(
-            [source.sources[i] for i in indices],
-            [source.targets[i] for i in indices],
-            f"split of {source.source}",
-        )
-    rest = [i for i in range(total) if i not in taken]
-    splits["train"] = ParallelTexts(
-        [source.sources[i] for i in rest],
-        [source.targets[i] for i in rest],
-        source.source,
-        source.skipped,
-    )
-    return splits

@@ -15,8 +15,9 @@ nesting) in one of three formats - it finds which:
 Audio is RIFF WAV or NIST SPHERE 16-bit PCM (see `toolkit.data.audio`);
 TIMIT copies that hold both `SA1.WAV` (SPHERE) and a converted
 `SA1.WAV.wav` use the converted file. `load_speech_splits(root)` returns the
-train / dev / test splits (given as folders, or carved out with a seeded,
-speaker-grouped split) and a JSON-serializable record of where they came from.
+train / dev / test splits (given as folders, or carved out seeded: whole
+speakers where they meet the fractions, else utterances within the speakers)
+and a JSON-serializable record of where they came from.
 """
 
 import collections
@@ -41,10 +42,8 @@ from toolkit.data.audio import check_sample_rate
 from toolkit.data.audio import conform_rate
 from toolkit.data.audio import read_native
 from toolkit.data.audio import rescale_sample
+from toolkit.data.carving import carve
 from toolkit.data.splits import SPLITS
-from toolkit.data.splits import _fraction_arguments
-from toolkit.data.splits import _part_sizes
-from toolkit.data.splits import _seeded_parts
 from toolkit.data.splits import _skipped_record
 from toolkit.data.splits import _split_entries
 from toolkit.data.splits import _to_carve
@@ -324,15 +323,26 @@ def load_speech_splits(
     * otherwise the whole folder is read and `test`, then `dev`, are carved
       out of it.
 
-    Carving is seeded: with `group_by_speaker=True` (default) the utterances
-    are grouped by speaker - the name of the folder holding them, or of the
-    folder `speaker_level` levels up - so that no speaker is in two splits;
-    utterances with no speaker folder (lying directly in the folder read) are
-    their own group. The groups are shuffled with
-    `numpy.random.default_rng(seed)` and taken in that order until a split
-    holds at least `round(fraction * utterances)` utterances (at least one
-    group for a non-zero fraction). The same arguments give the same splits.
-    A split that ends up empty is an error.
+    Carving follows the split policy of `toolkit.data.carving`, seeded. With
+    `group_by_speaker=True` (default) the utterances are grouped by speaker -
+    the name of the folder holding them, or of the folder `speaker_level`
+    levels up; an utterance with no speaker folder (lying directly in the
+    folder read) is a group of its own. Whole speakers are carved, so that no
+    speaker is in two splits, when they can meet the fractions closely: the
+    speakers are shuffled with `numpy.random.default_rng(seed)` and each
+    carved split (test, then dev) takes them in that order, never going over
+    1.5 times its `round(fraction * utterances)` utterances; the draw is kept
+    when every carved split holds at least 2/3 of its utterances and train
+    keeps at least 2 speakers and 2/3 of the utterances left to it.
+    Otherwise (few speakers, or speakers large against the fraction, e.g. 3
+    speakers where one is 40% of train for a `dev_fraction` of 0.1) every
+    carved split is carved by utterance within the speakers: each speaker
+    gives about the fraction of its own utterances (a split stratified by
+    speaker), so dev and test hold train's speakers. With
+    `group_by_speaker=False`, or no speaker folders, utterances are carved
+    one by one. The record's `split_policy` says which was done and why, and
+    so does a line of its notes. The same arguments give the same splits. A
+    split that ends up empty is an error.
 
     Args:
         path: Path (string or path-like) of the corpus folder.
@@ -342,7 +352,8 @@ def load_speech_splits(
         test_fraction: Float in [0, 1) (default `0.1`), the fraction carved
             out as `test` when no test folder is given.
         group_by_speaker: Boolean (default `True`): carve whole speaker
-            folders; `False` carves single utterances.
+            folders where they meet the fractions, else utterances within
+            the speakers; `False` carves single utterances.
         sample_rate, resample, tier, silence_label, label_map, format,
             end_tolerance, speaker_level: as for `read_speech_corpus` (a map
             file is read once, for all splits).
@@ -357,8 +368,11 @@ def load_speech_splits(
         `record` a JSON-serializable dict: `source`, `layout`
         (`"split folders"` or `"single source"`), `format`, `sample_rate`,
         `seed`, `dev_fraction`, `test_fraction`, `group_by_speaker`,
-        `grouped_by` (`"speaker"`, `"utterance"`, or `None` when nothing was
-        carved), `tier` (`None` unless TextGrid), `silence_label`,
+        `grouped_by` (`"speaker"` for whole speakers, `"utterance"`, or
+        `None` when nothing was carved), `split_policy` (`dev` and `test`:
+        `"given"`, `"empty"`, `"by speaker"`, `"by utterance within
+        speakers"` or `"by utterance"`; and the `reason`), `tier` (`None`
+        unless TextGrid), `silence_label`,
         `label_map` (`None` or `{"source", "size", "deleted"}`),
         `frame_length`, `frame_step`, then what `label_inventory` returns
         (`labels`, `label_counts`, `unseen_labels`), `splits` (per split:
@@ -392,6 +406,8 @@ def load_speech_splits(
     {'train': 6, 'dev': 2, 'test': 2}
     >>> record["layout"], record["grouped_by"], record["labels"]
     ('single source', 'speaker', ['a', 'b', 'sil'])
+    >>> record["split_policy"]["dev"], record["notes"][0].split(":")[0]
+    ('by speaker', 'dev and test carved by speaker')
     >>> record["splits"]["dev"]["speakers"], record["unseen_labels"]
     (1, {'dev': {}, 'test': {}})
     >>> shutil.rmtree(root)
@@ -427,7 +443,26 @@ def load_speech_splits(
         given["train"] = _read_corpus(path, path, options)
     to_carve = _to_carve(given, dev_fraction, test_fraction, notes)
     source = given.pop("train")
-    splits, grouped_by = _carve(source, to_carve, seed, group_by_speaker)
+    carving = carve(
+        len(source),
+        to_carve,
+        seed,
+        source=source.source,
+        item="utterance",
+        groups=[u.speaker for u in source.utterances] if group_by_speaker else None,
+        group="speaker",
+    )
+    notes.extend(carving.notes)
+
+    def select(indices, carved):
+        utterances = [source.utterances[i] for i in indices]
+        if not carved:  # train keeps the source's skipped files and notes
+            return dataclasses.replace(source, utterances=utterances)
+        return SpeechCorpus(
+            utterances, f"split of {source.source}", source.format, source.sample_rate
+        )
+
+    splits = carving.splits(select)
     splits.update(given)
     splits = {name: splits[name] for name in SPLITS}
     for name, split in splits.items():
@@ -453,7 +488,8 @@ def load_speech_splits(
         "test_fraction": test_fraction,
         "group_by_speaker": group_by_speaker,
         "speaker_level": speaker_level,
-        "grouped_by": grouped_by,
+        "grouped_by": carving.unit,
+        "split_policy": carving.record(),
         "tier": tier if source.format == "textgrid" else None,
         "silence_label": silence_label,
         "label_map": None
@@ -906,48 +942,3 @@ def _notes(stats, rates, options):
 
 def _skip(file, reason):
     return {"file": file, "line": None, "reason": reason}
-
-
-# === Splits ===
-
-
-def _carve(source, fractions, seed, group_by_speaker):
-    """Splits `source` into train and the `fractions` (name -> fraction, in carving order)."""
-    utterances = source.utterances
-    groups = collections.defaultdict(list)
-    for index, utterance in enumerate(utterances):
-        if group_by_speaker and utterance.speaker is not None:
-            groups[(0, utterance.speaker)].append(index)
-        else:
-            groups[(1, utterance.id)].append(index)
-    keys = sorted(groups)
-    total = len(utterances)
-    sizes = _part_sizes(fractions, total)
-    parts = _seeded_parts([groups[key] for key in keys], sizes, seed)
-    carved = {index for indices in parts.values() for index in indices}
-    if fractions and (
-        len(carved) >= total or any(size and not parts[name] for name, size in sizes.items())
-    ):
-        unit = "speakers" if any(key[0] == 0 for key in keys) else "utterances"
-        raise data_error(
-            source.source,
-            None,
-            f"holds {total} utterances in {len(keys)} groups ({unit}), too few to carve "
-            f"{_fraction_arguments(fractions)} out of it and keep some for train",
-        )
-    grouped_by = None
-    if any(fractions.values()):
-        grouped_by = "speaker" if any(key[0] == 0 for key in keys) else "utterance"
-    splits = {
-        "train": dataclasses.replace(
-            source, utterances=[u for i, u in enumerate(utterances) if i not in carved]
-        )
-    }
-    for name, indices in parts.items():
-        splits[name] = SpeechCorpus(
-            [utterances[i] for i in indices],
-            f"split of {source.source}",
-            source.format,
-            source.sample_rate,
-        )
-    return splits, grouped_by

@@ -8,12 +8,10 @@ three. It returns the splits and a JSON-serializable record of what it did.
 """
 
 import collections
-import math
 import numbers
 import os
 
-import numpy as np
-
+from toolkit.data.carving import carve
 from toolkit.data.text import LabelledTexts
 from toolkit.data.text import check_path
 from toolkit.data.text import check_read_arguments
@@ -50,12 +48,14 @@ def load_text_splits(
     * otherwise (`path` is one file, or one class-folder tree), `dev` and
       `test` are carved out of it and `train` keeps the rest.
 
-    Carving is a seeded stratified split (scikit-learn's `train_test_split`
-    with `stratify`, first `test`, then `dev` from the rest), each split in
-    file order. When a class is too rare to stratify, it falls back to a
-    seeded non-stratified split and says so in the record's notes; carved
-    examples whose label would then be missing from `train` are moved back
-    into `train` (noted too). A non-zero fraction carves at least one
+    Carving follows the split policy of `toolkit.data.carving`: examples
+    have labels and no groups, so it is a seeded split stratified by label
+    (scikit-learn's `train_test_split` with `stratify`, first `test`, then
+    `dev` from the rest), each split in file order. When a class is too rare
+    to stratify, it is a seeded split by example instead; carved examples
+    whose label would then be missing from `train` are moved back into
+    `train`. The record's `split_policy` says which was done and why, and so
+    does a line of its notes. A non-zero fraction carves at least one
     example. The same arguments give the same splits.
 
     Args:
@@ -82,6 +82,8 @@ def load_text_splits(
         JSON-serializable dict: `source`, `layout` (`"split files"` or
         `"single source"`), `seed`, `dev_fraction`, `test_fraction`,
         `stratified` (`True` / `False`, `None` when nothing was carved),
+        `split_policy` (`dev` and `test`: `"given"`, `"empty"`,
+        `"stratified by label"` or `"by example"`; and the `reason`),
         `labels` (train's, sorted), `splits` (per split: `source`, `count`,
         `label_counts`, and `fraction` when carved), `skipped` (`count`,
         `by_reason`, `by_file`, the `first` 20 entries) and `notes`.
@@ -109,6 +111,8 @@ def load_text_splits(
     {'neg': 2, 'pos': 2}
     >>> record["splits"]["dev"]["source"] == "split of " + path, record["stratified"]
     (True, True)
+    >>> record["split_policy"]["dev"], record["notes"]
+    ('stratified by label', ['dev and test carved stratified by label: each label gives its share'])
     >>> shutil.rmtree(folder)
     """
     dev_fraction, test_fraction, seed = check_split_arguments(dev_fraction, test_fraction, seed)
@@ -133,7 +137,23 @@ def load_text_splits(
         given["train"], _ = read(path, format)
     to_carve = _to_carve(given, dev_fraction, test_fraction, notes)
     source = given.pop("train")
-    splits, stratified = _carve(source, to_carve, seed, notes)
+    carving = carve(
+        len(source),
+        to_carve,
+        seed,
+        source=source.source,
+        item="example",
+        strata=source.labels,
+        stratum="label",
+    )
+    notes.extend(carving.notes)
+
+    def select(indices, carved):
+        origin = (f"split of {source.source}", []) if carved else (source.source, source.skipped)
+        texts = [source.texts[i] for i in indices]
+        return LabelledTexts(texts, [source.labels[i] for i in indices], *origin)
+
+    splits = carving.splits(select)
     splits.update(given)
     splits = {name: splits[name] for name in SPLITS}
 
@@ -143,7 +163,8 @@ def load_text_splits(
         "seed": seed,
         "dev_fraction": dev_fraction,
         "test_fraction": test_fraction,
-        "stratified": stratified,
+        "stratified": carving.stratified,
+        "split_policy": carving.record(),
         "labels": sorted(splits["train"].label_counts()),
         "splits": {},
         "skipped": _skipped_record(splits),
@@ -258,126 +279,6 @@ def _check_known_labels(split_name, split, origins, train):
                 line,
                 f"the label {label!r} of the {split_name} split never appears in train "
                 f"({train.source}, labels {sorted(known)}). Received: label={label!r}",
-            )
-
-
-# === Carving ===
-
-
-def _part_sizes(fractions, total):
-    """`{split: size}` of `fractions` of `total` items, rounded half up (at least 1 if non-zero)."""
-    return {
-        name: 0 if fraction == 0.0 else max(1, int(math.floor(fraction * total + 0.5)))
-        for name, fraction in fractions.items()
-    }
-
-
-def _fraction_arguments(fractions):
-    """`"test_fraction=0.1, dev_fraction=0.1"`: the arguments behind `fractions`, for messages."""
-    return ", ".join(f"{name}_fraction={fraction!r}" for name, fraction in fractions.items())
-
-
-def _seeded_parts(groups, sizes, seed):
-    """Takes whole `groups` (lists of indices) in a seeded order until each part holds its size.
-
-    `sizes` maps part name -> size, in carving order. The groups are
-    permuted with `numpy.random.default_rng(seed)` and each part takes the
-    next ones until it holds at least its size (a part may fall short, or
-    stay empty, when the groups run out). Returns `{name: sorted indices}`.
-    With one index per group, a part holds exactly its size (while enough
-    remain).
-    """
-    order = np.random.default_rng(seed).permutation(len(groups))
-    parts, position = {}, 0
-    for name, size in sizes.items():
-        taken = []
-        while len(taken) < size and position < len(order):
-            taken.extend(groups[order[position]])
-            position += 1
-        parts[name] = sorted(taken)
-    return parts
-
-
-def _carve(source, fractions, seed, notes):
-    """Carves `fractions` (split -> fraction, in carving order) out of `source`.
-
-    Returns `(splits, stratified)`: `splits` holds `train` (the
-    rest, keeping `source.skipped`) and each carved split, `stratified` is
-    `None` when nothing was carved.
-    """
-    total = len(source)
-    sizes = _part_sizes(fractions, total)
-    if total - sum(sizes.values()) < 1:
-        raise data_error(
-            source.source,
-            None,
-            f"holds {total} examples, too few to carve {_fraction_arguments(fractions)} out "
-            "of it and keep examples for train",
-        )
-    labels = np.asarray(source.labels, dtype=object)
-    stratified = None
-    parts = {}
-    if any(sizes.values()):
-        try:
-            parts = _split_indices(labels, sizes, seed, stratify=True)
-            stratified = True
-        except ValueError as error:
-            parts = _split_indices(labels, sizes, seed, stratify=False)
-            stratified = False
-            notes.append(f"split not stratified: {error}")
-        _keep_labels_in_train(labels, parts, notes)
-    carved = {name: set(parts.get(name, ())) for name in fractions}
-    taken = set().union(*carved.values()) if carved else set()
-    train_indices = [i for i in range(total) if i not in taken]
-    splits = {
-        "train": LabelledTexts(
-            [source.texts[i] for i in train_indices],
-            [source.labels[i] for i in train_indices],
-            source.source,
-            source.skipped,
-        )
-    }
-    for name, indices in carved.items():
-        indices = sorted(indices)
-        splits[name] = LabelledTexts(
-            [source.texts[i] for i in indices],
-            [source.labels[i] for i in indices],
-            f"split of {source.source}",
-        )
-    return splits, stratified
-
-
-def _split_indices(labels, sizes, seed, stratify):
-    from sklearn.model_selection import train_test_split
-
-    rest = np.arange(len(labels))
-    parts = {}
-    for name, size in sizes.items():
-        if size == 0:
-            parts[name] = []
-            continue
-        rest, part = train_test_split(
-            rest,
-            test_size=size,
-            random_state=seed,
-            shuffle=True,
-            stratify=labels[rest] if stratify else None,
-        )
-        parts[name] = part.tolist()
-    return parts
-
-
-def _keep_labels_in_train(labels, parts, notes):
-    """Moves carved examples whose label train would lack back into train."""
-    carved = set().union(*map(set, parts.values()))
-    in_train = {labels[i] for i in range(len(labels)) if i not in carved}
-    for name, indices in parts.items():
-        moved = sorted({labels[i] for i in indices if labels[i] not in in_train})
-        if moved:
-            parts[name] = [i for i in indices if labels[i] in in_train]
-            notes.append(
-                f"labels {moved} would have been missing from train: their examples were "
-                f"kept in train instead of {name}"
             )
 
 
