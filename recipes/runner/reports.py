@@ -135,6 +135,14 @@ def plot_token_weights(rows, path, max_tokens=60):
     figure.savefig(path, dpi=100)
 
 
+def print_data_notes(record, verbose=1):
+    """Prints the data record's notes (how the splits were carved and why, what was
+    skipped or ignored), one `data:` line each, unless `verbose` is 0."""
+    if verbose:
+        for note in record.get("notes", []):
+            print(f"data: {note}", flush=True)
+
+
 def training_summary(training):
     """One line for a command's report: epochs, seconds and why training stopped.
 

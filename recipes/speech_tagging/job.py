@@ -20,6 +20,7 @@ from recipes.runner.exporting import saved_model_not_written
 from recipes.runner.reports import classification_metrics
 from recipes.runner.reports import plot_confusion_matrix
 from recipes.runner.reports import plot_training_curves
+from recipes.runner.reports import print_data_notes
 from recipes.runner.reports import write_json
 from recipes.runner.training import check_evaluation_splits
 from recipes.speech_tagging.baseline import mlp_baseline
@@ -93,6 +94,7 @@ def _run(config, out_dir, strategy):
     keras.utils.set_random_seed(config.seed)
     policy = set_precision(config.mixed_precision)
     splits, data_record = load_splits(config)
+    print_data_notes(data_record, config.verbose)
     labels = label_inventory(splits["train"])
     if len(labels) < 2:
         raise ValueError(

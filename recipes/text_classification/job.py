@@ -20,6 +20,7 @@ from recipes.runner.reports import classification_metrics
 from recipes.runner.reports import plot_confusion_matrix
 from recipes.runner.reports import plot_token_weights
 from recipes.runner.reports import plot_training_curves
+from recipes.runner.reports import print_data_notes
 from recipes.runner.reports import write_json
 from recipes.runner.training import check_evaluation_splits
 from recipes.text_classification.baseline import tfidf_logistic_regression
@@ -77,6 +78,7 @@ def _run(config, out_dir, strategy):
     keras.utils.set_random_seed(config.seed)
     policy = set_precision(config.mixed_precision)
     splits, class_names, data_record = load_splits(config)
+    print_data_notes(data_record, config.verbose)
     vectorizer = build_vectorizer(config, splits["train"].texts)
     vocabulary_size = vectorizer.vocabulary_size()
 

@@ -18,6 +18,7 @@ from recipes.runner import strategy_scope
 from recipes.runner.exporting import export_in_tensorflow_process
 from recipes.runner.exporting import saved_model_not_written
 from recipes.runner.reports import plot_training_curves
+from recipes.runner.reports import print_data_notes
 from recipes.runner.reports import write_json
 from recipes.runner.training import check_evaluation_splits
 from recipes.translation.callbacks import DEV_BLEU
@@ -72,6 +73,7 @@ def _run(config, out_dir, strategy):
     keras.utils.set_random_seed(config.seed)
     policy = set_precision(config.mixed_precision)
     splits, data_record = load_splits(config)
+    print_data_notes(data_record, config.verbose)
     source_tokenizer, source_proto = train_tokenizer(
         splits["train"].sources, config.source_vocabulary
     )

@@ -17,8 +17,9 @@ train / dev / test splits. For speech,
 (`.wav` + TIMIT `.phn`, `.wav` + Praat / MFA `.TextGrid`, or `.npz` features
 with frame labels) into a `SpeechCorpus` of `Utterance`s, resampling audio to
 one rate and folding labels with a `read_label_map` map; `load_speech_splits`
-returns its train / dev / test splits (given folders, or a seeded
-speaker-grouped split) and a record with the `label_inventory`;
+returns its train / dev / test splits (given folders, or a seeded split by
+speaker, or by utterance within speakers when there are too few) and a record
+with the `label_inventory`;
 `read_waveform` reads one WAV or SPHERE file; `frame_count` and
 `frame_labels` cut a signal into labelled frames as the feature layers do.
 For long-range memory, `adding_problem` and `copy_memory` generate the
