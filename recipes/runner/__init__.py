@@ -24,6 +24,7 @@ from recipes.runner.training import WallClockBudget
 from recipes.runner.training import fit_callbacks
 from recipes.runner.training import make_optimizer
 from recipes.runner.training import make_strategy
+from recipes.runner.training import planned_epochs
 from recipes.runner.training import restore_best
 from recipes.runner.training import set_precision
 
@@ -41,6 +42,7 @@ __all__ = [
     "fit_callbacks",
     "make_optimizer",
     "make_strategy",
+    "planned_epochs",
     "restore_best",
     "set_precision",
 ]

@@ -27,6 +27,7 @@ import numpy as np
 
 STRATEGIES = ("default", "mirrored", "multiworker")
 LR_SCHEDULES = ("constant", "cosine")
+BUDGET_EPOCHS = 100_000  # `epochs: null` under a time budget: the budget ends training
 
 
 def make_strategy(name):
@@ -407,6 +408,24 @@ class BestCheckpoint(keras.callbacks.Callback):
         self.model.save_weights(str(self.path), overwrite=True)
         self.model.set_weights(last)
         self._best_weights = None
+
+
+def planned_epochs(config):
+    """The `epochs` to pass to `fit` for a recipe's config.
+
+    An explicit `epochs` is the limit. `epochs: null` (the recipes' default)
+    means the config class's `EPOCHS_WITHOUT_BUDGET` when no
+    `max_train_minutes` is given, and otherwise no epoch limit
+    (`BUDGET_EPOCHS`): the time budget, with the learning-rate schedule over
+    it, and early stopping end training. A fixed epoch count tuned on one
+    corpus ended a user's run on a small corpus after 22 s of a 2-minute
+    budget, undertrained.
+    """
+    if config.epochs is not None:
+        return config.epochs
+    if config.max_train_minutes is None:
+        return type(config).EPOCHS_WITHOUT_BUDGET
+    return BUDGET_EPOCHS
 
 
 def make_optimizer(config):

@@ -33,6 +33,8 @@ class SpeechTaggingConfig:
     label sequences with CTC.
     """
 
+    EPOCHS_WITHOUT_BUDGET = 60  # what `epochs: null` means without max_train_minutes
+
     # Data.
     data: str | None = None  # None: the bundled corpus
     sample_rate: int = 16000
@@ -75,7 +77,7 @@ class SpeechTaggingConfig:
     beam_width: int = 8
     # Training.
     seed: int = 1
-    epochs: int = 60
+    epochs: int | None = None  # None: 60 without a time budget; with one, until it ends
     batch_size: int = 8
     learning_rate: float = 2e-3  # the peak of the schedule
     lr_schedule: str = "cosine"  # cosine (warm-up, decay over epochs / the time budget) | constant

@@ -9,6 +9,7 @@ from recipes.runner import config_to_dict
 from recipes.runner import fit_callbacks
 from recipes.runner import local_copy
 from recipes.runner import make_optimizer
+from recipes.runner import planned_epochs
 from recipes.runner import prepare_model_for_strategy
 from recipes.runner import restore_best
 from recipes.runner import run_as_chief_or_worker
@@ -135,13 +136,13 @@ def _run(config, out_dir, strategy):
             tie_breaker=("val_loss", "min") if framewise else None,
             patience=config.patience,
             max_train_minutes=config.max_train_minutes,
-            epochs=config.epochs,
+            epochs=planned_epochs(config),
             lr_schedule=config.lr_schedule,
         )
         history = tagger.fit(
             train_data,
             validation_data=dev_data,
-            epochs=config.epochs,
+            epochs=planned_epochs(config),
             callbacks=callbacks,
             shuffle=False,  # the dataset shuffles itself, every epoch
             verbose=config.verbose,

@@ -26,6 +26,8 @@ class TextClassificationConfig:
     stopping on dev accuracy.
     """
 
+    EPOCHS_WITHOUT_BUDGET = 15  # what `epochs: null` means without max_train_minutes
+
     # Data.
     data: str | None = None  # None: the bundled data
     text_column: str = "text"
@@ -50,7 +52,7 @@ class TextClassificationConfig:
     dropout: float = 0.3
     # Training.
     seed: int = 1
-    epochs: int = 15
+    epochs: int | None = None  # None: 15 without a time budget; with one, until it ends
     batch_size: int = 64
     learning_rate: float = 1e-3  # the peak of the schedule
     lr_schedule: str = "cosine"  # cosine (warm-up, decay over epochs / the time budget) | constant

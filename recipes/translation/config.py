@@ -24,6 +24,8 @@ class TranslationConfig:
     smoothing reached 14.9; the best epoch is chosen on dev BLEU.
     """
 
+    EPOCHS_WITHOUT_BUDGET = 30  # what `epochs: null` means without max_train_minutes
+
     # Data.
     data: str | None = None  # None: the bundled corpus
     format: str | None = None  # None: aligned when <data>.<source_language> exists, else TSV
@@ -50,7 +52,7 @@ class TranslationConfig:
     label_smoothing: float = 0.1
     # Training.
     seed: int = 1
-    epochs: int = 30
+    epochs: int | None = None  # None: 30 without a time budget; with one, until it ends
     batch_size: int = 64
     learning_rate: float = 2e-3  # the peak of the schedule
     lr_schedule: str = "cosine"  # cosine (warm-up, decay over epochs / the time budget) | constant

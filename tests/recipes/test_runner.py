@@ -24,7 +24,9 @@ from recipes.runner.reports import plot_confusion_matrix
 from recipes.runner.training import BestCheckpoint
 from recipes.runner.training import BudgetSchedule
 from recipes.runner.training import PlateauStopping
+from recipes.runner.training import BUDGET_EPOCHS
 from recipes.runner.training import make_optimizer
+from recipes.runner.training import planned_epochs
 
 
 @dataclasses.dataclass
@@ -398,6 +400,19 @@ def test_make_optimizer_clips_the_global_norm_or_each_variable():
     optimizer = make_optimizer(Training(clipnorm=5.0))
     assert optimizer.clipnorm == 5.0 and optimizer.global_clipnorm is None
     assert make_optimizer(Training(global_clipnorm=None)).global_clipnorm is None
+
+
+def test_planned_epochs_follow_the_budget_unless_set():
+    @dataclasses.dataclass
+    class Training:
+        EPOCHS_WITHOUT_BUDGET = 15
+        epochs: int | None = None
+        max_train_minutes: float | None = None
+
+    assert planned_epochs(Training()) == 15
+    assert planned_epochs(Training(max_train_minutes=2)) == BUDGET_EPOCHS
+    assert planned_epochs(Training(epochs=4, max_train_minutes=2)) == 4
+    assert planned_epochs(Training(epochs=4)) == 4
 
 
 def test_fit_callbacks_schedule_needs_epochs(tmp_path):
