@@ -36,6 +36,7 @@ from recipes.speech_tagging.pipeline import batch_order
 from recipes.speech_tagging.pipeline import dataset
 from recipes.speech_tagging.pipeline import encode_corpus
 from recipes.speech_tagging.pipeline import label_inventory
+from recipes.speech_tagging.pipeline import label_names
 from recipes.speech_tagging.pipeline import padded_batch
 from recipes.speech_tagging.pipeline import predict
 from recipes.speech_tagging.plots import plot_utterance
@@ -284,7 +285,7 @@ def _plot_example(config, frames, examples, test, labels, staging):
     seconds_per_frame, offset = frame_timing(config)
     plot_utterance(
         frames[index],
-        [labels[i] for i in example.frames],
+        label_names(labels, example.frames),
         predicted,
         seconds_per_frame / config.stride,
         config.stride,

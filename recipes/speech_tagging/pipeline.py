@@ -23,6 +23,8 @@ from toolkit.data import frame_labels
 from toolkit.data import without_autotuning
 
 PAD_FRAMES = 16  # output frames per padding step
+UNSEEN = -1  # the index of a dev / test label that training never has
+UNSEEN_NAME = "<unseen>"  # how plots name it
 SORT_CHUNK = 16  # batches per chunk sorted by length
 
 
@@ -34,10 +36,14 @@ class Example:
         id: The utterance id (its path in the corpus, without suffix).
         signal: float32 `(samples,)` waveform or `(frames, channels)` features.
         length: Valid samples (waveform) or frames (features).
-        frames: int32 label index of each output frame `(output_frames,)`.
+        frames: int32 label index of each output frame `(output_frames,)`;
+            `UNSEEN` (-1) for a label the training split never has (in dev or
+            test only: no loss, and a scoring error, since the model cannot
+            output it).
         sequence: The reference labels in order, repeats merged (what the
             phone error rate compares with).
-        sequence_ids: int32 label indices of `sequence` `(labels,)`.
+        sequence_ids: int32 label indices of `sequence` `(labels,)`, `UNSEEN`
+            as in `frames`.
     """
 
     id: str
@@ -69,7 +75,13 @@ def label_inventory(corpus):
 
 
 def encode_corpus(corpus, labels, config, split_name):
-    """The `Example`s of a corpus; a label missing from `labels` is an error."""
+    """The `Example`s of a corpus.
+
+    A label missing from `labels` (train's) is an error in the training
+    split; in dev and test it gets the index `UNSEEN`: a rare phone that only
+    a test speaker says does not stop the run, its frames carry no dev loss
+    and count as errors (the record's `unseen_labels` lists them).
+    """
     index = {label: position for position, label in enumerate(labels)}
     examples = []
     for utterance in corpus.utterances:
@@ -89,15 +101,22 @@ def encode_corpus(corpus, labels, config, split_name):
             ]
             sequence = merge_repeats(label for _, _, label in utterance.segments)
         unknown = sorted(set(names + sequence) - set(index))
-        if unknown:
+        if unknown and split_name == "train":
             raise ValueError(
                 f"The {split_name} split's utterance {utterance.id!r} has labels the training "
                 f"split does not: {unknown}. Received labels of training: {labels}"
             )
-        frames = np.array([index[name] for name in names], dtype="int32")[:: config.stride]
-        sequence_ids = np.array([index[name] for name in sequence], dtype="int32")
-        examples.append(Example(utterance.id, signal, length, frames, sequence, sequence_ids))
+        frames = np.array([index.get(name, UNSEEN) for name in names], dtype="int32")
+        sequence_ids = np.array([index.get(name, UNSEEN) for name in sequence], dtype="int32")
+        examples.append(
+            Example(utterance.id, signal, length, frames[:: config.stride], sequence, sequence_ids)
+        )
     return examples
+
+
+def label_names(labels, ids):
+    """The names of label indices, `UNSEEN_NAME` for `UNSEEN`."""
+    return [labels[i] if i != UNSEEN else UNSEEN_NAME for i in ids]
 
 
 def padded_batch(examples, config, waveform):
@@ -128,14 +147,17 @@ def training_batch(examples, config, waveform):
         longest = max(max(len(example.sequence_ids), 1) for example in examples)
         targets = np.full((len(examples), longest), -1, dtype="int32")
         for row, example in enumerate(examples):
-            # Class 0 is the CTC blank: label i is class i + 1.
-            targets[row, : len(example.sequence_ids)] = example.sequence_ids + 1
+            # Class 0 is the CTC blank: label i is class i + 1. Unseen labels
+            # (dev / test only) are left out of the dev loss's targets.
+            ids = example.sequence_ids[example.sequence_ids != UNSEEN]
+            targets[row, : len(ids)] = ids + 1
         return inputs, targets
     targets = np.zeros((len(examples), output_frames), dtype="int32")
     weights = np.zeros((len(examples), output_frames), dtype="float32")
     for row, example in enumerate(examples):
-        targets[row, : len(example.frames)] = example.frames
-        weights[row, : len(example.frames)] = 1.0
+        seen = example.frames != UNSEEN
+        targets[row, : len(example.frames)] = np.where(seen, example.frames, 0)
+        weights[row, : len(example.frames)] = seen
     return inputs, targets, weights
 
 

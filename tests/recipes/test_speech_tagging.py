@@ -7,6 +7,7 @@ cases, `keras.ops.ctc_loss` on unpadded rows, the reloaded model, and the
 SavedModel run where neither Keras nor the toolkit can be imported.
 """
 
+import dataclasses
 import json
 import wave
 
@@ -31,7 +32,7 @@ from recipes.speech_tagging.scoring import segments
 from tests.serving import serve_without_toolkit
 
 RATE = 16000
-TONES = {"sil": None, "a": 440.0, "b": 1250.0, "c": 2600.0}
+TONES = {"sil": None, "a": 440.0, "b": 1250.0, "c": 2600.0, "d": 3600.0}
 
 
 def write_wav(path, samples, rate=RATE):
@@ -105,6 +106,42 @@ def test_training_and_dev_batches_run_without_tf_data_autotuning(tone_corpus):
         batches = dataset(examples, config, True, training=training)
         assert batches.options().autotune.enabled is False
         assert sum(1 for _ in batches) == len(batches)
+
+
+def test_a_label_only_dev_and_test_have_is_scored_as_an_error_not_a_failure(tmp_path):
+    """A rare phone only a test speaker says stopped the whole run with a ValueError."""
+    from recipes.speech_tagging.pipeline import UNSEEN
+    from recipes.speech_tagging.pipeline import encode_corpus
+    from recipes.speech_tagging.pipeline import label_inventory
+    from recipes.speech_tagging.pipeline import training_batch
+
+    root = write_tone_corpus(tmp_path / "corpus", sizes=(8, 2, 2))
+    rng = np.random.default_rng(5)
+    for split in ("dev", "test"):
+        write_tone_utterance(root / split / "s9" / "rare", ["sil", "d", "a", "sil"], rng)
+    config = tiny(data=str(root), epochs=1)
+    from recipes.speech_tagging import job
+
+    splits, record = job.load_splits(config)
+    assert "d" not in label_inventory(splits["train"])
+    assert set(record["unseen_labels"]["test"]) == {"d"}
+    assert any("the test split has labels train never has" in note for note in record["notes"])
+    labels = label_inventory(splits["train"])
+    examples = encode_corpus(splits["dev"], labels, config, "dev")
+    rare = next(example for example in examples if example.id.endswith("rare"))
+    unseen = rare.frames == UNSEEN
+    assert 0 < unseen.sum() < len(rare.frames)
+    assert rare.sequence == ["sil", "d", "a", "sil"] and rare.sequence_ids[1] == UNSEEN
+    _, targets, weights = training_batch([rare], config, waveform=True)
+    assert np.all(weights[0, : len(rare.frames)] == ~unseen)  # no dev loss on them
+    assert np.all(targets >= 0)
+    with pytest.raises(ValueError, match="has labels the training split does not"):
+        encode_corpus(splits["dev"], labels, config, "train")
+
+    metrics = run(dataclasses.replace(config, saved_model=False), tmp_path / "run")
+    frames = sum(len(e.frames) for e in encode_corpus(splits["test"], labels, config, "test"))
+    # the unseen frames are errors: accuracy at most the share of the other frames
+    assert metrics["frame_accuracy"] <= 1.0 - unseen.sum() / frames + 1e-9
 
 
 def test_data_format_and_speaker_level_reach_the_loader(tmp_path):

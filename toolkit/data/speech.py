@@ -506,6 +506,12 @@ def load_speech_splits(
         "skipped": _skipped_record(splits, by_file=False),
         "notes": notes,
     }
+    for name, unseen in record["unseen_labels"].items():
+        if unseen:
+            notes.append(
+                f"the {name} split has labels train never has (frames): {unseen}; a tagger "
+                "trained on train cannot output them"
+            )
     for name, split in splits.items():
         seconds = [utterance.seconds for utterance in split.utterances]
         record["splits"][name] = {
