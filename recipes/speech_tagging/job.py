@@ -170,7 +170,7 @@ def _run(config, out_dir, strategy):
         frames = _front_end_frames(tagger, examples, config, waveform)
         if config.baseline and framewise:
             metrics["baseline"], metrics["comparison"] = _baseline(
-                frames, examples, labels, config, test
+                frames, examples, labels, config, test, training.get("seconds", 0.0)
             )
 
         plot_training_curves(history, staging / "training_curves.png")
@@ -244,13 +244,19 @@ def _front_end_frames(tagger, examples, config, waveform):
     return frames
 
 
-def _baseline(frames, examples, labels, config, test):
+def _baseline(frames, examples, labels, config, test, training_seconds):
     """The MLP on stacked frames, its test PER, and the side-by-side comparison."""
     targets = {name: [example.frames for example in split] for name, split in examples.items()}
     # The MLP classifies input frames; with a stride the targets are subsampled.
     inputs = {name: [f[:: config.stride] for f in frames[name]] for name in frames}
     report, predictions = mlp_baseline(
-        inputs, targets, labels, config.baseline_context, config.baseline_hidden, config.seed
+        inputs,
+        targets,
+        labels,
+        config.baseline_context,
+        config.baseline_hidden,
+        config.seed,
+        max_seconds=max(60.0, training_seconds),
     )
     hypotheses = [[labels[i] for i in predicted] for predicted in predictions["test"]]
     references = [example.sequence for example in examples["test"]]

@@ -486,6 +486,43 @@ def test_precomputed_feature_corpus_trains_and_serves_features(tmp_path):
     assert [tensor.name for tensor in tagger.inputs] == ["features", "lengths"]
 
 
+def test_mlp_baseline_is_bounded_and_keeps_its_best_epoch(monkeypatch):
+    """Unbounded, the baseline trained 712 s on 900 utterances, longer than the tagger."""
+    from recipes.speech_tagging import baseline
+
+    rng = np.random.default_rng(0)
+    labels = ["x", "y", "z"]
+
+    def split(count):
+        targets = [rng.integers(0, 3, size=40) for _ in range(count)]
+        features = [np.eye(3)[t] + 0.3 * rng.standard_normal((40, 3)) for t in targets]
+        return features, targets
+
+    data = {name: split(count) for name, count in (("train", 200), ("dev", 4), ("test", 4))}
+    features = {name: value[0] for name, value in data.items()}
+    targets = {name: value[1] for name, value in data.items()}
+    clock = [0.0]
+
+    def ticking():  # every call of the clock is 10 s later
+        clock[0] += 10.0
+        return clock[0]
+
+    monkeypatch.setattr(baseline.time, "monotonic", ticking)
+    report, predictions = baseline.mlp_baseline(features, targets, labels, 1, 8, 0, 25.0)
+    assert report["epochs"] == 3  # start at 10 s; after each epoch 20, 30, 40: 30 s >= 25
+    assert report["stopped_because"] == "time limit (25 s, the tagger's training time)"
+    assert report["train_frames"] == 200 * 40 - 800  # a tenth held out
+
+    monkeypatch.undo()
+    report, predictions = baseline.mlp_baseline(features, targets, labels, 1, 8, 0)
+    assert report["stopped_because"] in (
+        "no improvement on held-out train frames for 5 epochs",
+        "200 epochs",
+    )
+    assert report["test"]["frame_accuracy"] > 0.9  # the classes are well separated
+    assert [len(p) for p in predictions["test"]] == [40] * 4
+
+
 @pytest.mark.tensorflow_only
 def test_bundled_corpus_tagger_beats_the_mlp_baseline(tmp_path):
     """The issue's quality bar: the default BLSTM run on the bundled corpus.
