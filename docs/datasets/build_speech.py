@@ -26,6 +26,8 @@ Text: six-word sentences of recipes/data/number_agreement/sentences.csv (public 
 usage: .venv/bin/python docs/datasets/build_speech.py [--out DIR] [--seed N]
 needs: apt-get install espeak-ng libespeak-ng1 (libespeak-ng-dev for the header); numpy, scipy.
 Deterministic: re-running with the same seed and espeak-ng version gives byte-identical files.
+benchmarks/corpora/speech.py imports this module's steps (synthesize, add_ipa, finish_utterances,
+fold_rare_phones, write, check_tree) to build corpora of other shapes the same way.
 """
 
 import argparse
@@ -212,13 +214,13 @@ def espeak_version():
 
 
 # ----------------------------------------------------------------------------- text
-def load_sentences():
-    """-> [(row, text)] six-word sentences, [MASK] not yet filled, in csv order."""
+def load_sentences(lengths=(N_WORDS,)):
+    """-> [(row, text, label)] sentences of `lengths` words ([MASK] not yet filled), csv order."""
     out = []
     with open(SENTENCES, newline="", encoding="utf-8") as f:
         for row, rec in enumerate(csv.DictReader(f)):
             t = rec["text"]
-            if len(t.split()) != N_WORDS or re.search(r"[^A-Za-z \[\].,;:!?'\"-]", t):
+            if len(t.split()) not in lengths or re.search(r"[^A-Za-z \[\].,;:!?'\"-]", t):
                 continue
             out.append((row, t, rec["label"]))
     return out
@@ -421,6 +423,37 @@ def boundary_profiles(utts, key, pairs):
     return out
 
 
+def synthesize(es, log, sentence, seed, split, folder, voice, rate_wpm=RATE_WPM):
+    """Fills the sentence's [MASK], draws the utterance's parameters from `[seed, row]` and
+    synthesizes it: -> the utterance record (raw audio at es.rate, events, params). Every
+    synthesis is appended to `log`, kept or not: espeak-ng keeps some state between calls,
+    so `add_ipa` replays all of them in order."""
+    row, raw, label = sentence
+    rng = np.random.default_rng([seed, row])
+    text = fill_mask(raw, label, rng)
+    p = {"rate": int(rng.integers(rate_wpm[0], rate_wpm[1] + 1)),
+         "pitch": int(rng.integers(PITCH[0], PITCH[1] + 1)),
+         "range": int(rng.integers(PITCH_RANGE[0], PITCH_RANGE[1] + 1)),
+         "lead": float(rng.uniform(*LEAD_SIL_S)),
+         "trail": float(rng.uniform(*TRAIL_SIL_S)),
+         "peak": float(rng.uniform(*PEAK)),
+         "snr": float(rng.uniform(*SNR_DB))}
+    audio, ev, _ = es.synth(text, voice, p["rate"], p["pitch"], p["range"])
+    log.append(dict(text=text, voice=voice, rate=p["rate"], pitch=p["pitch"],
+                    range=p["range"]))
+    return dict(split=split, folder=folder, voice=voice, row=row, text=text, params=p,
+                raw_audio=audio, events=ev, uid=f"s{row:05d}",
+                seed_key=[seed, row, 1], log_ix=len(log) - 1)
+
+
+def seconds_after_padding(u, rate):
+    """Duration of a synthesized utterance once the silences are added."""
+    audio, p = u["raw_audio"], u["params"]
+    nz = np.nonzero(audio)[0]
+    tail_zero = (len(audio) - 1 - nz[-1]) / rate if len(nz) else 0.0
+    return len(audio) / rate + p["lead"] + max(0.0, p["trail"] - tail_zero)
+
+
 def build(out_dir, seed):
     es = Espeak()
     print(f"espeak-ng: {espeak_version()}; synthesizer rate {es.rate} Hz")
@@ -434,33 +467,27 @@ def build(out_dir, seed):
         while not full:
             _, folder, voice, _ = spk[k % len(spk)]
             k += 1
-            row, raw, label = queue.pop(0)
-            rng = np.random.default_rng([seed, row])
-            text = fill_mask(raw, label, rng)
-            p = {"rate": int(rng.integers(RATE_WPM[0], RATE_WPM[1] + 1)),
-                 "pitch": int(rng.integers(PITCH[0], PITCH[1] + 1)),
-                 "range": int(rng.integers(PITCH_RANGE[0], PITCH_RANGE[1] + 1)),
-                 "lead": float(rng.uniform(*LEAD_SIL_S)),
-                 "trail": float(rng.uniform(*TRAIL_SIL_S)),
-                 "peak": float(rng.uniform(*PEAK)),
-                 "snr": float(rng.uniform(*SNR_DB))}
-            audio, ev, _ = es.synth(text, voice, p["rate"], p["pitch"], p["range"])
-            log.append(dict(text=text, voice=voice, rate=p["rate"], pitch=p["pitch"],
-                            range=p["range"]))
-            nz = np.nonzero(audio)[0]
-            tail_zero = (len(audio) - 1 - nz[-1]) / es.rate if len(nz) else 0.0
-            dur = len(audio) / es.rate + p["lead"] + max(0.0, p["trail"] - tail_zero)
+            u = synthesize(es, log, queue.pop(0), seed, split, folder, voice)
+            dur = seconds_after_padding(u, es.rate)
             if total + dur > BUDGET_S[split]:
                 full = True
                 break
             total += dur
-            utts.append(dict(split=split, folder=folder, voice=voice, row=row, text=text, params=p,
-                             raw_audio=audio, events=ev, uid=f"s{row:05d}",
-                             seed_key=[seed, row, 1], log_ix=len(log) - 1))
+            utts.append(u)
         print(f"{split}: {sum(u['split'] == split for u in utts)} utterances, ~{total:.1f} s")
 
-    # IPA names of the same events, from a second process that replays the same syntheses in the
-    # same order (for the phone classes and the doc)
+    ipa_of = add_ipa(utts, log)
+    stats = finish_utterances(utts, es.rate)
+    folded = fold_rare_phones(utts)
+    write(out_dir, utts)
+    report(utts, stats, folded, ipa_of)
+    validate(out_dir, utts)
+
+
+def add_ipa(utts, log):
+    """Adds u["ipas"], the IPA names of each utterance's events, from a second process that
+    replays the same syntheses in the same order (for the phone classes and the doc).
+    -> {(accent, mnemonic): Counter of IPA names}."""
     proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--ipa-worker"],
                           input=json.dumps(log), capture_output=True, text=True, check=True)
     ipa_res = json.loads(proc.stdout)
@@ -473,14 +500,20 @@ def build(out_dir, seed):
         u["ipas"] = [p for _, p in r["events"]]
         for (_, m, *_), ipa in zip(u["events"], u["ipas"]):
             ipa_of[(u["voice"].split("+")[0], m)][ipa] += 1
+    return ipa_of
 
+
+def finish_utterances(utts, rate):
+    """Synthesizer events -> corrected 16 kHz phone segments u["segs"], and the final noisy
+    int16 audio u["audio"] with the silences added (u["raw_audio"] is dropped).
+    -> Counter of alignment statistics."""
     stats = collections.Counter()
     for u in utts:
         a22, n22 = u["raw_audio"], len(u["raw_audio"])
         segs, dropped = raw_segments(u["events"], u["ipas"], n22)
         stats["phoneme_events"] += len(u["events"])
         # `sample` (used) agrees with the documented `audio_position` (ms) to the millisecond
-        dev_ms = max(abs(ev[0] * 1000 / es.rate - ev[3]) for ev in u["events"])
+        dev_ms = max(abs(ev[0] * 1000 / rate - ev[3]) for ev in u["events"])
         stats["max_ms_between_sample_and_audio_position"] = max(
             stats["max_ms_between_sample_and_audio_position"], int(np.ceil(dev_ms)))
         stats["zero_length_events_dropped"] += dropped
@@ -489,12 +522,12 @@ def build(out_dir, seed):
         stats["nonzero_samples_in_pauses"] += sum(int(np.count_nonzero(a22[s:e]))
                                                   for s, e, lab, _ in segs if lab == "sil")
         u["segs_events"] = [list(s) for s in segs]  # uncorrected, for the report
-        stats["vowel_onsets_moved"] += shift_vowel_onsets(segs, es.rate)
-        segs, st = silence_zero_runs(segs, a22, es.rate)
+        stats["vowel_onsets_moved"] += shift_vowel_onsets(segs, rate)
+        segs, st = silence_zero_runs(segs, a22, rate)
         stats.update(st)
         # resample 22050 -> 16000 (zero-phase polyphase filter) and convert the boundaries
-        g = np.gcd(SR_OUT, es.rate)
-        x = resample_poly(a22.astype(np.float64), SR_OUT // g, es.rate // g)
+        g = np.gcd(SR_OUT, rate)
+        x = resample_poly(a22.astype(np.float64), SR_OUT // g, rate // g)
         segs = resample_segments(segs, n22, len(x))
         ev16 = resample_segments(u["segs_events"], n22, len(x))
         # silence padding
@@ -524,8 +557,12 @@ def build(out_dir, seed):
         u["clean"], u["audio"] = x, np.clip(np.round(y), -32768, 32767).astype(np.int16)
         u["segs"], u["segs_ev16"] = segs, ev16
         del u["raw_audio"]
+    return stats
 
-    # fold rare phones
+
+def fold_rare_phones(utts):
+    """Folds FOLD's phones rarer than MIN_COUNT in the whole corpus into u["segs"] (merging
+    runs). -> {folded label: (target, count)}."""
     counts = collections.Counter(s[2] for u in utts for s in u["segs"])
     folded = {}
     for lab, c in counts.items():
@@ -540,10 +577,7 @@ def build(out_dir, seed):
             else:
                 new.append([s[0], s[1], lab, s[3]])
         u["segs"] = new
-
-    write(out_dir, utts)
-    report(utts, stats, folded, ipa_of)
-    validate(out_dir, utts)
+    return folded
 
 
 def write(out_dir, utts):
@@ -672,7 +706,9 @@ def check(cond, what):
         raise SystemExit(f"validation failed: {what}")
 
 
-def validate(out_dir, utts):
+def check_tree(out_dir):
+    """Checks every wav/phn pair under out_dir: 16 kHz mono 16-bit PCM, and "start end label"
+    lines that are contiguous and cover the audio. -> (number of pairs, total samples)."""
     n_files, total_samples = 0, 0
     for dirpath, _, files in os.walk(out_dir):
         for fn in sorted(files):
@@ -695,6 +731,23 @@ def validate(out_dir, utts):
             check(prev == n, f"{base}.phn ends at {prev}, the wav has {n} samples")
             n_files += 1
             total_samples += n
+    return n_files, total_samples
+
+
+def tree_sha256(out_dir):
+    """sha256 over the relative paths and bytes of every file under out_dir, in sorted order."""
+    h = hashlib.sha256()
+    for dirpath, _, files in sorted(os.walk(out_dir)):
+        for fn in sorted(files):
+            p = os.path.join(dirpath, fn)
+            h.update(os.path.relpath(p, out_dir).encode() + b"\0")
+            with open(p, "rb") as f:
+                h.update(f.read())
+    return h.hexdigest()
+
+
+def validate(out_dir, utts):
+    n_files, total_samples = check_tree(out_dir)
     check(n_files == len(utts), "number of files")
     voices = collections.defaultdict(set)
     for u in utts:
@@ -707,14 +760,7 @@ def validate(out_dir, utts):
     print(f"\nvalidated {n_files} wav/phn pairs, {total_samples / SR_OUT:.1f} s; "
           f"du -sb {size} bytes (limit {SIZE_LIMIT})")
     check(size <= SIZE_LIMIT, f"size {size} > {SIZE_LIMIT}")
-    h = hashlib.sha256()
-    for dirpath, _, files in sorted(os.walk(out_dir)):
-        for fn in sorted(files):
-            p = os.path.join(dirpath, fn)
-            h.update(os.path.relpath(p, out_dir).encode() + b"\0")
-            with open(p, "rb") as f:
-                h.update(f.read())
-    print(f"tree sha256 {h.hexdigest()}")
+    print(f"tree sha256 {tree_sha256(out_dir)}")
 
 
 def check_vowel_onsets():
