@@ -8,8 +8,10 @@
 * `write_json(path, value)`: indented JSON with a final newline.
 """
 
+import contextlib
 import json
 import math
+import time
 
 import numpy as np
 
@@ -133,6 +135,34 @@ def plot_token_weights(rows, path, max_tokens=60):
         ax.set_yticks([])
         ax.set_title(title, fontsize=9, loc="left")
     figure.savefig(path, dpi=100)
+
+
+class Phases:
+    """Says what a long job is doing, and records how long each phase took.
+
+    `with phases("baseline", "an MLP on 225,000 frames"):` prints
+    `baseline: an MLP on 225,000 frames ...` when the phase starts and
+    `baseline: 41.3 s` when it ends (unless `verbose` is 0), so a run is
+    never silent for minutes; `seconds` (phase -> seconds) goes into
+    `metrics.json` as `phase_seconds`.
+
+    Args:
+        verbose: The recipe's `verbose` (0: print nothing).
+    """
+
+    def __init__(self, verbose=1):
+        self.verbose = verbose
+        self.seconds = {}
+
+    @contextlib.contextmanager
+    def __call__(self, name, detail=None):
+        if self.verbose:
+            print(f"{name}: {detail} ..." if detail else f"{name} ...", flush=True)
+        start = time.monotonic()
+        yield
+        self.seconds[name] = round(self.seconds.get(name, 0.0) + time.monotonic() - start, 1)
+        if self.verbose:
+            print(f"{name}: {self.seconds[name]} s", flush=True)
 
 
 def print_data_notes(record, verbose=1):

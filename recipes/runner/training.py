@@ -176,7 +176,8 @@ class BudgetSchedule(keras.callbacks.Callback):
         epochs: Positive integer, the `epochs` passed to `fit`.
         minutes: Optional positive number, the wall-clock budget of `fit`.
         warmup_steps: Non-negative integer (default `50`): optimizer steps
-            of the linear warm-up.
+            of the linear warm-up, at most one epoch's (a tiny corpus of 2
+            batches an epoch would otherwise never reach the peak).
         floor: Float in [0, 1] (default `0.05`): the final rate as a
             fraction of the peak.
         tolerance: Float (default `0.01`): the rate is written when it moved
@@ -221,7 +222,10 @@ class BudgetSchedule(keras.callbacks.Callback):
 
     def rate(self, progress, step):
         """The learning rate at `progress` of the budget and optimizer step `step`."""
-        warmup = min(1.0, (step + 1) / self.warmup_steps) if self.warmup_steps else 1.0
+        steps = self.warmup_steps
+        if self._steps_per_epoch:
+            steps = min(steps, self._steps_per_epoch)
+        warmup = min(1.0, (step + 1) / steps) if steps else 1.0
         cosine = (1.0 + math.cos(math.pi * progress)) / 2.0
         return self.peak * warmup * (self.floor + (1.0 - self.floor) * cosine)
 

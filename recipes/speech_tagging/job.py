@@ -18,6 +18,7 @@ from recipes.runner import staged_output
 from recipes.runner import strategy_scope
 from recipes.runner.exporting import export_in_tensorflow_process
 from recipes.runner.exporting import saved_model_not_written
+from recipes.runner.reports import Phases
 from recipes.runner.reports import classification_metrics
 from recipes.runner.reports import plot_confusion_matrix
 from recipes.runner.reports import plot_training_curves
@@ -95,7 +96,9 @@ def _run(config, out_dir, strategy):
     start = time.monotonic()
     keras.utils.set_random_seed(config.seed)
     policy = set_precision(config.mixed_precision)
-    splits, data_record = load_splits(config)
+    phases = Phases(config.verbose)
+    with phases("reading data", str(config.data_path)):
+        splits, data_record = load_splits(config)
     print_data_notes(data_record, config.verbose)
     labels = label_inventory(splits["train"])
     if len(labels) < 2:
@@ -103,7 +106,8 @@ def _run(config, out_dir, strategy):
             f"Data {config.data_path} expected at least two labels in the training split. "
             f"Received: {labels}"
         )
-    examples = {name: encode_corpus(splits[name], labels, config, name) for name in splits}
+    with phases("frame labels", f"{sum(map(len, splits.values()))} utterances"):
+        examples = {name: encode_corpus(splits[name], labels, config, name) for name in splits}
     waveform = examples["train"][0].signal.ndim == 1
     channels = None if waveform else examples["train"][0].signal.shape[1]
 
@@ -151,9 +155,10 @@ def _run(config, out_dir, strategy):
         training = restore_best(tagger, callbacks, history)
         tagger = local_copy(tagger, config.strategy)
 
-        results = {
-            name: evaluate(tagger, examples[name], labels, config) for name in ("dev", "test")
-        }
+        with phases("evaluation", "tagging dev and test"):
+            results = {
+                name: evaluate(tagger, examples[name], labels, config) for name in ("dev", "test")
+            }
         test = results["test"]
         metrics = {
             "split": "test",
@@ -167,11 +172,14 @@ def _run(config, out_dir, strategy):
             "strategy": config.strategy,
             "parameters": tagger.count_params(),
         }
-        frames = _front_end_frames(tagger, examples, config, waveform)
+        with phases("front-end frames", "for the plots and the baseline"):
+            frames = _front_end_frames(tagger, examples, config, waveform)
         if config.baseline and framewise:
-            metrics["baseline"], metrics["comparison"] = _baseline(
-                frames, examples, labels, config, test, training.get("seconds", 0.0)
-            )
+            limit = max(60.0, training.get("seconds", 0.0))
+            with phases("baseline", f"an MLP on stacked frames, at most {limit:.0f} s"):
+                metrics["baseline"], metrics["comparison"] = _baseline(
+                    frames, examples, labels, config, test, limit
+                )
 
         plot_training_curves(history, staging / "training_curves.png")
         if framewise:
@@ -189,7 +197,9 @@ def _run(config, out_dir, strategy):
         tagger.save(staging / "model.keras")
         (staging / "labels.txt").write_text("".join(f"{label}\n" for label in labels), "utf-8")
         write_json(staging / "config.json", config_to_dict(config))
-        metrics["export"] = _check_exports(tagger, labels, config, examples["test"], staging)
+        with phases("export", "model.keras, the SavedModel and their checks"):
+            metrics["export"] = _check_exports(tagger, labels, config, examples["test"], staging)
+        metrics["phase_seconds"] = {"training": training.get("seconds"), **phases.seconds}
         metrics["seconds"] = round(time.monotonic() - start, 1)
         write_json(staging / "data.json", data_record)
         write_json(staging / "metrics.json", metrics)
@@ -244,7 +254,7 @@ def _front_end_frames(tagger, examples, config, waveform):
     return frames
 
 
-def _baseline(frames, examples, labels, config, test, training_seconds):
+def _baseline(frames, examples, labels, config, test, max_seconds):
     """The MLP on stacked frames, its test PER, and the side-by-side comparison."""
     targets = {name: [example.frames for example in split] for name, split in examples.items()}
     # The MLP classifies input frames; with a stride the targets are subsampled.
@@ -256,7 +266,7 @@ def _baseline(frames, examples, labels, config, test, training_seconds):
         config.baseline_context,
         config.baseline_hidden,
         config.seed,
-        max_seconds=max(60.0, training_seconds),
+        max_seconds=max_seconds,
     )
     hypotheses = [[labels[i] for i in predicted] for predicted in predictions["test"]]
     references = [example.sequence for example in examples["test"]]

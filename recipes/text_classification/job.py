@@ -17,6 +17,7 @@ from recipes.runner import set_precision
 from recipes.runner import staged_output
 from recipes.runner import strategy_scope
 from recipes.runner.exporting import saved_model_not_written
+from recipes.runner.reports import Phases
 from recipes.runner.reports import classification_metrics
 from recipes.runner.reports import plot_confusion_matrix
 from recipes.runner.reports import plot_token_weights
@@ -78,9 +79,12 @@ def _run(config, out_dir, strategy):
     start = time.monotonic()
     keras.utils.set_random_seed(config.seed)
     policy = set_precision(config.mixed_precision)
-    splits, class_names, data_record = load_splits(config)
+    phases = Phases(config.verbose)
+    with phases("reading data", str(config.data_path)):
+        splits, class_names, data_record = load_splits(config)
     print_data_notes(data_record, config.verbose)
-    vectorizer = build_vectorizer(config, splits["train"].texts)
+    with phases("vocabulary", f"learnt from {len(splits['train'])} training texts"):
+        vectorizer = build_vectorizer(config, splits["train"].texts)
     vocabulary_size = vectorizer.vocabulary_size()
 
     with strategy_scope(strategy):
@@ -116,12 +120,13 @@ def _run(config, out_dir, strategy):
         classifier = local_copy(classifier, config.strategy)
 
         results, predictions = {}, {}
-        for name in ("dev", "test"):
-            probabilities = predict_probabilities(vectorizer, classifier, splits[name].texts)
-            targets = np.array([class_names.index(label) for label in splits[name].labels])
-            predictions[name] = (targets, probabilities.argmax(-1))
-            results[name] = classification_metrics(*predictions[name], class_names)
-            results[name]["loss"] = _log_loss(probabilities, targets)
+        with phases("evaluation", "classifying dev and test"):
+            for name in ("dev", "test"):
+                probabilities = predict_probabilities(vectorizer, classifier, splits[name].texts)
+                targets = np.array([class_names.index(label) for label in splits[name].labels])
+                predictions[name] = (targets, probabilities.argmax(-1))
+                results[name] = classification_metrics(*predictions[name], class_names)
+                results[name]["loss"] = _log_loss(probabilities, targets)
 
         metrics = {
             "split": "test",
@@ -138,7 +143,8 @@ def _run(config, out_dir, strategy):
             "parameters": classifier.count_params(),
         }
         if config.baseline:
-            baseline = tfidf_logistic_regression(splits, class_names)
+            with phases("baseline", "TF-IDF + logistic regression, C tuned on dev"):
+                baseline = tfidf_logistic_regression(splits, class_names)
             metrics["baseline"] = baseline
             metrics["comparison"] = {
                 key: {
@@ -163,9 +169,11 @@ def _run(config, out_dir, strategy):
         text_model = build_text_model(vectorizer, classifier)
         text_model.save(staging / "model.keras")
         (staging / "labels.txt").write_text("\n".join(class_names) + "\n", encoding="utf-8")
-        metrics["export"] = _check_exports(
-            text_model, class_names, splits["test"].texts[:64], config, staging
-        )
+        with phases("export", "model.keras, the SavedModel and their checks"):
+            metrics["export"] = _check_exports(
+                text_model, class_names, splits["test"].texts[:64], config, staging
+            )
+        metrics["phase_seconds"] = {"training": training.get("seconds"), **phases.seconds}
         metrics["seconds"] = round(time.monotonic() - start, 1)
         write_json(staging / "config.json", config_to_dict(config))
         write_json(staging / "data.json", data_record)

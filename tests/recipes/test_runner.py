@@ -20,6 +20,7 @@ from recipes.runner import restore_best
 from recipes.runner import staged_output
 from recipes.runner import timing
 from recipes.runner.outputs import OUTPUT_MARKER
+from recipes.runner.reports import Phases
 from recipes.runner.reports import plot_confusion_matrix
 from recipes.runner.training import BestCheckpoint
 from recipes.runner.training import BudgetSchedule
@@ -293,6 +294,9 @@ def test_budget_schedule_rates_by_hand():
     # half way: floor + (1 - floor) / 2 = 0.55 of the peak; the end: the floor
     assert schedule.rate(0.5, 100) == pytest.approx(1.1)
     assert schedule.rate(1.0, 100) == pytest.approx(0.2)
+    schedule._steps_per_epoch = 2  # the warm-up is at most an epoch
+    assert schedule.rate(0.0, 0) == pytest.approx(1.0)
+    assert schedule.rate(0.0, 1) == pytest.approx(2.0)
 
 
 def test_budget_schedule_follows_the_time_budget_when_it_is_nearer(monkeypatch):
@@ -421,6 +425,31 @@ def test_make_optimizer_clips_the_global_norm_or_each_variable():
     optimizer = make_optimizer(Training(clipnorm=5.0))
     assert optimizer.clipnorm == 5.0 and optimizer.global_clipnorm is None
     assert make_optimizer(Training(global_clipnorm=None)).global_clipnorm is None
+
+
+def test_phases_say_what_runs_and_record_its_seconds(capsys, monkeypatch):
+    clock = iter([10.0, 12.5, 20.0, 21.0, 30.0, 30.25, 40.0, 41.0])
+    monkeypatch.setattr("recipes.runner.reports.time.monotonic", lambda: next(clock))
+    phases = Phases(verbose=1)
+    with phases("baseline", "an MLP, at most 60 s"):
+        pass
+    with phases("export"):
+        pass
+    with phases("export"):  # a phase met twice adds up
+        pass
+    assert phases.seconds == {"baseline": 2.5, "export": 1.2}
+    assert capsys.readouterr().out.splitlines() == [
+        "baseline: an MLP, at most 60 s ...",
+        "baseline: 2.5 s",
+        "export ...",
+        "export: 1.0 s",
+        "export ...",
+        "export: 1.2 s",
+    ]
+    quiet = Phases(verbose=0)
+    with quiet("export"):
+        pass
+    assert capsys.readouterr().out == ""
 
 
 def test_planned_epochs_follow_the_budget_unless_set():
