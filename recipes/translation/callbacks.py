@@ -5,6 +5,7 @@ import keras
 from recipes.translation.export import search_options
 from recipes.translation.pipeline import compiled_search
 from recipes.translation.pipeline import translate_batches
+from recipes.translation.protection import SpanProtection
 from recipes.translation.scoring import corpus_scores
 
 DEV_BLEU = "val_bleu"
@@ -14,7 +15,9 @@ class DevBleu(keras.callbacks.Callback):
     """Adds the dev split's corpus BLEU to each epoch's logs as `val_bleu`.
 
     The dev sources are translated with greedy search (quick, and it moves
-    with beam search's score) and scored with sacreBLEU. Put it before the
+    with beam search's score), with the config's placeholder protection
+    (masked sources, unmasked translations), and scored with sacreBLEU
+    against the original references. Put it before the
     callbacks that read `val_bleu` (`BestCheckpoint`, `EarlyStopping`,
     `CSVLogger`): Keras hands every callback the same logs dict, in order.
 
@@ -24,8 +27,8 @@ class DevBleu(keras.callbacks.Callback):
     Args:
         seq2seq: The `Seq2Seq` being trained.
         tokenizers: `(source_tokenizer, target_tokenizer)`.
-        split: The dev `ParallelTexts`.
-        config: The run's `TranslationConfig` (search limits).
+        split: The dev `ParallelTexts` (not masked).
+        config: The run's `TranslationConfig` (search limits, `protect`).
         max_pairs: Score only the first `max_pairs` dev pairs (`None`: all).
 
     Attributes:
@@ -43,6 +46,7 @@ class DevBleu(keras.callbacks.Callback):
         self.sources = list(split.sources[:count])
         self.references = list(split.targets[:count])
         self.options = search_options(config, beam_width=1)
+        self.protection = SpanProtection.from_config(config)
         self.search = None
 
     def on_epoch_end(self, epoch, logs=None):
@@ -50,7 +54,12 @@ class DevBleu(keras.callbacks.Callback):
         if self.search is None:
             self.search = compiled_search(self.seq2seq, self.options)
         translations, _ = translate_batches(
-            self.seq2seq, self.tokenizers, self.sources, self.options, search=self.search
+            self.seq2seq,
+            self.tokenizers,
+            self.sources,
+            self.options,
+            search=self.search,
+            protection=self.protection,
         )
         if logs is not None:
             logs[DEV_BLEU] = corpus_scores(translations, self.references)["bleu"]

@@ -7,6 +7,7 @@ from recipes.runner.config import check_training_values
 from recipes.runner.config import check_values
 from recipes.translation.model import ATTENTIONS
 from recipes.translation.model import CELLS
+from recipes.translation.protection import DEFAULT_SPAN_CLASSES
 
 MONITORS = ("loss", "bleu")
 DEFAULT_DATA = (
@@ -22,6 +23,18 @@ class TranslationConfig:
     (`python -m benchmarks.translation_peer --minutes 8`): Adam 2e-3 with
     label smoothing 0.1 reached test BLEU 17.5 (beam 5) where 1e-3 without
     smoothing reached 14.9; the best epoch is chosen on dev BLEU.
+
+    Placeholder protection (`protect`, on by default): spans that must be
+    copied verbatim (`protected_spans`: URLs, e-mail addresses, format
+    specifiers such as `%s` `{0}` `$1`, command-line options, paths,
+    integers; `markup` can be added) are replaced with numbered placeholders
+    `｟0｠`..`｟max_placeholders-1｠` in the sources before tokenization and put
+    back into the translations, in `translate_texts` and in the SavedModel's
+    `translate` signature alike. Training pairs mask only the spans found
+    on both sides. Scores are computed on the final, unmasked text. A run
+    folder whose `config.json` has no `protect` key loads without
+    protection. See `recipes/translation/protection.py` and
+    `docs/translation_protection.md`.
     """
 
     EPOCHS_WITHOUT_BUDGET = 30  # what `epochs: null` means without max_train_minutes
@@ -42,6 +55,11 @@ class TranslationConfig:
     source_vocabulary: int = 4000
     target_vocabulary: int = 4000
     max_tokens: int = 64  # training pairs are cut to this many subword tokens a side
+    protect: bool = True  # placeholder protection (docs/translation_protection.md); false: none
+    protected_spans: tuple[str, ...] = DEFAULT_SPAN_CLASSES  # or markup too: protection.py
+    max_placeholders: int = 16  # ｟0｠ .. ｟15｠, one piece each; later spans stay text
+    split_digits: bool = False  # SentencePiece: each digit its own piece
+    byte_fallback: bool = False  # SentencePiece: unknown characters as UTF-8 byte pieces
     # Model.
     cell: str = "gru"  # any name of toolkit.layers.available(): gru, lstm, mgu, slstm, ...
     attention: str = "luong-general"  # bahdanau | luong-dot | luong-general | none

@@ -4,13 +4,20 @@ A run folder holds `model.keras` (the teacher-forced training model; its
 layers are the translator's), `source.spm` / `target.spm` (the SentencePiece
 models) and `config.json`. `saved_model/` has a `translate` signature: a
 batch of source strings `(batch,)` -> `{"translation": (batch,) strings}`,
-with tokenization, encoding, beam search and detokenization in the graph.
+with tokenization, encoding, beam search and detokenization in the graph,
+and, when the run protects spans (`protect`), the masking of the sources'
+protected spans before tokenization and their restoring into the
+translations (`protection.SpanProtection.mask_tensor` / `unmask_tensor`:
+core TensorFlow string ops).
 Serving it needs TensorFlow and the SentencePiece op kernels of
 tensorflow-text, and nothing of Keras, keras-hub or this project: in Python
 `import tensorflow_text` (or, without its Python package,
 `tf.load_op_library(".../tensorflow_text/python/ops/_sentencepiece_tokenizer.so")`)
 before `tf.saved_model.load`; TensorFlow Serving builds include these ops.
 """
+
+import dataclasses
+import json
 
 import keras
 
@@ -20,6 +27,7 @@ from recipes.runner.outputs import read_run_config
 from recipes.translation.pipeline import detokenize
 from recipes.translation.pipeline import encode_sources
 from recipes.translation.pipeline import vocabulary_tensor
+from recipes.translation.protection import SpanProtection
 from recipes.translation.tokenizers import tokenizer_from_proto
 
 SIGNATURE = "translate"
@@ -46,11 +54,17 @@ def export_saved_model(seq2seq, tokenizers, config, path):
     archive.track(seq2seq.model)
     archive.track(source_tokenizer)  # not the target one: see `pipeline.detokenize`
     pieces = vocabulary_tensor(target_tokenizer)
+    protection = SpanProtection.from_config(config)
 
     def translate(texts):
+        if protection is not None:
+            texts, spans = protection.mask_tensor(texts)
         source_ids = encode_sources(source_tokenizer, texts)
         result = seq2seq.search(source_ids, **options)
-        return {"translation": detokenize(pieces, result["tokens"])}
+        translations = detokenize(pieces, result["tokens"])
+        if protection is not None:
+            translations = protection.unmask_tensor(translations, spans)
+        return {"translation": translations}
 
     archive.add_endpoint(SIGNATURE, translate, input_signature=[tf.TensorSpec([None], tf.string)])
     archive.write_out(str(path), verbose=False)
@@ -80,13 +94,20 @@ def save_run_files(staging, seq2seq, protos):
 
 
 def load_run(run_dir):
-    """`(seq2seq, tokenizers, config)` of a finished run folder."""
+    """`(seq2seq, tokenizers, config)` of a finished run folder.
+
+    A `config.json` without `protect` (written before placeholder
+    protection existed) loads with `protect=False`: its tokenizers have no
+    placeholder pieces.
+    """
     import toolkit  # noqa: F401  (registers the layers model.keras holds)
     from recipes.translation.config import TranslationConfig
     from recipes.translation.model import Seq2Seq
 
     needed = ["model.keras", "source.spm", "target.spm", "config.json"]
     run_dir, config = read_run_config(run_dir, TranslationConfig, needed)
+    if "protect" not in json.loads((run_dir / "config.json").read_text(encoding="utf-8")):
+        config = dataclasses.replace(config, protect=False)
     model = keras.models.load_model(run_dir / "model.keras", compile=False)
     tokenizers = tuple(
         tokenizer_from_proto((run_dir / name).read_bytes()) for name in ("source.spm", "target.spm")
@@ -100,6 +121,11 @@ def translate_texts(run_dir, texts, beam_width=None, batch_size=64):
 
     seq2seq, tokenizers, config = load_run(run_dir)
     translations, _ = translate_batches(
-        seq2seq, tokenizers, list(texts), search_options(config, beam_width), batch_size
+        seq2seq,
+        tokenizers,
+        list(texts),
+        search_options(config, beam_width),
+        batch_size,
+        protection=SpanProtection.from_config(config),
     )
     return translations

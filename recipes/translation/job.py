@@ -35,9 +35,12 @@ from recipes.translation.model import Seq2Seq
 from recipes.translation.pipeline import pair_dataset
 from recipes.translation.pipeline import source_pieces
 from recipes.translation.pipeline import translate_batches
+from recipes.translation.protection import SpanProtection
+from recipes.translation.protection import masked_pairs
 from recipes.translation.scoring import bleu_by_source_length
 from recipes.translation.scoring import corpus_scores
-from recipes.translation.tokenizers import train_tokenizer
+from recipes.translation.scoring import span_copies
+from recipes.translation.tokenizers import train_tokenizers
 from toolkit.data import load_parallel_splits
 
 
@@ -75,11 +78,14 @@ def _run(config, out_dir, strategy):
     policy = set_precision(config.mixed_precision)
     splits, data_record = load_splits(config)
     print_data_notes(data_record, config.verbose)
-    source_tokenizer, source_proto = train_tokenizer(
-        splits["train"].sources, config.source_vocabulary
-    )
-    target_tokenizer, target_proto = train_tokenizer(
-        splits["train"].targets, config.target_vocabulary
+    # Placeholder protection: training and dev pairs are masked before the
+    # tokenizers learn their pieces; test sources are masked when translated.
+    span_finder = SpanProtection.of_config_classes(config)  # checks the keys before any work
+    protection = span_finder if config.protect else None
+    train_pairs = masked_pairs(splits["train"], protection)
+    dev_pairs = masked_pairs(splits["dev"], protection)
+    (source_tokenizer, source_proto), (target_tokenizer, target_proto) = train_tokenizers(
+        train_pairs, config
     )
     tokenizers = (source_tokenizer, target_tokenizer)
 
@@ -94,8 +100,8 @@ def _run(config, out_dir, strategy):
             metrics=["accuracy"],
         )
         prepare_model_for_strategy(seq2seq.model, strategy)
-    train_data = pair_dataset(tokenizers, splits["train"], config, training=True)
-    dev_data = pair_dataset(tokenizers, splits["dev"], config, training=False)
+    train_data = pair_dataset(tokenizers, train_pairs, config, training=True)
+    dev_data = pair_dataset(tokenizers, dev_pairs, config, training=False)
 
     with staged_output(out_dir) as staging:
         callbacks = _callbacks(config, seq2seq, tokenizers, splits["dev"], staging / "logs")
@@ -115,7 +121,11 @@ def _run(config, out_dir, strategy):
         decode_start = time.monotonic()
         options = search_options(config)
         translations, results = translate_batches(
-            seq2seq, tokenizers, test.sources, {**options, "return_alignments": True}
+            seq2seq,
+            tokenizers,
+            test.sources,
+            {**options, "return_alignments": True},
+            protection=protection,
         )
         decoding_seconds = time.monotonic() - decode_start
         scores = corpus_scores(translations, test.targets)
@@ -125,6 +135,7 @@ def _run(config, out_dir, strategy):
             test.sources,
             search_options(config, beam_width=1),
             search=_dev_bleu_search(callbacks, seq2seq),
+            protection=protection,
         )
         greedy_scores = corpus_scores(greedy, test.targets)
         metrics = {
@@ -132,6 +143,7 @@ def _run(config, out_dir, strategy):
             "pairs": len(test),
             "bleu": scores["bleu"],
             "chrf": scores["chrf"],
+            "span_copies": span_copies(test.sources, translations, test.targets, span_finder),
             "implementation": "sacrebleu (corpus_score); BLEU 13a tokenization, chrF2",
             **{key: scores[key] for key in ("bleu_signature", "chrf_signature", "bleu_details")},
             "decoding": {

@@ -94,21 +94,36 @@ def detokenize(pieces, tokens):
 
 
 def vocabulary_tensor(tokenizer):
-    """The tokenizer's pieces as a string tensor, for `detokenize`."""
+    """The tokenizer's pieces as a string tensor, for `detokenize`.
+
+    A byte piece of `byte_fallback` (`<0xE4>`) stands for its one byte, so
+    joining pieces rebuilds the UTF-8 text of characters spelled in bytes.
+    """
+    import sentencepiece
     import tensorflow as tf
 
-    return tf.constant([str(piece) for piece in tokenizer.get_vocabulary()], tf.string)
+    processor = sentencepiece.SentencePieceProcessor(model_proto=tokenizer.proto)
+    pieces = [
+        bytes([int(piece[3:5], 16)]) if processor.IsByte(index) else str(piece).encode("utf-8")
+        for index, piece in enumerate(tokenizer.get_vocabulary())
+    ]
+    return tf.constant(pieces, tf.string)
 
 
-def translate_batches(seq2seq, tokenizers, texts, search_options, batch_size=64, search=None):
+def translate_batches(
+    seq2seq, tokenizers, texts, search_options, batch_size=64, search=None, protection=None
+):
     """Translates a list of strings in batches (eager / jit per backend).
 
     `search` is an already compiled `compiled_search(seq2seq, search_options)`
-    to reuse (default: compile one for this call).
+    to reuse (default: compile one for this call). With a `protection`
+    (`protection.SpanProtection`), the texts' protected spans are masked
+    before tokenization and put back into the translations.
 
     Returns:
         `(translations, results)`: a list of strings, and per batch the
-        search's dict as NumPy arrays (for alignments and lengths).
+        search's dict as NumPy arrays (for alignments and lengths; its
+        `source_ids` are those of the masked texts).
     """
     import keras
     import tensorflow as tf
@@ -119,6 +134,8 @@ def translate_batches(seq2seq, tokenizers, texts, search_options, batch_size=64,
     translations, results = [], []
     if not texts:
         return translations, results
+    if protection is not None:
+        texts, _, spans = protection.mask(texts)
     # Tokenize in graph mode (tf.data): eager keras-hub tokenizers return lists.
     batches = tf.data.Dataset.from_tensor_slices(tf.constant(texts, tf.string)).batch(batch_size)
     batches = batches.map(lambda batch: encode_sources(source_tokenizer, batch))
@@ -129,12 +146,18 @@ def translate_batches(seq2seq, tokenizers, texts, search_options, batch_size=64,
         result["source_ids"] = source_ids
         translations.extend(_to_text(detokenize(pieces, result["tokens"])))
         results.append(result)
+    if protection is not None:
+        translations = protection.unmask(translations, spans)
     return translations, results
 
 
 def _to_text(strings):
+    # Byte pieces may end a translation inside a character: "replace" keeps the rest.
     values = strings.numpy().tolist() if hasattr(strings, "numpy") else list(strings)
-    return [value.decode("utf-8") if isinstance(value, bytes) else str(value) for value in values]
+    return [
+        value.decode("utf-8", errors="replace") if isinstance(value, bytes) else str(value)
+        for value in values
+    ]
 
 
 def compiled_search(seq2seq, options):

@@ -1,4 +1,6 @@
-"""Corpus BLEU and chrF with sacreBLEU, overall and by source length."""
+"""Corpus BLEU and chrF with sacreBLEU, overall and by source length; span copies."""
+
+import collections
 
 import numpy as np
 
@@ -50,3 +52,41 @@ def bleu_by_source_length(sources, hypotheses, references, buckets=LENGTH_BUCKET
         )
         report[name] = {"pairs": int(len(indices)), "bleu": float(score.score)}
     return report
+
+
+def span_copies(sources, translations, references, protection):
+    """How many of the spans a translation must copy it copies exactly.
+
+    A span must be copied when the source and its reference both hold it
+    (found by `protection`'s pattern, counted with multiplicity). The
+    translations are final text (unmasked), and `protection` is the same
+    for runs with and without placeholder protection, so their rates compare.
+
+    Args:
+        sources: List of source strings.
+        translations: List of translations, one per source.
+        references: List of reference translations, one per source.
+        protection: A `protection.SpanProtection` (its span classes).
+
+    Returns:
+        Dict: `spans` (to copy), `copied` (found in the translation as a
+        span), `copy_rate` (`copied / spans`, `None` without spans),
+        `invented` (spans of the translations beyond their sources',
+        counted with multiplicity: garbled, made-up or repeated numbers,
+        options, ...), `classes`.
+    """
+    required = copied = invented = 0
+    for source, translation, reference in zip(sources, translations, references):
+        source_spans = collections.Counter(protection.find(source))
+        needed = source_spans & collections.Counter(protection.find(reference))
+        produced = collections.Counter(protection.find(translation))
+        required += sum(needed.values())
+        copied += sum((needed & produced).values())
+        invented += sum((produced - source_spans).values())
+    return {
+        "spans": required,
+        "copied": copied,
+        "copy_rate": copied / required if required else None,
+        "invented": invented,
+        "classes": list(protection.classes),
+    }
