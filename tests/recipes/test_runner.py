@@ -22,10 +22,10 @@ from recipes.runner import timing
 from recipes.runner.outputs import OUTPUT_MARKER
 from recipes.runner.reports import Phases
 from recipes.runner.reports import plot_confusion_matrix
+from recipes.runner.training import BUDGET_EPOCHS
 from recipes.runner.training import BestCheckpoint
 from recipes.runner.training import BudgetSchedule
 from recipes.runner.training import PlateauStopping
-from recipes.runner.training import BUDGET_EPOCHS
 from recipes.runner.training import make_optimizer
 from recipes.runner.training import planned_epochs
 
@@ -355,17 +355,23 @@ def run_plateau(epochs, **options):
 
 def test_plateau_stopping_waits_while_the_training_loss_falls_steeply():
     """The speech run of issue 27: dev accuracy peaked at epoch 3 on one unseen voice
-    while the training loss still fell; Keras' EarlyStopping(patience=6) ended at 9."""
+    while the training loss still fell; Keras' EarlyStopping(patience=6) ended at 9, and
+    a later rule (stale for 3x patience) at 21. A stale dev metric alone never stops."""
     epochs = [
         {"loss": 2.0 * 0.9**epoch, "val_accuracy": 0.6 + (0.05 if epoch == 2 else 0.0)}
-        for epoch in range(30)
+        for epoch in range(60)
     ]
     for logs in epochs:
         logs["val_loss"] = 1.0
+    assert run_plateau(epochs, patience=6) == (None, None)
+    # once the training loss flattens (here from epoch 41), the plateau rule stops it
+    for epoch in range(40, 60):
+        epochs[epoch]["loss"] = epochs[39]["loss"]
     stopped, reason = run_plateau(epochs, patience=6)
-    assert stopped == 3 + 18  # three times the patience after the best epoch
+    assert stopped == 46
     assert reason == (
-        "early stopping: dev val_accuracy has not improved for 18 epoch(s) (best at epoch 3)"
+        "early stopping: dev val_accuracy has not improved for 43 epoch(s) (best at epoch 3) "
+        "and the training loss fell 0.0% over the last 6 (less than 3%)"
     )
 
 
