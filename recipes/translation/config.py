@@ -8,6 +8,7 @@ from recipes.runner.config import check_values
 from recipes.translation.model import ATTENTIONS
 from recipes.translation.model import CELLS
 from recipes.translation.protection import DEFAULT_SPAN_CLASSES
+from recipes.translation.protection import SpanProtection
 
 MONITORS = ("loss", "bleu")
 DEFAULT_DATA = (
@@ -104,3 +105,6 @@ class TranslationConfig:
             fractions=("label_smoothing",),
             positive_numbers=("max_length_ratio", "clipnorm"),
         )
+        # Unknown span classes and a bad `max_placeholders` fail when the
+        # config is loaded, not when the run starts.
+        SpanProtection.of_config_classes(self)

@@ -343,6 +343,10 @@ def test_bad_data_fails_cleanly_and_leaves_no_output(tmp_path):
         (["tokens=5"], r"Unknown config key `tokens`"),
         (["monitor=accuracy"], r"`monitor` expected one of \['loss', 'bleu'\]"),
         (["dev_bleu_pairs=0"], r"`dev_bleu_pairs` expected a positive integer or null"),
+        (["protected_spans=[url]"], r"`protected_spans` expected one or more of \['urls'"),
+        (["max_placeholders=0"], r"`max_placeholders` expected an integer in \[1, 1000\]"),
+        (["lr_schedule=linear"], r"`lr_schedule` expected one of \['constant', 'cosine'\]"),
+        (["global_clipnorm=0"], r"`global_clipnorm` expected a positive number or null"),
     ],
 )
 def test_config_errors(overrides, message):
