@@ -191,6 +191,7 @@ class BudgetSchedule(keras.callbacks.Callback):
         self.warmup_steps = warmup_steps
         self.floor = floor
         self.tolerance = tolerance
+        self.scale = 1.0  # cut by `PlateauStopping` when the training loss stops falling
         self.peak = None
         self._written = None
         self._start = None
@@ -202,6 +203,7 @@ class BudgetSchedule(keras.callbacks.Callback):
         self._start = time.monotonic()
         self._step = 0
         self._written = None
+        self.scale = 1.0
         self.peak = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -227,7 +229,7 @@ class BudgetSchedule(keras.callbacks.Callback):
             steps = min(steps, self._steps_per_epoch)
         warmup = min(1.0, (step + 1) / steps) if steps else 1.0
         cosine = (1.0 + math.cos(math.pi * progress)) / 2.0
-        return self.peak * warmup * (self.floor + (1.0 - self.floor) * cosine)
+        return self.scale * self.peak * warmup * (self.floor + (1.0 - self.floor) * cosine)
 
     def on_train_batch_begin(self, batch, logs=None):
         value = self.rate(self.progress(batch), self._step)
@@ -256,7 +258,10 @@ class PlateauStopping(keras.callbacks.Callback):
     for `patience` epochs, training stops when
 
     * the training loss fell by less than `loss_drop` (relative) over those
-      epochs: training has converged, or
+      epochs: training has converged at its learning rate - with a
+      `schedule`, the rate is first cut (`cut_factor`, at most `cuts` times,
+      each followed by `patience` epochs to show what it gives), and training
+      stops at the next such plateau, or
     * the dev loss (`val_loss`) stayed more than `loss_rise` (relative) above
       its best for each of those epochs: the model overfits.
 
@@ -282,9 +287,23 @@ class PlateauStopping(keras.callbacks.Callback):
             falling steeply.
         loss_rise: Float (default `0.1`): a dev loss this fraction above its
             best is clearly worse.
+        schedule: Optional `BudgetSchedule` whose rate a plateau cuts.
+        cuts: Non-negative integer (default `2`), the most cuts of the rate.
+        cut_factor: Float in (0, 1) (default `0.3`), what a cut multiplies
+            the rate by.
     """
 
-    def __init__(self, monitor, mode, patience, loss_drop=0.03, loss_rise=0.1):
+    def __init__(
+        self,
+        monitor,
+        mode,
+        patience,
+        loss_drop=0.03,
+        loss_rise=0.1,
+        schedule=None,
+        cuts=2,
+        cut_factor=0.3,
+    ):
         super().__init__()
         if mode not in ("min", "max"):
             raise ValueError(f"Argument `mode` expected 'min' or 'max'. Received: {mode!r}")
@@ -293,16 +312,29 @@ class PlateauStopping(keras.callbacks.Callback):
         self.patience = max(1, patience)
         self.loss_drop = loss_drop
         self.loss_rise = loss_rise
+        self.schedule = schedule
+        self.cuts = cuts
+        self.cut_factor = cut_factor
         self.reason = None
+        self.cut_epochs = []  # 1-based epochs after which the rate was cut
         self._scores = []  # the monitor, larger is better (NaN: not logged)
         self._losses = []
         self._dev_losses = []
 
     def on_train_begin(self, logs=None):
         self.reason = None
+        self.cut_epochs = []
         self._scores = []
         self._losses = []
         self._dev_losses = []
+
+    def _cut_rate(self, epoch):
+        """Cuts the schedule's rate if it may; whether it did."""
+        if self.schedule is None or len(self.cut_epochs) >= self.cuts:
+            return False
+        self.schedule.scale *= self.cut_factor
+        self.cut_epochs.append(epoch + 1)
+        return True
 
     def _trending_up(self):
         """Whether the last `patience` scores beat the `patience` before, on average."""
@@ -324,6 +356,8 @@ class PlateauStopping(keras.callbacks.Callback):
         stale = epoch - best_epoch
         if stale < self.patience or self._trending_up():
             return
+        if self.cut_epochs and epoch + 1 - self.cut_epochs[-1] < self.patience:
+            return  # the last cut has not had its `patience` epochs yet
         stalled = (
             f"early stopping: dev {self.monitor} has not improved for {stale} epoch(s) "
             f"(best at epoch {best_epoch + 1})"
@@ -332,11 +366,15 @@ class PlateauStopping(keras.callbacks.Callback):
         drop = (window[0] - window[-1]) / abs(window[0]) if window[0] else 0.0
         best_dev_loss = min((v for v in self._dev_losses if math.isfinite(v)), default=None)
         recent = self._dev_losses[-self.patience :]
+        if not drop >= self.loss_drop and self._cut_rate(epoch):
+            return
         if not drop >= self.loss_drop:  # NaN counts as not falling
             self.reason = (
                 f"{stalled} and the training loss fell {100 * drop:.1f}% over the last "
                 f"{self.patience} (less than {100 * self.loss_drop:.0f}%)"
             )
+            if self.cut_epochs:
+                self.reason += f", after learning-rate cuts at epochs {self.cut_epochs}"
         elif best_dev_loss is not None and all(
             v > (1.0 + self.loss_rise) * best_dev_loss for v in recent
         ):
@@ -471,9 +509,10 @@ def fit_callbacks(
             `"val_loss"`).
         mode: `"min"` or `"max"` for `monitor`.
         patience: Epochs without a dev improvement before early stopping
-            (`PlateauStopping`: not while the training loss still falls
-            steeply, unless for three times as long), or `None` to train
-            every epoch.
+            (`PlateauStopping`: not while dev trends up or the training loss
+            still falls steeply; a plateau of the training loss first cuts
+            the cosine schedule's rate, twice), or `None` to train every
+            epoch.
         max_train_minutes: Optional wall-clock budget for `fit`.
         tie_breaker: Optional `(metric, mode)` deciding between epochs of
             equal `monitor` (see `BestCheckpoint`).
@@ -501,10 +540,14 @@ def fit_callbacks(
         WallClockBudget(max_train_minutes),
         DivergenceGuard(),
     ]
+    schedule = None
     if lr_schedule == "cosine":
-        callbacks.append(BudgetSchedule(epochs, max_train_minutes))
+        schedule = BudgetSchedule(epochs, max_train_minutes)
+        callbacks.append(schedule)
     if patience is not None:
-        callbacks.append(PlateauStopping(monitor=monitor, mode=mode, patience=patience))
+        callbacks.append(
+            PlateauStopping(monitor=monitor, mode=mode, patience=patience, schedule=schedule)
+        )
     # The loggers last: they see the `learning_rate` the schedule logs.
     callbacks += [
         keras.callbacks.CSVLogger(str(log_dir / "training_log.csv")),
@@ -542,8 +585,11 @@ def restore_best(model, callbacks, history=None):
                 report["seconds"] = round(callback.seconds, 1)
             if callback.stopped:
                 reasons.append(f"time budget: max_train_minutes={callback.minutes} reached")
-        if isinstance(callback, PlateauStopping) and callback.reason is not None:
-            reasons.append(callback.reason)
+        if isinstance(callback, PlateauStopping):
+            if callback.reason is not None:
+                reasons.append(callback.reason)
+            if callback.cut_epochs:
+                report["learning_rate_cuts_after_epochs"] = callback.cut_epochs
         if isinstance(callback, BudgetSchedule) and callback.peak is not None:
             report["learning_rate_schedule"] = "cosine"
             report["peak_learning_rate"] = callback.peak

@@ -344,6 +344,8 @@ class StopFlag:
 def run_plateau(epochs, **options):
     """Feeds `epochs` (a list of log dicts) to a PlateauStopping; the epoch it stopped at."""
     stopping = PlateauStopping("val_accuracy", "max", **options)
+    if stopping.schedule is not None:
+        stopping.schedule.set_model(StopFlag())
     stopping.set_model(StopFlag())
     stopping.on_train_begin()
     for epoch, logs in enumerate(epochs):
@@ -402,6 +404,28 @@ def test_plateau_stopping_stops_on_a_flat_training_loss():
     stopped, reason = run_plateau(epochs, patience=2)
     assert stopped == 4
     assert reason.endswith("and the training loss fell 0.0% over the last 2 (less than 3%)")
+
+
+def test_a_plateau_cuts_the_schedules_rate_twice_before_stopping():
+    """A training loss that stops falling at a high rate is a rate problem: cut it."""
+    epochs = [{"loss": 1.0, "val_loss": 1.0, "val_accuracy": 0.5} for _ in range(20)]
+    epochs[1]["val_accuracy"] = 0.7
+    schedule = BudgetSchedule(epochs=20)
+    stopping = PlateauStopping("val_accuracy", "max", patience=2, schedule=schedule)
+    stopping.set_model(StopFlag())
+    stopping.on_train_begin()
+    scales = []
+    for epoch, logs in enumerate(epochs):
+        stopping.on_epoch_end(epoch, logs)
+        scales.append(schedule.scale)
+        if stopping.model.stop_training:
+            break
+    # plateau at epoch 4 (stale 2): cut; 2 epochs later, cut again; 2 later, stop
+    assert stopping.cut_epochs == [4, 6]
+    assert scales == pytest.approx([1, 1, 1, 0.3, 0.3, 0.09, 0.09, 0.09])
+    assert stopping.reason.endswith("after learning-rate cuts at epochs [4, 6]")
+    schedule.peak = 1.0
+    assert schedule.rate(0.0, 100) == pytest.approx(0.09)
 
 
 def test_plateau_stopping_stops_when_the_dev_loss_clearly_rises():
