@@ -207,30 +207,26 @@ def compared(metrics, key):
     return pair["recipe"], pair["baseline"], bool(pair["recipe_beats_baseline"])
 
 
-def score_text(run_dir, metrics):
-    recipe, baseline, beats = compared(metrics, "macro_f1")
-    also_recipe, also_baseline, _ = compared(metrics, "accuracy")
-    return {
-        "metric": "macro_f1",
-        "recipe_score": recipe,
-        "baseline_score": baseline,
-        "baseline_name": "TF-IDF 1-2-grams + logistic regression",
-        "beats": beats,
-        "also": {"name": "accuracy", "recipe_score": also_recipe, "baseline_score": also_baseline},
-    }
+def scored_by_comparison(metric, also, baseline_name):
+    """A scorer that reads the run's own `comparison` of `metric` (and `also`) in metrics.json."""
+
+    def score(run_dir, metrics):
+        recipe, baseline, beats = compared(metrics, metric)
+        also_recipe, also_baseline, _ = compared(metrics, also)
+        return {
+            "metric": metric,
+            "recipe_score": recipe,
+            "baseline_score": baseline,
+            "baseline_name": baseline_name,
+            "beats": beats,
+            "also": {"name": also, "recipe_score": also_recipe, "baseline_score": also_baseline},
+        }
+
+    return score
 
 
-def score_speech(run_dir, metrics):
-    recipe, baseline, beats = compared(metrics, "frame_accuracy")
-    also_recipe, also_baseline, _ = compared(metrics, "per")
-    return {
-        "metric": "frame_accuracy",
-        "recipe_score": recipe,
-        "baseline_score": baseline,
-        "baseline_name": "MLP on +-5 stacked frames",
-        "beats": beats,
-        "also": {"name": "per", "recipe_score": also_recipe, "baseline_score": also_baseline},
-    }
+score_text = scored_by_comparison("macro_f1", "accuracy", "TF-IDF 1-2-grams + logistic regression")
+score_speech = scored_by_comparison("frame_accuracy", "per", "MLP on +-5 stacked frames")
 
 
 def score_translation(run_dir, metrics):
