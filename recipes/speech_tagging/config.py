@@ -80,7 +80,7 @@ class SpeechTaggingConfig:
     epochs: int | None = None  # None: 60 without a time budget; with one, until it ends
     batch_size: int = 8
     learning_rate: float = 2e-3  # the peak of the schedule
-    lr_schedule: str = "cosine"  # cosine (warm-up, decay over epochs / the time budget) | constant
+    lr_schedule: str = "stable-decay"  # warm-up, peak, decay over the last 30% | cosine | constant
     global_clipnorm: float | None = 1.0  # gradients clipped to this global norm; null: none
     patience: int | None = 6
     max_train_minutes: float | None = None

@@ -74,7 +74,7 @@ class TranslationConfig:
     epochs: int | None = None  # None: 30 without a time budget; with one, until it ends
     batch_size: int = 64
     learning_rate: float = 2e-3  # the peak of the schedule
-    lr_schedule: str = "cosine"  # cosine (warm-up, decay over epochs / the time budget) | constant
+    lr_schedule: str = "stable-decay"  # warm-up, peak, decay over the last 30% | cosine | constant
     global_clipnorm: float | None = 1.0  # gradients clipped to this global norm; null: none
     clipnorm: float | None = None  # per-variable clipping instead of global_clipnorm when set
     monitor: str = "bleu"  # dev metric of the best epoch and early stopping: loss | bleu

@@ -299,6 +299,16 @@ def test_budget_schedule_rates_by_hand():
     assert schedule.rate(0.0, 1) == pytest.approx(2.0)
 
 
+def test_stable_decay_keeps_the_peak_until_the_last_part_of_the_budget():
+    schedule = BudgetSchedule(epochs=10, warmup_steps=0, floor=0.1, decay_fraction=0.4)
+    schedule.peak = 2.0
+    assert schedule.rate(0.0, 5) == pytest.approx(2.0)
+    assert schedule.rate(0.6, 5) == pytest.approx(2.0)  # the decay starts at 60%
+    # 80% is half way through the decay: floor + (1 - floor) / 2 = 0.55 of the peak
+    assert schedule.rate(0.8, 5) == pytest.approx(1.1)
+    assert schedule.rate(1.0, 5) == pytest.approx(0.2)
+
+
 def test_budget_schedule_follows_the_time_budget_when_it_is_nearer(monkeypatch):
     clock = [100.0]
     monkeypatch.setattr("recipes.runner.training.time.monotonic", lambda: clock[0])
@@ -500,7 +510,8 @@ def test_fit_callbacks_schedule_needs_epochs(tmp_path):
         fit_callbacks(tmp_path, lr_schedule="linear")
     with pytest.raises(ValueError, match="`epochs` is needed by lr_schedule='cosine'"):
         fit_callbacks(tmp_path, lr_schedule="cosine")
-    callbacks = fit_callbacks(tmp_path, epochs=5, lr_schedule="cosine")
+    callbacks = fit_callbacks(tmp_path, epochs=5, lr_schedule="stable-decay")
+    assert [c.decay_fraction for c in callbacks if isinstance(c, BudgetSchedule)] == [0.3]
     assert [type(c) for c in callbacks if isinstance(c, (BudgetSchedule, PlateauStopping))] == [
         BudgetSchedule,
         PlateauStopping,

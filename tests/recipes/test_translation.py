@@ -345,7 +345,7 @@ def test_bad_data_fails_cleanly_and_leaves_no_output(tmp_path):
         (["dev_bleu_pairs=0"], r"`dev_bleu_pairs` expected a positive integer or null"),
         (["protected_spans=[url]"], r"`protected_spans` expected one or more of \['urls'"),
         (["max_placeholders=0"], r"`max_placeholders` expected an integer in \[1, 1000\]"),
-        (["lr_schedule=linear"], r"`lr_schedule` expected one of \['constant', 'cosine'\]"),
+        (["lr_schedule=linear"], r"`lr_schedule` expected one of \['constant', 'cosine', 'st"),
         (["global_clipnorm=0"], r"`global_clipnorm` expected a positive number or null"),
     ],
 )
