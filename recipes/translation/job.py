@@ -18,6 +18,7 @@ from recipes.runner import staged_output
 from recipes.runner import strategy_scope
 from recipes.runner.exporting import export_in_tensorflow_process
 from recipes.runner.exporting import saved_model_not_written
+from recipes.runner.reports import Phases
 from recipes.runner.reports import plot_training_curves
 from recipes.runner.reports import print_data_notes
 from recipes.runner.reports import write_json
@@ -76,7 +77,9 @@ def _run(config, out_dir, strategy):
     start = time.monotonic()
     keras.utils.set_random_seed(config.seed)
     policy = set_precision(config.mixed_precision)
-    splits, data_record = load_splits(config)
+    phases = Phases(config.verbose)
+    with phases("reading data", str(config.data or DEFAULT_DATA)):
+        splits, data_record = load_splits(config)
     print_data_notes(data_record, config.verbose)
     # Placeholder protection: training and dev pairs are masked before the
     # tokenizers learn their pieces; test sources are masked when translated.
@@ -84,9 +87,10 @@ def _run(config, out_dir, strategy):
     protection = span_finder if config.protect else None
     train_pairs = masked_pairs(splits["train"], protection)
     dev_pairs = masked_pairs(splits["dev"], protection)
-    (source_tokenizer, source_proto), (target_tokenizer, target_proto) = train_tokenizers(
-        train_pairs, config
-    )
+    with phases("tokenizers", f"SentencePiece models learnt from {len(train_pairs)} pairs"):
+        (source_tokenizer, source_proto), (target_tokenizer, target_proto) = train_tokenizers(
+            train_pairs, config
+        )
     tokenizers = (source_tokenizer, target_tokenizer)
 
     with strategy_scope(strategy):
@@ -120,23 +124,25 @@ def _run(config, out_dir, strategy):
         test = splits["test"]
         decode_start = time.monotonic()
         options = search_options(config)
-        translations, results = translate_batches(
-            seq2seq,
-            tokenizers,
-            test.sources,
-            {**options, "return_alignments": True},
-            protection=protection,
-        )
+        with phases("beam search", f"translating {len(test)} test sources"):
+            translations, results = translate_batches(
+                seq2seq,
+                tokenizers,
+                test.sources,
+                {**options, "return_alignments": True},
+                protection=protection,
+            )
         decoding_seconds = time.monotonic() - decode_start
         scores = corpus_scores(translations, test.targets)
-        greedy, _ = translate_batches(
-            seq2seq,
-            tokenizers,
-            test.sources,
-            search_options(config, beam_width=1),
-            search=_dev_bleu_search(callbacks, seq2seq),
-            protection=protection,
-        )
+        with phases("greedy search", f"translating {len(test)} test sources"):
+            greedy, _ = translate_batches(
+                seq2seq,
+                tokenizers,
+                test.sources,
+                search_options(config, beam_width=1),
+                search=_dev_bleu_search(callbacks, seq2seq),
+                protection=protection,
+            )
         greedy_scores = corpus_scores(greedy, test.targets)
         metrics = {
             "split": "test",
@@ -178,7 +184,11 @@ def _run(config, out_dir, strategy):
 
         save_run_files(staging, seq2seq, (source_proto, target_proto))
         write_json(staging / "config.json", config_to_dict(config))
-        metrics["export"] = _check_exports(seq2seq, tokenizers, config, test, translations, staging)
+        with phases("export", "model.keras, the SavedModel and their checks"):
+            metrics["export"] = _check_exports(
+                seq2seq, tokenizers, config, test, translations, staging
+            )
+        metrics["phase_seconds"] = {"training": training.get("seconds"), **phases.seconds}
         metrics["seconds"] = round(time.monotonic() - start, 1)
         write_json(staging / "data.json", data_record)
         write_json(staging / "metrics.json", metrics)
