@@ -210,7 +210,7 @@ class BudgetSchedule(keras.callbacks.Callback):
         self.decay_fraction = decay_fraction
         self.scale = 1.0  # cut by `PlateauStopping` when the training loss stops falling
         self.peak = None
-        self._written = None
+        self.last_rate = None  # the rate last written to the optimizer
         self._start = None
         self._epoch = 0
         self._step = 0
@@ -219,7 +219,7 @@ class BudgetSchedule(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         self._start = time.monotonic()
         self._step = 0
-        self._written = None
+        self.last_rate = None
         self.scale = 1.0
         self.peak = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
 
@@ -253,18 +253,18 @@ class BudgetSchedule(keras.callbacks.Callback):
         value = self.rate(self.progress(batch), self._step)
         self._step += 1
         if (
-            self._written is not None
-            and abs(value - self._written) <= self.tolerance * self._written
+            self.last_rate is not None
+            and abs(value - self.last_rate) <= self.tolerance * self.last_rate
         ):
             return
         # On JAX, reading `self.model` syncs the state the trainer carries
         # between steps (Keras' Callback.model), so the new rate is used.
         self.model.optimizer.learning_rate = value
-        self._written = value
+        self.last_rate = value
 
     def on_epoch_end(self, epoch, logs=None):
-        if logs is not None and self._written is not None:
-            logs["learning_rate"] = self._written
+        if logs is not None and self.last_rate is not None:
+            logs["learning_rate"] = self.last_rate
 
 
 class PlateauStopping(keras.callbacks.Callback):
@@ -382,11 +382,12 @@ class PlateauStopping(keras.callbacks.Callback):
         )
         window = self._losses[-self.patience - 1 :]
         drop = (window[0] - window[-1]) / abs(window[0]) if window[0] else 0.0
+        converged = not drop >= self.loss_drop  # NaN counts as not falling
         best_dev_loss = min((v for v in self._dev_losses if math.isfinite(v)), default=None)
         recent = self._dev_losses[-self.patience :]
-        if not drop >= self.loss_drop and self._cut_rate(epoch):
-            return
-        if not drop >= self.loss_drop:  # NaN counts as not falling
+        if converged:
+            if self._cut_rate(epoch):
+                return
             self.reason = (
                 f"{stalled} and the training loss fell {100 * drop:.1f}% over the last "
                 f"{self.patience} (less than {100 * self.loss_drop:.0f}%)"
@@ -529,8 +530,7 @@ def fit_callbacks(
         patience: Epochs without a dev improvement before early stopping
             (`PlateauStopping`: not while dev trends up or the training loss
             still falls steeply; a plateau of the training loss first cuts
-            the cosine schedule's rate, twice), or `None` to train every
-            epoch.
+            the schedule's rate, twice), or `None` to train every epoch.
         max_train_minutes: Optional wall-clock budget for `fit`.
         tie_breaker: Optional `(metric, mode)` deciding between epochs of
             equal `monitor` (see `BestCheckpoint`).
@@ -617,7 +617,7 @@ def restore_best(model, callbacks, history=None):
                 "cosine" if callback.decay_fraction == 1.0 else "stable-decay"
             )
             report["peak_learning_rate"] = callback.peak
-            report["final_learning_rate"] = callback._written
+            report["final_learning_rate"] = callback.last_rate
         if isinstance(callback, BestCheckpoint):
             best = callback
             if callback.path.exists():

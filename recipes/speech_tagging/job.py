@@ -134,6 +134,7 @@ def _run(config, out_dir, strategy):
 
     with staged_output(out_dir) as staging:
         framewise = config.mode == "framewise"
+        epochs = planned_epochs(config)  # the schedule's budget, and fit's
         callbacks = fit_callbacks(
             staging / "logs",
             monitor="val_accuracy" if framewise else "val_loss",
@@ -141,13 +142,13 @@ def _run(config, out_dir, strategy):
             tie_breaker=("val_loss", "min") if framewise else None,
             patience=config.patience,
             max_train_minutes=config.max_train_minutes,
-            epochs=planned_epochs(config),
+            epochs=epochs,
             lr_schedule=config.lr_schedule,
         )
         history = tagger.fit(
             train_data,
             validation_data=dev_data,
-            epochs=planned_epochs(config),
+            epochs=epochs,
             callbacks=callbacks,
             shuffle=False,  # the dataset shuffles itself, every epoch
             verbose=config.verbose,

@@ -99,19 +99,20 @@ def _run(config, out_dir, strategy):
     dev_data = token_dataset(vectorizer, splits["dev"], class_names, config, training=False)
 
     with staged_output(out_dir) as staging:
+        epochs = planned_epochs(config)  # the schedule's budget, and fit's
         callbacks = fit_callbacks(
             staging / "logs",
             monitor="val_accuracy",
             mode="max",
             patience=config.patience,
             max_train_minutes=config.max_train_minutes,
-            epochs=planned_epochs(config),
+            epochs=epochs,
             lr_schedule=config.lr_schedule,
         )
         history = classifier.fit(
             train_data,
             validation_data=dev_data,
-            epochs=planned_epochs(config),
+            epochs=epochs,
             callbacks=callbacks,
             shuffle=False,  # the dataset shuffles itself, every epoch
             verbose=config.verbose,

@@ -108,11 +108,12 @@ def _run(config, out_dir, strategy):
     dev_data = pair_dataset(tokenizers, dev_pairs, config, training=False)
 
     with staged_output(out_dir) as staging:
-        callbacks = _callbacks(config, seq2seq, tokenizers, splits["dev"], staging / "logs")
+        epochs = planned_epochs(config)  # the schedule's budget, and fit's
+        callbacks = _callbacks(config, seq2seq, tokenizers, splits["dev"], staging / "logs", epochs)
         history = seq2seq.model.fit(
             train_data,
             validation_data=dev_data,
-            epochs=planned_epochs(config),
+            epochs=epochs,
             callbacks=callbacks,
             shuffle=False,
             verbose=config.verbose,
@@ -198,7 +199,7 @@ def _run(config, out_dir, strategy):
     return metrics
 
 
-def _callbacks(config, seq2seq, tokenizers, dev, log_dir):
+def _callbacks(config, seq2seq, tokenizers, dev, log_dir, epochs):
     """The runner's callbacks on dev loss, or on dev BLEU (computed first, ties to the loss)."""
     bleu = config.monitor == "bleu"
     callbacks = fit_callbacks(
@@ -208,7 +209,7 @@ def _callbacks(config, seq2seq, tokenizers, dev, log_dir):
         tie_breaker=("val_loss", "min") if bleu else None,
         patience=config.patience,
         max_train_minutes=config.max_train_minutes,
-        epochs=planned_epochs(config),
+        epochs=epochs,
         lr_schedule=config.lr_schedule,
     )
     if bleu:
