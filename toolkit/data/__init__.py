@@ -1,5 +1,7 @@
 """Loaders for the common on-disk formats, to Python lists and `tf.data`.
 
+Every reader raises `DataError` (a `ValueError` naming the file and line) for
+a file it cannot read as asked.
 `read_labelled_texts(path)` reads labelled text from a CSV, TSV or JSON Lines
 file or a `root/<label>/*.txt` class-folder tree into a `LabelledTexts`
 (texts, labels, and the skipped rows with file, line and reason);
@@ -44,11 +46,13 @@ from toolkit.data.splits import load_text_splits
 from toolkit.data.synthetic import adding_problem
 from toolkit.data.synthetic import copy_memory
 from toolkit.data.synthetic import copy_memory_baseline
+from toolkit.data.text import DataError
 from toolkit.data.text import LabelledTexts
 from toolkit.data.text import read_labelled_texts
 from toolkit.data.tokens import split_words_and_punctuation
 
 __all__ = [
+    "DataError",
     "LabelledTexts",
     "read_labelled_texts",
     "load_text_splits",

@@ -211,10 +211,34 @@ def check_read_arguments(text_column, label_column, format, encoding):
         ) from None
 
 
+class DataError(ValueError):
+    """A data file that cannot be read as asked: its message names the file (and line).
+
+    A `ValueError`, so code that catches those keeps working; a command line
+    tells it apart from a bug (a plain `ValueError` or any other exception)
+    and prints its one-line message instead of a traceback.
+
+    Args:
+        message: `"<file>, line <n>: <what was expected and received>"`
+            (`data_error(file, line, what)` builds one).
+
+    Example:
+
+    >>> import pathlib, tempfile
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "empty.csv"
+    >>> _ = path.write_text("")
+    >>> try:
+    ...     read_labelled_texts(path)
+    ... except DataError as error:
+    ...     print(str(error).replace(str(path), "empty.csv"))
+    empty.csv: is empty (format 'csv')
+    """
+
+
 def data_error(file, line, message):
-    """A `ValueError` located at `file` (and `line`, when not `None`)."""
+    """A `DataError` located at `file` (and `line`, when not `None`)."""
     where = file if line is None else f"{file}, line {line}"
-    return ValueError(f"{where}: {message}")
+    return DataError(f"{where}: {message}")
 
 
 def _snippet(text, limit=80):
