@@ -172,7 +172,7 @@ def read_labelled_texts(
 
 
 def check_path(path):
-    """Returns `path` as a string; a `ValueError` when it does not exist."""
+    """Returns `path` as a string; a `DataError` when it does not exist."""
     try:
         path = os.fspath(path)
     except TypeError:
@@ -180,7 +180,7 @@ def check_path(path):
             f"Argument `path` expected a file or directory path. Received: path={path!r}"
         ) from None
     if not os.path.exists(path):
-        raise ValueError(
+        raise DataError(
             "Argument `path` expected an existing file or directory. "
             f"Received: path={path!r} (no such file or directory)"
         )
