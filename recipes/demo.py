@@ -23,7 +23,8 @@ import toolkit
 from recipes.runner import config_to_dict
 from recipes.runner import load_config
 from recipes.runner import staged_output
-from recipes.runner.cli import command_line_arguments
+from recipes.runner.cli import add_debug_argument
+from recipes.runner.errors import run_command
 from recipes.runner.outputs import check_out_dir
 
 
@@ -138,7 +139,8 @@ def main(argv=None):
     parser.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")
     parser.add_argument("--preset", help="YAML file of config fields")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
-    args = parser.parse_args(command_line_arguments(argv))
+    add_debug_argument(parser)
+    args = parser.parse_args(argv)
     config = load_config(DemoConfig, args.preset, args.set)
     out_dir = pathlib.Path(args.out)
     metrics = run(config, out_dir)
@@ -148,4 +150,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(main, prog="python -m recipes.demo"))

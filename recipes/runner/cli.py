@@ -3,14 +3,14 @@
 import argparse
 import importlib
 import pathlib
-import signal
 import sys
-import threading
 
 from recipes.runner.config import ConfigError
 from recipes.runner.config import load_config
+from recipes.runner.errors import DEBUG_HELP
 from recipes.runner.exporting import record_later_export
 from recipes.runner.training import STRATEGIES
+from toolkit.data.text import data_error
 from toolkit.runtime import reuse_freed_memory
 
 
@@ -25,6 +25,12 @@ def positive_int(text):
     return value
 
 
+def add_debug_argument(parser):
+    """Lists `--debug` in the command's help; `errors.run_command` takes it out of argv."""
+    parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
+    return parser
+
+
 def add_training_arguments(parser, default_out, data_help):
     """Adds `--out --data --preset --set --max-train-minutes --mixed-precision --strategy`."""
     parser.add_argument("--out", default=default_out, help=f"output folder (default {default_out})")
@@ -36,7 +42,7 @@ def add_training_arguments(parser, default_out, data_help):
     parser.add_argument("--max-train-minutes", type=float, help="wall-clock budget for fit")
     parser.add_argument("--mixed-precision", action="store_true", help="mixed float16/bfloat16")
     parser.add_argument("--strategy", choices=STRATEGIES, help="tf.distribute strategy")
-    return parser
+    return add_debug_argument(parser)
 
 
 def config_from_arguments(config_class, parser, args):
@@ -66,11 +72,31 @@ def print_written(metrics, out_dir):
 
 
 def read_input_lines(path):
-    """The lines of a UTF-8 text file, or of stdin for `-`."""
+    """The lines of a UTF-8 text file, or of stdin for `-`.
+
+    Bytes that are not UTF-8 raise a `DataError` naming the file (or
+    `<stdin>`), the line and the byte offset.
+    """
     if path == "-":
-        return sys.stdin.read().splitlines()
-    with open(path, encoding="utf-8") as file:
-        return file.read().splitlines()
+        if not hasattr(sys.stdin, "buffer"):  # already text (a test's StringIO)
+            return sys.stdin.read().splitlines()
+        name, data = "<stdin>", sys.stdin.buffer.read()
+    else:
+        name = path
+        with open(path, "rb") as file:
+            data = file.read()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise data_error(
+            name,
+            line,
+            f"expected UTF-8 text, one input per line. Received the bytes "
+            f"{data[error.start : error.end + 3]!r} at byte {error.start}; convert the file to "
+            "UTF-8 (e.g. `iconv -f latin1 -t utf-8`)",
+        ) from None
+    return text.splitlines()
 
 
 def train_command(parser, argv, config_class, run, summary):
@@ -95,42 +121,13 @@ def subcommand_main(argv, commands, train):
     `argv` defaults to `sys.argv[1:]`; `commands` maps subcommand names to their
     `main(argv)` functions.
     """
-    argv = command_line_arguments(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] and argv[0] in commands:
         reuse_freed_memory()  # serving commands too; `train` calls `train_command`, which does
         return commands[argv[0]](argv[1:])
     if argv[:1] == ["train"]:
         argv = argv[1:]
     return train(argv)
-
-
-def command_line_arguments(argv):
-    """`argv` as a list; `None` means the command line itself, whose process then ends
-    cleanly on SIGTERM (`end_cleanly_on_sigterm`; tests that pass `argv` keep theirs).
-    """
-    if argv is not None:
-        return list(argv)
-    end_cleanly_on_sigterm()
-    return sys.argv[1:]
-
-
-def end_cleanly_on_sigterm():
-    """Makes the first SIGTERM (`timeout`, a job scheduler) raise `SystemExit(143)`.
-
-    By default SIGTERM ends the process at once, leaving the hidden staging
-    folder of a run (`staged_output`) behind; raised as an exception, it
-    unwinds like Ctrl-C, and the staging folder is removed. A second SIGTERM
-    ends the process at once, as before (the first may wait for a long
-    TensorFlow op to return). Only from the main thread; elsewhere a no-op.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        return
-
-    def handler(signum, frame):
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        raise SystemExit(128 + signum)
-
-    signal.signal(signal.SIGTERM, handler)
 
 
 def export_command(recipe):
@@ -143,6 +140,7 @@ def export_command(recipe):
             "trained with JAX (the SavedModel is built with the TensorFlow backend).",
         )
         parser.add_argument("run_dir", help="a finished run folder (holds model.keras)")
+        add_debug_argument(parser)
         args = parser.parse_args(argv)
         export_run = importlib.import_module(f"recipes.{recipe}.export").export_run
         print(f"Wrote {export_run(args.run_dir)}")

@@ -20,10 +20,12 @@ import typing
 
 import yaml
 
+from recipes.runner.errors import UsageError
+
 _UNIONS = (typing.Union, types.UnionType)
 
 
-class ConfigError(ValueError):
+class ConfigError(UsageError):
     """A preset or an override that does not fit the recipe's config."""
 
 

@@ -9,17 +9,18 @@ import sys
 
 import keras
 
+from recipes.runner.errors import UsageError
 from recipes.runner.outputs import staged_output
 
 
 def require_tensorflow_backend(what):
-    """Raises `RuntimeError` unless Keras runs on TensorFlow; `what` needs it.
+    """Raises `UsageError` unless Keras runs on TensorFlow; `what` needs it.
 
     Args:
         what: What needs the backend, e.g. `"Exporting the SavedModel"`.
     """
     if keras.backend.backend() != "tensorflow":
-        raise RuntimeError(
+        raise UsageError(
             f"{what} needs the TensorFlow backend. Received: "
             f"KERAS_BACKEND={keras.backend.backend()!r}; rerun with KERAS_BACKEND=tensorflow"
         )

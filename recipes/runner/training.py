@@ -25,6 +25,8 @@ import time
 import keras
 import numpy as np
 
+from recipes.runner.errors import UsageError
+
 STRATEGIES = ("default", "mirrored", "multiworker")
 LR_SCHEDULES = ("constant", "cosine", "stable-decay")
 STABLE_DECAY_FRACTION = 0.3  # `stable-decay`: the last 30% of the budget decays the rate
@@ -49,7 +51,7 @@ def make_strategy(name):
         )
     if keras.backend.backend() != "tensorflow":
         if name != "default":
-            raise ValueError(
+            raise UsageError(
                 f"Argument `--strategy {name}` needs the TensorFlow backend. "
                 f"Received backend: {keras.backend.backend()}"
             )

@@ -2,6 +2,7 @@
 
 import sys
 
+from recipes.runner.errors import run_command
 from recipes.speech_tagging.cli import main
 
-sys.exit(main())
+sys.exit(run_command(main, prog="python -m recipes.speech_tagging"))

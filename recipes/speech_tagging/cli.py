@@ -2,6 +2,7 @@
 
 import argparse
 
+from recipes.runner.cli import add_debug_argument
 from recipes.runner.cli import add_training_arguments
 from recipes.runner.cli import export_command
 from recipes.runner.cli import subcommand_main
@@ -42,7 +43,7 @@ def tag_parser():
     )
     parser.add_argument("run_dir", help="a finished run folder (holds model.keras)")
     parser.add_argument("wav", nargs="+", help="wav files")
-    return parser
+    return add_debug_argument(parser)
 
 
 def main(argv=None):

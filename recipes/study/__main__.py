@@ -14,7 +14,8 @@ import argparse
 import shlex
 import sys
 
-from recipes.runner.cli import command_line_arguments
+from recipes.runner.cli import add_debug_argument
+from recipes.runner.errors import run_command
 from recipes.study.report import DEFAULT_OUT
 from recipes.study.report import EXPERIMENTS
 from recipes.study.report import parse_experiments
@@ -23,7 +24,7 @@ from toolkit.runtime import reuse_freed_memory
 
 
 def main(argv=None):
-    argv = command_line_arguments(argv)  # a stopped study leaves no report
+    argv = sys.argv[1:] if argv is None else list(argv)
     parser = argparse.ArgumentParser(
         prog="python -m recipes.study",
         description="Check the usual claims about gated RNNs with the toolkit; write a report.",
@@ -36,6 +37,7 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test")
     parser.add_argument("--seed", type=int, default=0, help="seed of every experiment")
     parser.add_argument("--out", default=str(DEFAULT_OUT), help=f"default {DEFAULT_OUT}/")
+    add_debug_argument(parser)
     args = parser.parse_args(argv)
     try:
         keys = parse_experiments(args.experiments)
@@ -58,4 +60,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(main, prog="python -m recipes.study"))  # a stopped study leaves no report

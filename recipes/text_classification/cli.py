@@ -2,12 +2,14 @@
 
 import argparse
 
+from recipes.runner.cli import add_debug_argument
 from recipes.runner.cli import add_training_arguments
 from recipes.runner.cli import export_command
 from recipes.runner.cli import positive_int
 from recipes.runner.cli import read_input_lines
 from recipes.runner.cli import subcommand_main
 from recipes.runner.cli import train_command
+from recipes.runner.outputs import check_run_folder
 from recipes.runner.reports import training_summary
 
 TRAIN_EPILOG = """examples:
@@ -42,7 +44,7 @@ def predict_parser():
     parser.add_argument("run_dir", help="a finished run folder (holds model.keras)")
     parser.add_argument("--input", default="-", help="text file, one text per line (- = stdin)")
     parser.add_argument("--batch-size", type=positive_int, default=256)
-    return parser
+    return add_debug_argument(parser)
 
 
 def main(argv=None):
@@ -73,6 +75,7 @@ def summary(metrics):
 
 def predict_main(argv):
     args = predict_parser().parse_args(argv)
+    check_run_folder(args.run_dir)  # before waiting for stdin
     texts = read_input_lines(args.input)
     from recipes.text_classification.export import predict_texts
 

@@ -2,12 +2,14 @@
 
 import argparse
 
+from recipes.runner.cli import add_debug_argument
 from recipes.runner.cli import add_training_arguments
 from recipes.runner.cli import export_command
 from recipes.runner.cli import positive_int
 from recipes.runner.cli import read_input_lines
 from recipes.runner.cli import subcommand_main
 from recipes.runner.cli import train_command
+from recipes.runner.outputs import check_run_folder
 from recipes.runner.reports import training_summary
 
 EPILOG = """examples:
@@ -43,7 +45,7 @@ def translate_parser():
         "--beam-width", type=positive_int, help="1 = greedy (default: the run's config)"
     )
     parser.add_argument("--batch-size", type=positive_int, default=64)
-    return parser
+    return add_debug_argument(parser)
 
 
 def main(argv=None):
@@ -78,6 +80,7 @@ def summary(metrics):
 def translate_main(argv):
     parser = translate_parser()
     args = parser.parse_args(argv)
+    check_run_folder(args.run_dir)  # before waiting for stdin
     texts = read_input_lines(args.input)
     from recipes.translation.export import translate_texts
 

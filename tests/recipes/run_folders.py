@@ -5,6 +5,7 @@ import shutil
 import keras
 import pytest
 
+from recipes.runner.errors import UsageError
 from recipes.runner.outputs import OUTPUT_MARKER
 
 
@@ -19,7 +20,7 @@ def export_a_copy(main, run_dir, tmp_path, capsys):
     copy = tmp_path / "run"
     shutil.copytree(run_dir, copy, ignore=shutil.ignore_patterns("saved_model"))
     if keras.backend.backend() != "tensorflow":
-        with pytest.raises(RuntimeError, match="needs the TensorFlow backend"):
+        with pytest.raises(UsageError, match="needs the TensorFlow backend"):
             main(["export", str(copy)])
         assert not (copy / "saved_model").exists()
         return None

@@ -692,28 +692,6 @@ def test_serving_commands_refuse_non_positive_sizes_naming_the_flag(module, argv
     assert expected in capsys.readouterr().err
 
 
-def test_sigterm_unwinds_and_removes_the_staging_folder(tmp_path):
-    """SIGTERM (`timeout`, job schedulers) ended a run at once and left its hidden staging
-    folder; the recipes' commands now turn the first one into `SystemExit(143)`."""
-    import os
-    import signal
-
-    previous = signal.getsignal(signal.SIGTERM)
-    try:
-        cli.end_cleanly_on_sigterm()
-        with pytest.raises(SystemExit) as exit_info:
-            with staged_output(tmp_path / "run") as staging:
-                (staging / "metrics.json").write_text("{}")
-                os.kill(os.getpid(), signal.SIGTERM)
-                for _ in range(1000):  # the handler runs between bytecodes
-                    pass
-        assert exit_info.value.code == 143
-        assert list(tmp_path.iterdir()) == []
-        assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # a second one kills
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def test_a_later_export_is_recorded_in_metrics_json(tmp_path):
     """`export RUN_DIR` wrote the SavedModel of a `saved_model: false` run, but its
     metrics.json still said "not written"."""
