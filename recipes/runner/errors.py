@@ -18,6 +18,7 @@ exit status and at most one line on stderr:
 environment) shows the traceback of an expected error too.
 """
 
+import contextlib
 import os
 import signal
 import sys
@@ -47,6 +48,25 @@ class Stopped(BaseException):
     def __init__(self, signum):
         super().__init__(signum)
         self.signum = signum
+
+
+@contextlib.contextmanager
+def reading_data():
+    """Makes a plain `ValueError` raised while a recipe reads its data a `DataError`.
+
+    A recipe passes its config's values (`encoding`, `text_column`, ...)
+    straight to the `toolkit.data` readers, whose argument checks raise
+    `ValueError`s naming the argument: in a recipe those are the user's
+    settings, not a bug.
+    """
+    try:
+        yield
+    except DataError:
+        raise
+    except ValueError as error:
+        if isinstance(error, UsageError):
+            raise
+        raise DataError(str(error)) from error
 
 
 def expected_error_message(error):

@@ -26,6 +26,7 @@ import keras
 import numpy as np
 
 from recipes.runner.errors import UsageError
+from toolkit.data.text import data_error
 
 STRATEGIES = ("default", "mirrored", "multiworker")
 LR_SCHEDULES = ("constant", "cosine", "stable-decay")
@@ -642,11 +643,26 @@ def restore_best(model, callbacks, history=None):
 
 
 def check_evaluation_splits(splits, config, source):
-    """Dev picks the best epoch and test is scored: both must hold examples."""
+    """Dev picks the best epoch and test is scored: both must hold examples.
+
+    Raises a `DataError` naming `source` (the data) otherwise.
+    """
     for name in ("dev", "test"):
         if not len(splits[name]):
-            raise ValueError(
-                f"The {name} split of {source} is empty; the recipe selects the best epoch on "
-                f"dev and reports on test. Received: {name}_fraction="
-                f"{getattr(config, name + '_fraction')!r}"
+            raise data_error(
+                source,
+                None,
+                f"the {name} split is empty; the recipe selects the best epoch on dev and "
+                f"reports on test. Received: {name}_fraction="
+                f"{getattr(config, name + '_fraction')!r}",
             )
+
+
+def check_training_labels(labels, source):
+    """A classifier or tagger needs two labels in its training split; a `DataError` if not."""
+    if len(labels) < 2:
+        raise data_error(
+            source,
+            None,
+            f"expected at least two labels in the training split. Received: {list(labels)}",
+        )

@@ -16,6 +16,7 @@ from recipes.runner import run_as_chief_or_worker
 from recipes.runner import set_precision
 from recipes.runner import staged_output
 from recipes.runner import strategy_scope
+from recipes.runner.errors import reading_data
 from recipes.runner.exporting import export_in_tensorflow_process
 from recipes.runner.exporting import saved_model_not_written
 from recipes.runner.reports import Phases
@@ -25,6 +26,7 @@ from recipes.runner.reports import plot_training_curves
 from recipes.runner.reports import print_data_notes
 from recipes.runner.reports import write_json
 from recipes.runner.training import check_evaluation_splits
+from recipes.runner.training import check_training_labels
 from recipes.speech_tagging.baseline import mlp_baseline
 from recipes.speech_tagging.export import SIGNATURE
 from recipes.speech_tagging.export import export_saved_model
@@ -98,14 +100,11 @@ def _run(config, out_dir, strategy):
     policy = set_precision(config.mixed_precision)
     phases = Phases(config.verbose)
     with phases("reading data", str(config.data_path)):
-        splits, data_record = load_splits(config)
+        with reading_data():
+            splits, data_record = load_splits(config)
     print_data_notes(data_record, config.verbose)
     labels = label_inventory(splits["train"])
-    if len(labels) < 2:
-        raise ValueError(
-            f"Data {config.data_path} expected at least two labels in the training split. "
-            f"Received: {labels}"
-        )
+    check_training_labels(labels, config.data_path)
     with phases("frame labels", f"{sum(map(len, splits.values()))} utterances"):
         examples = {name: encode_corpus(splits[name], labels, config, name) for name in splits}
     waveform = examples["train"][0].signal.ndim == 1

@@ -16,6 +16,7 @@ from recipes.runner import run_as_chief_or_worker
 from recipes.runner import set_precision
 from recipes.runner import staged_output
 from recipes.runner import strategy_scope
+from recipes.runner.errors import reading_data
 from recipes.runner.exporting import saved_model_not_written
 from recipes.runner.reports import Phases
 from recipes.runner.reports import classification_metrics
@@ -25,6 +26,7 @@ from recipes.runner.reports import plot_training_curves
 from recipes.runner.reports import print_data_notes
 from recipes.runner.reports import write_json
 from recipes.runner.training import check_evaluation_splits
+from recipes.runner.training import check_training_labels
 from recipes.text_classification.baseline import tfidf_logistic_regression
 from recipes.text_classification.export import SIGNATURE
 from recipes.text_classification.export import export_saved_model
@@ -56,11 +58,7 @@ def load_splits(config):
     )
     check_evaluation_splits(splits, config, config.data_path)
     class_names = sorted(splits["train"].label_counts())
-    if len(class_names) < 2:
-        raise ValueError(
-            f"Data {config.data_path} expected at least two labels in the training split. "
-            f"Received: {class_names}"
-        )
+    check_training_labels(class_names, config.data_path)
     return splits, class_names, record
 
 
@@ -81,7 +79,8 @@ def _run(config, out_dir, strategy):
     policy = set_precision(config.mixed_precision)
     phases = Phases(config.verbose)
     with phases("reading data", str(config.data_path)):
-        splits, class_names, data_record = load_splits(config)
+        with reading_data():
+            splits, class_names, data_record = load_splits(config)
     print_data_notes(data_record, config.verbose)
     with phases("vocabulary", f"learnt from {len(splits['train'])} training texts"):
         vectorizer = build_vectorizer(config, splits["train"].texts)

@@ -16,6 +16,7 @@ from recipes.runner import run_as_chief_or_worker
 from recipes.runner import set_precision
 from recipes.runner import staged_output
 from recipes.runner import strategy_scope
+from recipes.runner.errors import reading_data
 from recipes.runner.exporting import export_in_tensorflow_process
 from recipes.runner.exporting import saved_model_not_written
 from recipes.runner.reports import Phases
@@ -79,7 +80,8 @@ def _run(config, out_dir, strategy):
     policy = set_precision(config.mixed_precision)
     phases = Phases(config.verbose)
     with phases("reading data", str(config.data or DEFAULT_DATA)):
-        splits, data_record = load_splits(config)
+        with reading_data():
+            splits, data_record = load_splits(config)
     print_data_notes(data_record, config.verbose)
     # Placeholder protection: training and dev pairs are masked before the
     # tokenizers learn their pieces; test sources are masked when translated.

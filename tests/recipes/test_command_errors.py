@@ -297,3 +297,23 @@ def test_folders_without_an_owner_record_or_of_another_host_are_left_alone(tmp_p
         (tmp_path / name / OUTPUT_MARKER).write_text(text)
     assert remove_stale_staging(tmp_path / "run") == []
     assert sorted(path.name for path in tmp_path.iterdir()) == [".run-legacy", ".run-remote"]
+
+
+def test_data_with_one_class_is_one_line_naming_the_file(tmp_path, capsys):
+    rows = "".join(f"sentence number {i},only\n" for i in range(40))
+    (tmp_path / "one.csv").write_text("text,label\n" + rows)
+    argv = ["--data", str(tmp_path / "one.csv"), "--out", str(tmp_path / "o")]
+    status, _, err = run("text_classification", argv, capsys)
+    assert status == 2
+    assert_one_error_line(err, "one.csv", "at least two labels in the training split", "'only'")
+
+
+@pytest.mark.parametrize(
+    "setting, fragment",
+    [("encoding=nope", "Argument `encoding`"), ("text_column=label", "two different columns")],
+)
+def test_config_values_the_reader_refuses_are_one_line(setting, fragment, tmp_path, capsys):
+    """`--set encoding=nope` reached the reader's argument check: a bare `ValueError`."""
+    status, _, err = run("text_classification", ["--set", setting, "--out", str(tmp_path)], capsys)
+    assert status == 2
+    assert_one_error_line(err, fragment)
