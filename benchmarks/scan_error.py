@@ -106,4 +106,6 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    from recipes.runner.errors import run_command
+
+    sys.exit(run_command(main, prog="python -m benchmarks.scan_error"))

@@ -17,6 +17,7 @@ Not part of the test suite: it trains two models for `--minutes` each.
 import argparse
 import json
 import pathlib
+import sys
 import time
 
 import keras
@@ -170,4 +171,6 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    from recipes.runner.errors import run_command
+
+    sys.exit(run_command(main, prog="python -m benchmarks.translation_peer"))
