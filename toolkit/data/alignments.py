@@ -25,6 +25,7 @@ gap-filled, folded segments of an utterance (see `read_speech_corpus`).
 """
 
 import bisect
+import codecs
 import collections
 import math
 import numbers
@@ -32,6 +33,8 @@ import re
 
 import numpy as np
 
+from toolkit.data.text import _LINE_BREAK
+from toolkit.data.text import _snippet
 from toolkit.data.text import check_path
 from toolkit.data.text import data_error
 
@@ -179,9 +182,10 @@ def read_label_map(path, encoding="utf-8"):
         label, in file order.
 
     Raises:
-        ValueError: a line with more than two fields, a label mapped twice
+        DataError: a line with more than two fields, a label mapped twice
             (naming both lines), an undecodable file or a map without any
             entry; the message names the file and the line.
+        ValueError: a path that does not exist, an unknown `encoding`.
 
     Example:
 
@@ -195,6 +199,12 @@ def read_label_map(path, encoding="utf-8"):
     >>> shutil.rmtree(folder)
     """
     path = check_path(path)
+    try:
+        codecs.lookup(encoding)
+    except (LookupError, TypeError):
+        raise ValueError(
+            f"Argument `encoding` expected a known text encoding. Received: encoding={encoding!r}"
+        ) from None
     mapping, lines = {}, {}
     for number, line in enumerate(_read_lines(path, encoding), start=1):
         fields = line.split()
@@ -247,13 +257,21 @@ def check_label_map(label_map):
         raise
 
 
-def _read_lines(path, encoding):
+def _read_bytes(path):
     try:
         with open(path, "rb") as file:
-            data = file.read()
+            return file.read()
     except OSError as error:
         raise data_error(path, None, f"cannot be read ({error.strerror or error})") from None
-    return _decode(path, data, encoding).splitlines()
+
+
+def _read_lines(path, encoding):
+    """The lines of a text file, split at `\\n`, `\\r\\n` and `\\r` only (the line
+    numbers of the decoding errors and of a text editor)."""
+    lines = _LINE_BREAK.split(_decode(path, _read_bytes(path), encoding))
+    if lines and lines[-1] == "":
+        lines.pop()
+    return lines
 
 
 def _decode(path, data, encoding):
@@ -262,7 +280,8 @@ def _decode(path, data, encoding):
     try:
         text = data.decode(encoding)
     except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
+        prefix = data[: error.start].decode(encoding, errors="replace")
+        line = len(_LINE_BREAK.findall(prefix)) + 1
         raise data_error(
             path,
             line,
@@ -306,8 +325,7 @@ def read_phn(path):
 
 def read_textgrid_tier(path, tier="phones"):
     """Intervals `[(start_s, end_s, text, line)]` of the interval tier `tier` of a TextGrid."""
-    with open(path, "rb") as file:
-        data = file.read()
+    data = _read_bytes(path)
     if data.startswith(b"ooBinaryFile"):
         raise data_error(path, None, "is a binary Praat file: save the TextGrid as a text file")
     tokens = _Tokens(path, _decode(path, data, "utf-8"))
@@ -408,14 +426,21 @@ class _Tokens:
         found, value, line = self.items[self.position]
         if found != kind:
             shown = (
-                f'"{value}"' if found == "string" else (f"<{value}>" if found == "flag" else value)
+                _snippet(value)
+                if found == "string"
+                else (f"<{value}>" if found == "flag" else value)
             )
             raise data_error(
                 self.path, line, f"expected {what} (a {kind}). Received: the {found} {shown}"
             )
         self.position += 1
         if kind == "number":
-            return float(value)
+            number = float(value)
+            if not math.isfinite(number):
+                raise data_error(
+                    self.path, line, f"expected {what} (a finite number). Received: {value}"
+                )
+            return number
         return value
 
     def take_count(self, what):
@@ -433,29 +458,33 @@ class _Tokens:
             raise data_error(
                 self.path,
                 line,
-                f"holds more than its tiers announce. Received: the {kind} {value!r} after "
-                "the last tier",
+                f"holds more than its tiers announce. Received: the {kind} {_snippet(value)} "
+                "after the last tier",
             )
 
 
-def textgrid_segments(entries, sample_rate):
-    """TextGrid intervals in seconds as raw segments in samples; empty texts become `None`."""
+def textgrid_segments(entries, sample_rate, path=None):
+    """TextGrid intervals in seconds as raw segments in samples; empty texts become `None`.
+
+    A time too large to be a sample position (beyond the float range once
+    multiplied by `sample_rate`) is a `DataError` naming `path` and the line.
+    """
     segments = []
     for start, end, text, line in entries:
         label = text.strip() or None
-        segments.append(
-            (
-                _seconds_to_sample(start, sample_rate),
-                _seconds_to_sample(end, sample_rate),
-                label,
-                line,
-            )
-        )
+        samples = []
+        for seconds in (start, end):
+            position = seconds * sample_rate + 0.5
+            if not math.isfinite(position):
+                raise data_error(
+                    path,
+                    line,
+                    f"the interval time {seconds!r} s is too large to be a sample position at "
+                    f"{sample_rate} Hz. Received: xmin={start!r}, xmax={end!r}",
+                )
+            samples.append(int(math.floor(position)))
+        segments.append((samples[0], samples[1], label, line))
     return segments
-
-
-def _seconds_to_sample(seconds, sample_rate):
-    return int(math.floor(seconds * sample_rate + 0.5))
 
 
 # === Raw segments to utterance segments ===

@@ -139,7 +139,7 @@ def carve(
         A `Carving`.
 
     Raises:
-        ValueError: when the fractions leave train no item (naming `source`,
+        DataError: when the fractions leave train no item (naming `source`,
             the number of items, and of groups if any).
 
     Example:

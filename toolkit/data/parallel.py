@@ -15,8 +15,9 @@ folder with `train` / `dev` / `test` entries (carving a missing dev or test
 out of train) or one source carved into three, seeded, pair by pair. A pair
 with an empty side, or longer than `max_words` words on a side, is skipped
 and counted, with its file and line (a source whose pairs were all skipped
-is an error saying why); anything else wrong is a `ValueError` naming the
-file and line.
+is an error saying why); anything else wrong in the data is a `DataError`
+(a `ValueError`) naming the file and line, and a bad argument a plain
+`ValueError`.
 """
 
 import collections
@@ -114,9 +115,12 @@ def read_parallel_texts(
         A `ParallelTexts`; sentences have surrounding whitespace stripped.
 
     Raises:
-        ValueError: a missing file, a TSV line with too few columns, aligned
-            files with different line counts (both named, with counts), an
-            empty file, undecodable bytes (file and line), bad arguments.
+        DataError: a TSV line with too few columns, one of two aligned files
+            missing (naming it), aligned files with different line counts
+            (both named, with counts), an empty file, undecodable bytes (file
+            and line).
+        ValueError: bad arguments, a path that does not exist (or neither
+            aligned file).
 
     Example:
 
@@ -205,11 +209,13 @@ def load_parallel_splits(
         file and the first entries, and `notes`).
 
     Raises:
-        ValueError: bad arguments (naming them); a folder with split entries
-            but no train, or two entries for one split; a source whose pairs
-            were all skipped (with the count of each reason, e.g. every pair
-            longer than `max_words`); too few pairs to carve the fractions
-            and keep some for train; and every error of `read_parallel_texts`.
+        DataError: a folder without split entries (listing what it holds),
+            with split entries but no train, or with two entries for one
+            split; a source whose pairs were all skipped (with the count of
+            each reason, e.g. every pair longer than `max_words`); too few
+            pairs to carve the fractions and keep some for train; and every
+            data error of `read_parallel_texts`.
+        ValueError: bad arguments (naming them).
 
     Example:
 
@@ -241,7 +247,26 @@ def load_parallel_splits(
 
     entries = None
     if isinstance(path, (str, os.PathLike)) and os.path.isdir(path):
+        _check_arguments(format, source_column, target_column, max_words)
+        if format == "aligned":
+            _check_languages(source_language, target_language)
         entries = _split_entries(os.fspath(path), format, source_language, target_language)
+        aligned = isinstance(source_language, str) and os.path.isfile(f"{path}.{source_language}")
+        if entries is None and not (aligned and format != "tsv"):  # not a prefix either
+            root = os.fspath(path)
+            names = sorted(name for name in os.listdir(root) if not name.startswith("."))
+            wanted = "train.tsv (or .tab / .txt)"
+            if isinstance(source_language, str) and format != "tsv":
+                wanted += f", or train.{source_language} + train.{target_language}"
+            elif format != "tsv":
+                wanted += " (aligned files train.<xx> need `source_language` and `target_language`)"
+            raise data_error(
+                root,
+                None,
+                f"holds no split entries: expected {wanted}, with dev and test optional. "
+                f"Received: {names[:20]}"
+                + (f" and {len(names) - 20} more" if len(names) > 20 else ""),
+            )
     given = {}
     if entries:
         given = {name: read(entry, entry_format) for name, (entry, entry_format) in entries.items()}
@@ -307,7 +332,7 @@ def _check_arguments(format, source_column, target_column, max_words):
 
 
 def _check_kept_pairs(pairs):
-    """Raises a `ValueError` when every pair of `pairs` was skipped, saying why (a
+    """Raises a `DataError` when every pair of `pairs` was skipped, saying why (a
     `max_words` below every pair's length read as "too few pairs to carve")."""
     if pairs.sources or not pairs.skipped:
         return
@@ -424,12 +449,19 @@ def _tsv_records(path, source_column, target_column, encoding):
 
 def _aligned_records(prefix, source_language, target_language, encoding):
     paths = [f"{prefix}.{source_language}", f"{prefix}.{target_language}"]
-    for path in paths:
-        if not os.path.isfile(path):
-            raise ValueError(
-                f"Aligned files expected {paths[0]} and {paths[1]}. Received: path={prefix!r} "
-                f"(no file {path})"
-            )
+    missing = [path for path in paths if not os.path.isfile(path)]
+    if len(missing) == 2:
+        raise ValueError(
+            f"Argument `path` expected the prefix of aligned files {paths[0]} and {paths[1]}. "
+            f"Received: path={prefix!r} (neither file exists)"
+        )
+    if missing:
+        raise data_error(
+            missing[0],
+            None,
+            f"does not exist: aligned files expected {paths[0]} and {paths[1]}, one line per "
+            f"sentence in each. Received: path={prefix!r}",
+        )
     source_lines, target_lines = (_lines(path, encoding) for path in paths)
     if len(source_lines) != len(target_lines):
         raise data_error(

@@ -26,6 +26,7 @@ import math
 import os
 import pathlib
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -48,6 +49,7 @@ from toolkit.data.splits import _skipped_record
 from toolkit.data.splits import _split_entries
 from toolkit.data.splits import _to_carve
 from toolkit.data.splits import check_split_arguments
+from toolkit.data.text import DataError
 from toolkit.data.text import check_path
 from toolkit.data.text import data_error
 
@@ -252,15 +254,18 @@ def read_speech_corpus(
         A `SpeechCorpus` with `source` set to `path`.
 
     Raises:
-        ValueError: bad arguments; a folder without recognized files; an audio
-            file without its label file (or a label file without audio);
-            several formats in one corpus (or for one stem, without
-            `format`); a label file that does not parse (naming the line); a
-            negative, reversed, overlapping or too-long segment (naming the
-            line); empty, multi-channel, unreadable or (with `resample=False`)
-            wrongly sampled audio; a TextGrid without the tier (listing its
-            tiers); an `.npz` without `features` / `labels` or with
-            inconsistent shapes. Each message names the file.
+        DataError: a folder without recognized files; an audio file without
+            its label file (or a label file without audio); several formats
+            in one corpus (or for one stem, without `format`); a label file
+            that does not decode or parse (naming the line); a negative,
+            reversed, overlapping or too-long segment (naming the line);
+            empty, cut, multi-channel, unreadable or (with `resample=False`)
+            wrongly sampled audio (see `read_waveform`); a TextGrid without
+            the tier (listing its tiers); an `.npz` that is no readable
+            archive of arrays, without `features` / `labels`, with
+            inconsistent shapes or labels that are not UTF-8 text. Each
+            message names the file.
+        ValueError: bad arguments (naming them).
 
     Example:
 
@@ -381,10 +386,11 @@ def load_speech_splits(
         `by_reason`, the `first` 20 entries) and `notes`.
 
     Raises:
-        ValueError: bad arguments; dev / test folders without a train folder,
-            or two folders for one split; splits in different formats; too
-            few utterances or speakers to carve a split; an empty split; and
-            every error of `read_speech_corpus`.
+        DataError: dev / test folders without a train folder, or two folders
+            for one split; splits in different formats; too few utterances
+            or speakers to carve a split; an empty split; and every data
+            error of `read_speech_corpus`.
+        ValueError: bad arguments (naming them).
 
     Example:
 
@@ -778,7 +784,7 @@ def _read_corpus(root, id_root, options):
 
 
 def _check_channels(utterances):
-    """Raises a `ValueError` naming the first `.npz` file whose feature channels differ
+    """Raises a `DataError` naming the first `.npz` file whose feature channels differ
     from the first file's (a model takes one feature width)."""
     first = None
     for utterance in utterances:
@@ -824,7 +830,8 @@ def _read_audio_utterance(
                 for s, e, label, line in raw
             ]
     else:
-        raw = textgrid_segments(read_textgrid_tier(label_path, options["tier"]), sample_rate)
+        entries = read_textgrid_tier(label_path, options["tier"])
+        raw = textgrid_segments(entries, sample_rate, label_path)
     mapping, _ = options["label_map"]
     segments = prepare_segments(
         label_path,
@@ -861,23 +868,46 @@ def _read_npz(path, identifier, speaker, options, stats):
                     f"'labels' (frames,). Arrays found: {keys}",
                 )
             features, labels = data["features"], data["labels"]
-    except (OSError, zipfile.BadZipFile, EOFError) as error:
+    except DataError:
+        raise
+    except (
+        OSError,
+        EOFError,
+        zipfile.BadZipFile,
+        zlib.error,
+        NotImplementedError,  # a compression method zipfile does not know
+        RuntimeError,  # an encrypted member
+        MemoryError,  # an array header giving a shape too large to allocate
+    ) as error:
         raise data_error(path, None, f"is not a readable .npz file ({error})") from None
     except ValueError as error:
-        if str(error).startswith(path):
-            raise
+        if "pickle" not in str(error):
+            raise data_error(path, None, f"holds an array NumPy cannot read ({error})") from None
         raise data_error(
             path,
             None,
             f"cannot be read without pickle ({error}): save 'features' as a float array and "
             "'labels' as a string or integer array",
         ) from None
-    if features.ndim != 2 or features.dtype.kind not in "fiu" or features.shape[0] == 0:
+    for key, value in (("features", features), ("labels", labels)):
+        if not isinstance(value, np.ndarray):  # a member without the .npy header
+            raise data_error(
+                path,
+                None,
+                f"holds {key!r} as raw bytes, not as a NumPy array (.npy): save it with "
+                "numpy.savez",
+            )
+    if (
+        features.ndim != 2
+        or features.dtype.kind not in "fiu"
+        or features.shape[0] == 0
+        or features.shape[1] == 0
+    ):
         raise data_error(
             path,
             None,
-            "expected 'features' to be a non-empty numeric array (frames, channels). "
-            f"Received: shape {features.shape}, dtype {features.dtype}",
+            "expected 'features' to be a non-empty numeric array (frames, channels), with at "
+            f"least one channel. Received: shape {features.shape}, dtype {features.dtype}",
         )
     if labels.ndim != 1 or labels.dtype.kind not in "USiu":
         raise data_error(
@@ -897,9 +927,8 @@ def _read_npz(path, identifier, speaker, options, stats):
     if not np.all(np.isfinite(features)):
         bad = int(np.sum(~np.isfinite(features)))
         raise data_error(path, None, f"holds {bad} non-finite feature values (NaN or inf)")
-    if labels.dtype.kind == "S":
-        labels = np.char.decode(labels, "utf-8")
-    labels = [str(label).strip() or options["silence_label"] for label in labels.tolist()]
+    labels = [_npz_label(path, frame, label) for frame, label in enumerate(labels.tolist())]
+    labels = [label.strip() or options["silence_label"] for label in labels]
     mapping, _ = options["label_map"]
     labels = fold_frame_labels(path, labels, mapping, stats)
     return Utterance(
@@ -912,6 +941,23 @@ def _read_npz(path, identifier, speaker, options, stats):
         label_path=path,
         speaker=speaker,
     )
+
+
+def _npz_label(path, frame, label):
+    """One frame label of an `.npz` file as text: bytes must be UTF-8, text no lone
+    surrogate (TensorFlow refuses both, far from the file)."""
+    try:
+        if isinstance(label, bytes):
+            return label.decode("utf-8")
+        label = str(label)
+        label.encode("utf-8")
+        return label
+    except UnicodeError as error:
+        raise data_error(
+            path,
+            None,
+            f"holds 'labels' that are not UTF-8 text: frame {frame} is {label!r} ({error.reason})",
+        ) from None
 
 
 def _notes(stats, rates, options):

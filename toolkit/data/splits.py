@@ -89,11 +89,12 @@ def load_text_splits(
         `by_reason`, `by_file`, the `first` 20 entries) and `notes`.
 
     Raises:
-        ValueError: bad fractions or seed (naming the argument), a directory
-            with `dev` / `test` but no `train` or with two entries for one
-            split, a label in a given dev or test split that train never has
-            (naming the file, line and label), too few examples to carve, and
-            every error of `read_labelled_texts`.
+        DataError: a directory with `dev` / `test` but no `train` or with two
+            entries for one split, a label in a given dev or test split that
+            train never has (naming the file, line and label), too few
+            examples to carve, and every data error of `read_labelled_texts`.
+        ValueError: bad fractions or seed (naming the argument), and the
+            argument errors of `read_labelled_texts`.
 
     Example:
 

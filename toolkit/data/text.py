@@ -24,8 +24,9 @@ texts, their labels, and the rows it skipped (with file, line and reason).
 Labels have surrounding whitespace stripped; texts are kept verbatim. A row
 whose text is empty or whitespace only, or whose label is empty, is skipped
 and recorded in `skipped` - never dropped silently. A leading byte-order mark
-is removed. Everything else that is wrong is a `ValueError` naming the file,
-the line where it applies, and what was found there.
+is removed. Everything else that is wrong in a file is a `DataError` (a
+`ValueError`) naming the file, the line where it applies, and what was found
+there; a bad argument is a plain `ValueError` naming the argument.
 """
 
 import codecs
@@ -138,12 +139,16 @@ def read_labelled_texts(
         A `LabelledTexts` with `source` set to `path`.
 
     Raises:
-        ValueError: the path does not exist, the format is unknown, the file
-            is empty or holds a header but no rows, a column is missing (the
+        DataError: the format cannot be told from the suffix, the file is
+            empty or holds a header but no rows, a column is missing (the
             message lists the columns found), a record is malformed (CSV
-            quoting, field count, invalid JSON, a JSON value that is not an
-            object, a text that is not a string), bytes do not decode, or no
-            row is usable. The message names the file and the line.
+            quoting, field count, invalid JSON or JSON Python cannot hold, a
+            JSON value that is not an object, a text that is not a string, a
+            lone surrogate `\\ud800` in a text or label), bytes do not
+            decode, a folder holds no class folders, or no row is usable. The
+            message names the file and the line.
+        ValueError: bad arguments (naming them), e.g. a path that does not
+            exist or an unknown `encoding`.
 
     Example:
 
@@ -388,6 +393,15 @@ def _jsonl_records(path, content, text_column, label_column):
                 f"invalid JSON ({error.msg} at column {error.colno}){hint}. "
                 f"Received: {_snippet(line.rstrip())}",
             ) from None
+        except (ValueError, RecursionError) as error:
+            # Valid JSON that Python will not hold: an integer of more than 4300 digits
+            # (ValueError), arrays or objects nested deeper than the recursion limit.
+            reason = "nested too deeply" if isinstance(error, RecursionError) else str(error)
+            raise data_error(
+                path,
+                number,
+                f"JSON that cannot be read ({reason}). Received: {_snippet(line.rstrip())}",
+            ) from None
         objects += 1
         if not isinstance(value, dict):
             raise data_error(
@@ -418,10 +432,28 @@ def _jsonl_records(path, content, text_column, label_column):
                 f"expected the label {label_column!r} to be a JSON string or integer. "
                 f"Received: {label!r}",
             )
+        for what, value in (("text", text), ("label", label)):
+            _check_unicode(path, number, what, value)
         records.append((path, number, text, str(label)))
     if not objects:
         raise data_error(path, None, "is empty: expected one JSON object per line")
     return records
+
+
+def _check_unicode(path, line, what, value):
+    """A `DataError` when the string `value` holds a lone surrogate (`"\\ud800"` in JSON):
+    valid JSON, but no Unicode text - TensorFlow refuses it far from the file."""
+    if not isinstance(value, str):
+        return
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise data_error(
+            path,
+            line,
+            f"the {what} holds the lone surrogate {value[error.start]!r} (a \\u escape of half "
+            f"a UTF-16 pair), which is no Unicode text. Received: {_snippet(value)}",
+        ) from None
 
 
 def _directory_records(root, encoding):
