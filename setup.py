@@ -45,7 +45,15 @@ setup(
         "tensorboard",
     ],
     extras_require={
-        "test": ["pytest>=8", "pytest-xdist", "ruff", "nbformat", "nbclient", "ipykernel"],
+        "test": [
+            "pytest>=8",
+            "pytest-xdist",
+            "hypothesis",
+            "ruff",
+            "nbformat",
+            "nbclient",
+            "ipykernel",
+        ],
         "notebooks": ["jupyter", "nbformat", "nbclient", "ipykernel"],
         "jax": ["jax[cpu]"],
         "gpu": ["tensorflow[and-cuda]==2.21.*"],
