@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 
+from toolkit.data import DataError
 from toolkit.data import ParallelTexts
 from toolkit.data import load_parallel_splits
 from toolkit.data import read_parallel_texts
@@ -207,3 +208,16 @@ def test_a_source_whose_pairs_were_all_skipped_says_so(tmp_path):
 def test_parallel_texts_checks_lengths():
     with pytest.raises(ValueError, match=r"Received: 2 sources and 1 targets"):
         ParallelTexts(["a", "b"], ["x"], "here")
+
+
+def test_aligned_files_read_without_languages_say_how_to_read_them(tmp_path):
+    """`--data data/m` (or `data/m.en`) for m.en + m.de named no way to read them."""
+    (tmp_path / "m.en").write_text("hello\nthanks\n")
+    (tmp_path / "m.de").write_text("hallo\ndanke\n")
+    hint = "pass their common prefix"
+    with pytest.raises(DataError, match=f"m: no such file. For aligned files .*{hint}"):
+        read_parallel_texts(tmp_path / "m")
+    with pytest.raises(DataError, match=f"1 tab-separated column.*{hint}.*source_language='en'"):
+        read_parallel_texts(tmp_path / "m.en")
+    pairs = read_parallel_texts(tmp_path / "m", source_language="en", target_language="de")
+    assert pairs.sources == ["hello", "thanks"]

@@ -141,6 +141,8 @@ def read_parallel_texts(
     if format == "aligned":
         records, name = _aligned_records(path, source_language, target_language, encoding)
     else:
+        if not os.path.exists(path) and _aligned_files_beside(path, path):
+            raise data_error(path, None, "no such file. " + _aligned_hint(path, path))
         records, name = _tsv_records(check_path(path), source_column, target_column, encoding)
     sources, targets, skipped = [], [], []
     for file, line, source, target in records:
@@ -428,6 +430,33 @@ def _lines(path, encoding):
     return lines
 
 
+def _aligned_files_beside(path, prefix):
+    """The files `<prefix>.<suffix>` other than `path` (aligned files, perhaps)."""
+    folder, stem = os.path.split(prefix)
+    try:
+        names = os.listdir(folder or ".")
+    except OSError:
+        return []
+    found = [os.path.join(folder, name) for name in sorted(names) if name.startswith(stem + ".")]
+    return [name for name in found if os.path.isfile(name) and name != os.fspath(path)]
+
+
+def _aligned_hint(path, prefix, lead=""):
+    """Says how to read `<prefix>.<lang>` files as aligned files, when there are some."""
+    beside = _aligned_files_beside(path, prefix)
+    if not beside or (os.path.exists(path) and not os.path.splitext(path)[1]):
+        return ""
+    found = [os.path.basename(name) for name in beside[:4]]
+    if os.path.exists(path):
+        found.insert(0, os.path.basename(path))
+    languages = [os.path.splitext(name)[1].lstrip(".") for name in found[:2]]
+    return (
+        f"{lead}For aligned files ({', '.join(found)}), pass their common prefix {prefix!r} "
+        f"with source_language={languages[0]!r} and target_language={languages[-1]!r} "
+        f"(a recipe: --set source_language={languages[0]} --set target_language={languages[-1]})"
+    )
+
+
 def _tsv_records(path, source_column, target_column, encoding):
     needed = max(source_column, target_column) + 1
     records = []
@@ -441,7 +470,7 @@ def _tsv_records(path, source_column, target_column, encoding):
                 number,
                 f"has {len(fields)} tab-separated column(s), expected at least {needed} "
                 f"(source_column={source_column}, target_column={target_column}). "
-                f"Received: {line[:80]!r}",
+                f"Received: {line[:80]!r}" + _aligned_hint(path, os.path.splitext(path)[0], ". "),
             )
         records.append((path, number, fields[source_column], fields[target_column]))
     return records, path
