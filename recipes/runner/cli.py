@@ -9,6 +9,7 @@ from recipes.runner.config import ConfigError
 from recipes.runner.config import load_config
 from recipes.runner.errors import DEBUG_HELP
 from recipes.runner.exporting import record_later_export
+from recipes.runner.outputs import check_run_folder
 from recipes.runner.training import STRATEGIES
 from toolkit.data.text import data_error
 from toolkit.runtime import reuse_freed_memory
@@ -142,6 +143,7 @@ def export_command(recipe):
         parser.add_argument("run_dir", help="a finished run folder (holds model.keras)")
         add_debug_argument(parser)
         args = parser.parse_args(argv)
+        check_run_folder(args.run_dir)  # says so on any backend, before asking for TensorFlow
         export_run = importlib.import_module(f"recipes.{recipe}.export").export_run
         print(f"Wrote {export_run(args.run_dir)}")
         record_later_export(args.run_dir)  # metrics.json said "not written"
