@@ -234,3 +234,79 @@ def test_wrong_shaped_mask_raises():
     for shape in [(3, TIME + 1), (4, TIME), (3, TIME, 1), (3,)]:
         with pytest.raises(ValueError, match="mask"):
             layer(x, mask=np.ones(shape, dtype=bool))
+
+
+# === Zero time steps ===
+
+
+def compiled_with_unknown_time(layer, **call_kwargs):
+    """`layer` called inside a compiled function whose time axis is unknown until
+    run time, as in a SavedModel signature (TensorFlow); on JAX, `jax.jit`."""
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        spec = [
+            tf.TensorSpec([None, None, FEATURES], tf.float32),
+            tf.TensorSpec([None, None], tf.bool),
+        ]
+        return tf.function(lambda x, mask: layer(x, mask=mask, **call_kwargs), input_signature=spec)
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return jax.jit(lambda x, mask: layer(x, mask=mask, **call_kwargs))
+    return lambda x, mask: layer(x, mask=mask, **call_kwargs)
+
+
+@pytest.mark.parametrize("name", toolkit.layers.available())
+def test_zero_time_steps_answer_as_fully_masked_steps(name):
+    """A batch of no time steps (e.g. texts of no tokens) gets what a fully masked
+    batch gets: no outputs, a zero last output and the initial states, on every
+    path (fast or step loop, eagerly and with the time axis unknown when traced).
+    TensorFlow's loops read step 0 or stacked empty `TensorArray`s, and the parallel
+    scan indexed step 0 (on JAX too)."""
+    layer_class = toolkit.layers.get(name)
+    rng = np.random.default_rng(11)
+    for fused in ("auto", False):
+        layer = layer_class(UNITS, return_sequences=True, return_state=True, fused=fused)
+        last = layer_class(UNITS, fused=fused)
+        for each in (layer, last):
+            each.build((None, None, FEATURES))
+            references.perturb_weights(each, seed=12)
+        batch = 2
+        initial = [rng.normal(size=(batch, size)).astype("float32") for size in layer.state_size]
+        empty = np.zeros((batch, 0, FEATURES), "float32")
+        masked = inputs(batch, seed=13, time=3)  # the same rows, every step masked
+        for mask in (None, np.zeros((batch, 0), bool)):
+            for initial_state in (None, initial):
+                outputs, *states = layer(empty, mask=mask, initial_state=initial_state)
+                _, *masked_states = layer(
+                    masked, mask=np.zeros((batch, 3), bool), initial_state=initial_state
+                )
+                assert tuple(outputs.shape) == (batch, 0, UNITS), layer.execution_path
+                expected = initial if initial_state is not None else masked_states
+                for state, want in zip(states, expected):
+                    np.testing.assert_array_equal(to_numpy(state), to_numpy(want))
+            np.testing.assert_array_equal(to_numpy(last(empty, mask=mask)), 0.0)
+        zero_mask = np.zeros((batch, 0), bool)
+        outputs, *states = compiled_with_unknown_time(layer)(empty, zero_mask)
+        assert tuple(outputs.shape) == (batch, 0, UNITS), layer.execution_path
+        for state in states:
+            np.testing.assert_array_equal(to_numpy(state), 0.0)
+        compiled_last = compiled_with_unknown_time(last)
+        np.testing.assert_array_equal(to_numpy(compiled_last(empty, zero_mask)), 0.0)
+        # Longer batches through the same compiled function are unchanged.
+        x, mask = inputs(len(mask_of("mixed")), seed=14), mask_of("mixed")
+        assert_close(compiled_last(x, mask), last(x, mask=mask))
+
+
+def test_zero_time_steps_in_training_with_dropout_and_backwards():
+    """Training mode draws the dropout masks from the first step, which a batch of
+    no steps lacks; `go_backwards` and `Bidirectional` flip an empty time axis."""
+    layer = keras.layers.Bidirectional(
+        toolkit.layers.LSTM(UNITS, return_sequences=True, dropout=0.5, recurrent_dropout=0.5)
+    )
+    outputs = layer(np.zeros((3, 0, FEATURES), "float32"), training=True)
+    assert tuple(outputs.shape) == (3, 0, 2 * UNITS)
+    backwards = toolkit.layers.GRU(UNITS, go_backwards=True, dropout=0.5)
+    last = backwards(np.zeros((3, 0, FEATURES), "float32"), training=True)
+    np.testing.assert_array_equal(to_numpy(last), 0.0)

@@ -254,13 +254,63 @@ class Recurrent(keras.layers.Layer):
         return gates
 
     def _run(self, sequences, initial_state, mask, training, return_gates):
-        cell = self.cell
         sequences = ops.convert_to_tensor(sequences)
         check_rank("sequences", sequences.shape)
         states = self._initial_states(sequences, initial_state)
         if mask is not None:
             mask = check_mask(mask, sequences)
+        steps = sequences.shape[1]
+        if steps is not None and steps > 0:
+            return self._run_steps(sequences, states, mask, training, return_gates)
+        return self._run_maybe_empty(sequences, states, mask, training, return_gates)
 
+    def _run_maybe_empty(self, sequences, states, mask, training, return_gates):
+        """`_run_steps` for a batch that may have zero time steps.
+
+        Zero steps is a batch whose every step is masked, shortened to
+        nothing: outputs `(batch, 0, units)`, a zero last output and the
+        initial states, what a fully masked row gives. The loops cannot run
+        zero steps themselves (TensorFlow's read step 0 to fix their output
+        structure and stack `TensorArray`s of a dynamic batch; the parallel
+        scan indexes step 0 on every backend), so the layer answers it here,
+        once for every path: the sequence gets one zero step when it has none
+        (and its mask a masked one), the loop runs, and the results of that
+        step are dropped. With the time axis unknown until run time
+        (`tf.function` with a `None` time dimension, e.g. a SavedModel
+        signature) this is decided in the graph: an empty pad and an
+        identity slice otherwise, which TensorFlow forwards without a copy,
+        so longer sequences run as before.
+        """
+        steps = ops.shape(sequences)[1]
+        if isinstance(steps, int):  # statically zero steps
+            has_steps, extra = False, 1
+        else:
+            has_steps = ops.greater(steps, 0)
+            extra = 1 - ops.minimum(steps, 1)
+        sequences = _pad_time(sequences, extra, 0)
+        if mask is not None:
+            mask = _pad_time(mask, extra, False)
+        last_output, outputs, new_states, gates = self._run_steps(
+            sequences, states, mask, training, return_gates
+        )
+        if has_steps is False:
+            last_output = ops.zeros_like(last_output)
+            new_states = list(states)
+        else:
+            last_output = ops.where(has_steps, last_output, ops.zeros_like(last_output))
+            new_states = [
+                ops.where(has_steps, new, ops.cast(old, new.dtype))
+                for new, old in zip(new_states, states)
+            ]
+        if outputs is not None:
+            outputs = outputs[:, :steps]
+        if gates is not None:
+            gates = {name: value[:, :steps] for name, value in gates.items()}
+        return last_output, outputs, new_states, gates
+
+    def _run_steps(self, sequences, states, mask, training, return_gates):
+        """The layer's run over a batch of at least one time step."""
+        cell = self.cell
         recurrent_mask = None
         if training:
             input_mask = cell.input_dropout_mask(sequences[:, 0, :])
@@ -475,6 +525,19 @@ class Recurrent(keras.layers.Layer):
         config = dict(config)
         config["cell"] = keras.saving.deserialize_keras_object(config["cell"])
         return cls(**config)
+
+
+def _pad_time(values, extra, fill):
+    """`values` `(batch, time, ...)` with `extra` (0 or 1, an int or a scalar tensor)
+    steps of `fill` appended on the time axis."""
+    if isinstance(extra, int):
+        shape = (ops.shape(values)[0], extra) + tuple(ops.shape(values)[2:])
+        padding = ops.full(shape, fill, dtype=values.dtype)
+        return ops.concatenate([values, padding], axis=1)
+    import tensorflow as tf  # a dynamic time axis: TensorFlow graphs only
+
+    paddings = [[0, 0], [0, extra]] + [[0, 0]] * (len(values.shape) - 2)
+    return tf.pad(values, paddings, constant_values=fill)
 
 
 def _repeat_last_valid_output(outputs, mask):
