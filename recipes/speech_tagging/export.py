@@ -9,8 +9,9 @@ A run folder holds `model.keras` (the tagger, front-end included),
   end), `frame_ids` int32 (-1 past the end), `probabilities`
   `(batch, frames, labels)`, `frame_lengths` `(batch,)`, and the segments
   (runs of equal labels) `segment_starts` / `segment_ends` float32 seconds,
-  `segment_labels` strings, all `(batch, segments)` padded (0, 0, `""`), with
-  `segment_counts` `(batch,)`;
+  `segment_labels` strings, all `(batch, segments)`, padded with the time
+  the first frame starts at (`scoring.frame_timing`'s offset) and `""`, with
+  `segment_counts` `(batch,)` (0 for a waveform shorter than one frame);
   CTC mode: `labels` `(batch, length)` strings (`""` padded), `label_ids`
   (-1 padded) and `label_counts`.
   For a corpus of precomputed features the inputs are `features`
@@ -20,7 +21,8 @@ A run folder holds `model.keras` (the tagger, front-end included),
   `recurrent`) and `stream_step(chunk, samples, skip, recurrent)`: a chunk
   float32 `(batch, k * 160)` and the state -> `labels` strings, `label_ids`,
   `probabilities`, `valid` `(batch, k)` and the next state under the same
-  three names (see `streaming.py`).
+  three names (see `streaming.py`); a chunk of no samples (`k = 0`) answers
+  empty outputs and hands the state back unchanged.
 """
 
 import keras
@@ -80,7 +82,13 @@ def _frame_outputs(probabilities, frame_lengths, names, seconds_per_frame, offse
     starts_here = valid & tf.not_equal(ids, previous)
     tiled = tf.broadcast_to(positions, tf.shape(ids))
     starts = tf.ragged.boolean_mask(tiled, starts_here)
-    ends = tf.concat([starts[:, 1:], tf.RaggedTensor.from_tensor(frame_lengths[:, None])], axis=1)
+    # A segment ends where the next starts, the last at the row's end; a row
+    # without frames has no segment, so no end either (`segment_ends` has the
+    # shape of `segment_starts`).
+    last_end = tf.RaggedTensor.from_tensor(
+        frame_lengths[:, None], lengths=tf.minimum(starts.row_lengths(), 1)
+    )
+    ends = tf.concat([starts[:, 1:], last_end], axis=1)
     segment_ids = tf.ragged.boolean_mask(ids, starts_here)
     to_seconds = lambda frame: offset + tf.cast(frame, tf.float32) * seconds_per_frame  # noqa: E731
     return {
@@ -98,6 +106,16 @@ def _frame_outputs(probabilities, frame_lengths, names, seconds_per_frame, offse
 def _ctc_outputs(logits, frame_lengths, names, config):
     import tensorflow as tf
 
+    # TensorFlow's CTC decoders refuse an empty input ("inputs must not be
+    # empty"): a batch of no rows, or of no frames (every waveform shorter
+    # than a frame). They get one frame and one row of length 0, which
+    # decode to nothing, and the extra row is dropped.
+    batch = tf.shape(logits)[0]
+    logits = tf.pad(
+        logits,
+        [[0, tf.maximum(1 - batch, 0)], [0, tf.maximum(1 - tf.shape(logits)[1], 0)], [0, 0]],
+    )
+    frame_lengths = tf.pad(frame_lengths, [[0, tf.maximum(1 - batch, 0)]])
     decoded, _ = keras.ops.ctc_decode(
         logits,
         frame_lengths,
@@ -106,7 +124,7 @@ def _ctc_outputs(logits, frame_lengths, names, config):
         merge_repeated=True,
         mask_index=0,
     )
-    classes = tf.cast(decoded[0], tf.int32)
+    classes = tf.cast(decoded[0], tf.int32)[:batch]
     ids = tf.where(classes > 0, classes - 1, -1)  # class 0 is the blank, -1 the padding
     counts = tf.reduce_sum(tf.cast(ids >= 0, tf.int32), axis=1)
     longest = tf.maximum(tf.reduce_max(counts), 0)
@@ -184,11 +202,10 @@ def load_run(run_dir):
 
 
 def tag_files(run_dir, paths):
-    """Segments `(start, end, label)` (framewise) or labels (CTC) of each wav file."""
-    from recipes.speech_tagging.pipeline import Example
-    from recipes.speech_tagging.pipeline import predict
-    from recipes.speech_tagging.scoring import ctc_decode_outputs
-    from recipes.speech_tagging.scoring import segments
+    """Segments `(start, end, label)` (framewise) or labels (CTC) of each wav file.
+
+    An empty list of paths answers an empty list (`tag_signals`).
+    """
     from toolkit.data import read_waveform
 
     tagger, labels, config = load_run(run_dir)
@@ -197,12 +214,39 @@ def tag_files(run_dir, paths):
             f"Argument `run_dir` holds a tagger of precomputed features ({run_dir}); "
             "`tag` reads wav files"
         )
+    waveforms = [read_waveform(path, config.sample_rate, config.resample)[0] for path in paths]
+    return tag_signals(tagger, labels, config, waveforms, ids=[str(path) for path in paths])
+
+
+def tag_signals(tagger, labels, config, signals, ids=None):
+    """What `tag_files` answers, for signals in memory and a loaded run (`load_run`).
+
+    Args:
+        tagger, labels, config: A run's `load_run()`.
+        signals: A list of float32 waveforms `(samples,)`, or of features
+            `(frames, channels)` for a tagger of precomputed features. A
+            signal shorter than one frame (no samples at all included) has
+            no frames, hence no segments or labels, as the SavedModel's `tag`
+            signature answers it.
+        ids: Optional names of the signals (default: their positions).
+
+    Returns:
+        Per signal, its segments `(start, end, label)` (framewise) or its
+        labels (CTC); an empty list for no signals.
+    """
+    from recipes.speech_tagging.pipeline import Example
+    from recipes.speech_tagging.pipeline import predict
+    from recipes.speech_tagging.scoring import ctc_decode_outputs
+    from recipes.speech_tagging.scoring import segments
+
+    waveform = takes_waveform(tagger)
+    ids = [str(index) for index in range(len(signals))] if ids is None else ids
+    empty = np.zeros(0, dtype="int32")
     examples = []
-    for path in paths:
-        waveform, _ = read_waveform(path, config.sample_rate, config.resample)
-        empty = np.zeros(0, dtype="int32")
-        examples.append(Example(str(path), waveform, len(waveform), empty, [], empty))
-    outputs = predict(tagger, examples, config, waveform=True)
+    for name, signal in zip(ids, signals):
+        signal = np.asarray(signal, dtype="float32")
+        examples.append(Example(name, signal, len(signal), empty, [], empty))
+    outputs = predict(tagger, examples, config, waveform=waveform)
     if config.mode == "ctc":
         decoded = ctc_decode_outputs(outputs, config.ctc_decoder, config.beam_width)
         return [[labels[i] for i in row] for row in decoded]

@@ -10,6 +10,9 @@
   trained with JAX, or with `saved_model: false`, gets it later from its
   `model.keras`: `KERAS_BACKEND=tensorflow python -m
   recipes.text_classification export RUN_DIR` (`export_run`).
+  An empty batch answers `label` `(0,)` and `probabilities` `(0, classes)`;
+  a text without tokens (`""`, only spaces) gets what `predict_texts` gives
+  it, the answer of a fully masked text.
 """
 
 import pathlib
@@ -33,6 +36,14 @@ def export_saved_model(text_model, class_names, path):
     archive.track(text_model)
 
     def serve(texts):
+        # A batch whose texts have no token (or no text at all) is vectorized
+        # to zero time steps, which `predict_texts` never sends: its `encode`
+        # pads to at least `PAD_MULTIPLE` steps. Nothing is padded here: the
+        # toolkit's recurrent layers failed on zero steps themselves, and now
+        # answer them as fully masked steps (`Recurrent._run_maybe_empty`),
+        # which is what `predict_texts` answers for such texts. Padding here
+        # would have mended this one signature and left the layers failing
+        # for every other caller.
         probabilities = text_model(texts, training=False)
         return {
             "label": tf.gather(names, tf.argmax(probabilities, axis=-1)),
