@@ -263,6 +263,35 @@ def check_run_folder(run_dir, needed=("model.keras",)):
     return run_dir
 
 
+def load_run_model(run_dir, name="model.keras", **kwargs):
+    """`keras.models.load_model(run_dir / name)` (safe mode), or a `UsageError` naming the file.
+
+    A file that is missing, truncated or not a `.keras` archive, or that holds
+    code (a `Lambda` layer) that safe mode refuses, is a folder that is not a
+    finished run, not a bug.
+
+    Args:
+        run_dir: A finished run folder.
+        name: The model file in it.
+        **kwargs: Passed to `keras.models.load_model` (`compile=False`).
+    """
+    import zipfile
+
+    import keras
+
+    import toolkit  # noqa: F401  (registers the layers model.keras holds)
+
+    path = check_run_folder(run_dir, (name,)) / name
+    try:
+        return keras.models.load_model(path, safe_mode=True, **kwargs)
+    except (ValueError, OSError, KeyError, EOFError, zipfile.BadZipFile) as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise UsageError(
+            f"Argument `run_dir` expected a finished run folder. Received: {str(run_dir)!r}, "
+            f"whose {name} cannot be loaded as a Keras model ({reason})"
+        ) from error
+
+
 def read_run_config(run_dir, config_class, needed):
     """The config of a finished run folder, after checking it holds `needed` files.
 

@@ -30,6 +30,7 @@ import numpy as np
 
 from recipes.runner.exporting import require_tensorflow_backend
 from recipes.runner.exporting import write_run_saved_model
+from recipes.runner.outputs import load_run_model
 from recipes.runner.outputs import read_run_config
 from recipes.speech_tagging.model import output_frame_lengths
 from recipes.speech_tagging.model import takes_waveform
@@ -196,7 +197,7 @@ def load_run(run_dir):
 
     needed = ["model.keras", "labels.txt", "config.json"]
     run_dir, config = read_run_config(run_dir, SpeechTaggingConfig, needed)
-    tagger = keras.models.load_model(run_dir / "model.keras", compile=False)
+    tagger = load_run_model(run_dir, compile=False)
     labels = (run_dir / "labels.txt").read_text(encoding="utf-8").split("\n")[:-1]
     return tagger, labels, config
 

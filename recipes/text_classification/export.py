@@ -15,13 +15,13 @@
   it, the answer of a fully masked text.
 """
 
-import pathlib
-
 import keras
 import numpy as np
 
 from recipes.runner.exporting import require_tensorflow_backend
 from recipes.runner.exporting import write_run_saved_model
+from recipes.runner.outputs import check_run_folder
+from recipes.runner.outputs import load_run_model
 from recipes.text_classification.model import predict_probabilities
 
 SIGNATURE = "serve"
@@ -73,16 +73,9 @@ def load_text_model(run_dir):
     """`(text_model, class_names)` of a finished run folder (`model.keras`, `labels.txt`)."""
     import toolkit  # noqa: F401  (registers the layers model.keras holds)
 
-    run_dir = pathlib.Path(run_dir)
-    model_path = run_dir / "model.keras"
+    run_dir = check_run_folder(run_dir, ("model.keras", "labels.txt"))
+    text_model = load_run_model(run_dir)
     labels_path = run_dir / "labels.txt"
-    for path in (model_path, labels_path):
-        if not path.is_file():
-            raise ValueError(
-                f"Argument `run_dir` expected a finished run folder holding {path.name}. "
-                f"Received: {str(run_dir)!r} (no {path})"
-            )
-    text_model = keras.models.load_model(model_path)
     return text_model, labels_path.read_text(encoding="utf-8").splitlines()
 
 

@@ -23,6 +23,7 @@ import keras
 
 from recipes.runner.exporting import require_tensorflow_backend
 from recipes.runner.exporting import write_run_saved_model
+from recipes.runner.outputs import load_run_model
 from recipes.runner.outputs import read_run_config
 from recipes.translation.pipeline import detokenize
 from recipes.translation.pipeline import encode_sources
@@ -108,7 +109,7 @@ def load_run(run_dir):
     run_dir, config = read_run_config(run_dir, TranslationConfig, needed)
     if "protect" not in json.loads((run_dir / "config.json").read_text(encoding="utf-8")):
         config = dataclasses.replace(config, protect=False)
-    model = keras.models.load_model(run_dir / "model.keras", compile=False)
+    model = load_run_model(run_dir, compile=False)
     tokenizers = tuple(
         tokenizer_from_proto((run_dir / name).read_bytes()) for name in ("source.spm", "target.spm")
     )

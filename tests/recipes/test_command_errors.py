@@ -317,3 +317,34 @@ def test_config_values_the_reader_refuses_are_one_line(setting, fragment, tmp_pa
     status, _, err = run("text_classification", ["--set", setting, "--out", str(tmp_path)], capsys)
     assert status == 2
     assert_one_error_line(err, fragment)
+
+
+@pytest.mark.parametrize("module", RECIPES)
+@pytest.mark.parametrize("command", ["serve", "export"])
+def test_a_run_folder_whose_model_is_not_a_keras_file_is_one_line(module, command, probes, capsys):
+    """A truncated or foreign model.keras ended in Keras' traceback."""
+    run_dir = probes / "broken_run"
+    run_dir.mkdir()
+    for name in ("labels.txt", "source.spm", "target.spm"):
+        (run_dir / name).write_text("a\nb\n")
+    (run_dir / "config.json").write_text("{}")
+    (run_dir / "model.keras").write_bytes(b"PK\x03\x04 cut short")
+    (probes / "in.txt").write_text("hello\n")
+    command = SERVING[module] if command == "serve" else command
+    extra = {"tag": [str(probes / "a.wav")], "export": []}.get(command, ["--input", "in.txt"])
+    extra = [str(probes / "in.txt") if arg == "in.txt" else arg for arg in extra]
+    status, _, err = run(module, [command, str(run_dir), *extra], capsys)
+    if command == "export" and "needs the TensorFlow backend" in err:
+        return  # another backend: refused before the model is read
+    assert status == 2
+    assert_one_error_line(err, "broken_run", "model.keras cannot be loaded as a Keras model")
+
+
+def test_a_run_folder_whose_config_is_not_json_is_one_line(probes, capsys):
+    run_dir = probes / "run"
+    run_dir.mkdir()
+    for name in ("model.keras", "labels.txt", "config.json"):
+        (run_dir / name).write_text("{ not json")
+    status, _, err = run("speech_tagging", ["tag", str(run_dir), str(probes / "a.wav")], capsys)
+    assert status == 2
+    assert_one_error_line(err, "config.json cannot be read")
