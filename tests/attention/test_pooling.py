@@ -263,3 +263,15 @@ def test_bad_arguments_raise_value_error_naming_them():
         Pooling(4)(np.zeros((2, 3), "float32"))
     with pytest.raises(ValueError, match="`inputs`"):
         Pooling(4).build((2, 3, 4, 5))
+
+
+@pytest.mark.parametrize("masked", [False, True], ids=["no_mask", "mask"])
+def test_zero_time_steps_pool_to_zeros_eagerly(masked):
+    """`model.keras` called eagerly on texts of no tokens failed in the softmax's `max`
+    ("Cannot compute the max of an empty tensor"); `predict` and the SavedModel did not."""
+    layer = make_layer(CASES["lin_3_heads_bias"])
+    inputs = np.zeros((2, 0, FEATURES), "float32")
+    mask = np.zeros((2, 0), bool) if masked else None
+    pooled, weights = layer(inputs, mask=mask)
+    assert tuple(pooled.shape) == (2, 3 * FEATURES) and tuple(weights.shape) == (2, 3, 0)
+    assert np.all(to_numpy(pooled) == 0.0)

@@ -47,6 +47,8 @@ def masked_softmax(scores, mask=None):
     """
     dtype = scores.dtype
     scores32 = ops.cast(scores, "float32")
+    if scores32.shape[-1] == 0:  # no memory steps: no weights (eager `max` refuses it)
+        return ops.cast(scores32, dtype)
     if mask is None:
         return ops.cast(ops.softmax(scores32, axis=-1), dtype)
     mask = ops.cast(mask, "bool")
