@@ -58,6 +58,7 @@ def export_saved_model(seq2seq, tokenizers, config, path):
     protection = SpanProtection.from_config(config)
 
     def translate(texts):
+        given = texts
         if protection is not None:
             texts, spans = protection.mask_tensor(texts)
         source_ids = encode_sources(source_tokenizer, texts)
@@ -65,6 +66,8 @@ def export_saved_model(seq2seq, tokenizers, config, path):
         translations = detokenize(pieces, result["tokens"])
         if protection is not None:
             translations = protection.unmask_tensor(translations, spans)
+        # Nothing to translate, nothing translated (the model would make up a sentence).
+        translations = tf.where(tf.strings.length(tf.strings.strip(given)) > 0, translations, "")
         return {"translation": translations}
 
     archive.add_endpoint(SIGNATURE, translate, input_signature=[tf.TensorSpec([None], tf.string)])

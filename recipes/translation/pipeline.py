@@ -134,6 +134,7 @@ def translate_batches(
     translations, results = [], []
     if not texts:
         return translations, results
+    given = list(texts)
     if protection is not None:
         texts, _, spans = protection.mask(texts)
     # Tokenize in graph mode (tf.data): eager keras-hub tokenizers return lists.
@@ -148,6 +149,8 @@ def translate_batches(
         results.append(result)
     if protection is not None:
         translations = protection.unmask(translations, spans)
+    # As the SavedModel: an empty or blank source translates to "" (not a made-up sentence).
+    translations = [t if s.strip() else "" for s, t in zip(given, translations)]
     return translations, results
 
 

@@ -169,6 +169,10 @@ def test_translate_signature_answers_empty_sources_as_model_keras(translation_ru
             seq2seq, tokenizers, sources, options, search=search, protection=protection
         )
         assert decoded(result["translation"]) == expected, name
+        # Nothing to translate, nothing translated (it was up to 10 made-up tokens).
+        blank = [i for i, source in enumerate(sources) if not source.strip()]
+        assert [expected[i] for i in blank] == [""] * len(blank), name
+        assert all(expected[i] for i in range(len(sources)) if i not in blank), name
 
 
 @HELPERS_ON_TENSORFLOW
