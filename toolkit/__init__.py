@@ -4,6 +4,7 @@ from toolkit import attention
 from toolkit import cells
 from toolkit import data
 from toolkit import decoding
+from toolkit import export
 from toolkit import features
 from toolkit import inspect
 from toolkit import layers
@@ -20,5 +21,6 @@ __all__ = [
     "inspect",
     "features",
     "runtime",
+    "export",
     "__version__",
 ]

@@ -1,0 +1,21 @@
+"""Export: checks that a SavedModel serves with TensorFlow alone.
+
+`verify_saved_model(path, allowed_extra=())` reads a SavedModel's protobuf
+(without loading it) and raises a `ValueError` naming every op of its graphs
+that core TensorFlow cannot run on every machine: cuDNN (`Cudnn*`) and XLA
+(`Xla*`) ops, and ops of add-on libraries, unless `allowed_extra` names them.
+`saved_model_ops(path)` lists the ops of each of its graphs.
+
+Constants: `SENTENCEPIECE_OPS`, the ops of tensorflow-text's SentencePiece
+tokenizer (for `allowed_extra`), and `TOP_LEVEL_GRAPH`, the name
+`saved_model_ops` gives the graph outside the function library.
+"""
+
+# The constants are public too; `__all__` lists the documented callables that
+# tests/test_public_api.py checks.
+from toolkit.export.verifier import SENTENCEPIECE_OPS as SENTENCEPIECE_OPS
+from toolkit.export.verifier import TOP_LEVEL_GRAPH as TOP_LEVEL_GRAPH
+from toolkit.export.verifier import saved_model_ops
+from toolkit.export.verifier import verify_saved_model
+
+__all__ = ["saved_model_ops", "verify_saved_model"]
