@@ -57,6 +57,13 @@ def export_saved_model(tagger, labels, config, path):
     seconds_per_frame, offset = frame_timing(config)
 
     def tag(signal, lengths):
+        # A client's lengths: one per row (else a clear error), clipped to the samples sent.
+        tf.debugging.assert_equal(
+            tf.size(lengths),
+            tf.shape(signal)[0],
+            message="`lengths` expected one length per row of the signal batch",
+        )
+        lengths = tf.clip_by_value(lengths, 0, tf.shape(signal)[1])
         outputs = tagger([signal, lengths], training=False)
         frame_lengths = tf.cast(lengths_layer(lengths), tf.int32)
         if config.mode == "ctc":

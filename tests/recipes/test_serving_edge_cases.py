@@ -392,3 +392,83 @@ def test_tag_helpers_answer_no_files_with_nothing(taggers, tmp_path, capsys):
     capsys.readouterr()
     assert cli.main(["tag", str(run_dir), str(short)]) == 0
     assert capsys.readouterr().out.splitlines() == [f"# {short}"]
+
+
+# === Any input a client may send ===
+
+ODD_TEXTS = {
+    "long": ["word " * 20000],
+    "control_and_emoji": ["\x00\x01\t\n\r tab\u200b 😀 \U0010ffff", "ＦＵＬＬ-width ﬁ"],
+    "punctuation_only": ["!!!", "...", "?"],
+    "not_utf8_bytes": [b"\xff\xfe caf\xe9", b"\xc3"],
+}
+
+
+@pytest.mark.tensorflow_only
+@pytest.mark.parametrize("name", list(ODD_TEXTS))
+def test_text_serve_answers_any_string(text_saved_model, name):
+    """A client may send anything a `tf.string` holds; every row gets probabilities."""
+    import tensorflow as tf
+
+    texts = ODD_TEXTS[name]
+    result = text_saved_model.serve(tf.constant(texts, tf.string))
+    probabilities = result["probabilities"].numpy()
+    assert probabilities.shape == (len(texts), 3)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+    assert len(result["label"].numpy()) == len(texts)
+
+
+@pytest.mark.tensorflow_only
+def test_text_serve_answers_generated_strings(text_saved_model):
+    """Hypothesis: any batch of any Unicode text (surrogates aside) is answered."""
+    import tensorflow as tf
+    from hypothesis import HealthCheck
+    from hypothesis import given
+    from hypothesis import settings
+    from hypothesis import strategies as st
+
+    @settings(
+        max_examples=60,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+    @given(st.lists(st.text(max_size=60), min_size=0, max_size=5))
+    def check(texts):
+        encoded = [text.encode("utf-8") for text in texts]
+        result = text_saved_model.serve(tf.constant(encoded, tf.string, shape=[len(texts)]))
+        probabilities = result["probabilities"].numpy()
+        assert probabilities.shape == (len(texts), 3)
+        assert np.all(np.isfinite(probabilities))
+
+    check()
+
+
+@pytest.mark.tensorflow_only
+def test_translate_signature_answers_any_string(translation_run):
+    """Long, control-character, punctuation-only and non-UTF-8 sources all get a string."""
+    import tensorflow as tf
+    import tensorflow_text  # noqa: F401  (the SentencePiece ops the SavedModel holds)
+
+    saved_model = tf.saved_model.load(str(translation_run / "saved_model"))
+    for name, texts in ODD_TEXTS.items():
+        result = saved_model.translate(tf.constant(texts, tf.string))
+        assert_spec(result, "translation", "string", (len(texts),))
+
+
+@pytest.mark.tensorflow_only
+def test_tag_signature_clips_lengths_and_refuses_a_count_that_does_not_match(taggers):
+    """Lengths past the samples sent, or below 0, are clipped to them; a lengths vector of
+    another size than the batch is one clear error."""
+    import tensorflow as tf
+
+    _, saved_model, _ = taggers("stream")
+    signals, batch, lengths = padded([tone(2400), tone(1600, 440.0)], "stream")
+    reference = served_tags(saved_model.tag(tf.constant(batch), tf.constant(lengths)), "frame")
+    odd = tf.constant([10**6, lengths[1]], tf.int32)
+    assert served_tags(saved_model.tag(tf.constant(batch), odd), "frame")[0] == reference[0]
+    negative = served_tags(saved_model.tag(tf.constant(batch), tf.constant([-5, 1600])), "frame")
+    assert negative[0] == []
+    with pytest.raises(tf.errors.InvalidArgumentError, match="one length per row"):
+        saved_model.tag(tf.constant(batch), tf.constant([2400], tf.int32))
