@@ -11,7 +11,7 @@ from recipes.runner.errors import DEBUG_HELP
 from recipes.runner.exporting import record_later_export
 from recipes.runner.outputs import check_run_folder
 from recipes.runner.training import STRATEGIES
-from toolkit.data.text import data_error
+from toolkit.data.files import data_error
 from toolkit.runtime import reuse_freed_memory
 
 

@@ -26,7 +26,7 @@ import keras
 import numpy as np
 
 from recipes.runner.errors import UsageError
-from toolkit.data.text import data_error
+from toolkit.data.files import data_error
 
 STRATEGIES = ("default", "mirrored", "multiworker")
 LR_SCHEDULES = ("constant", "cosine", "stable-decay")

@@ -441,7 +441,9 @@ def test_sphere_header_edits_give_a_waveform_or_a_data_error(scratch, lines, hea
         ("quote.csv", b'text,label\n"open,pos\n'),
         ("fields.csv", b"text,label\na,b,c\n"),
         ("array.jsonl", b'[{"text": "a", "label": "b"}]\n'),
-        ("utf16.csv", "text,label\na,b\n".encode("utf-16")),
+        # UTF-16 with its byte-order mark reads (tests/data/test_files.py); cut mid-character
+        # it does not decode.
+        ("utf16.csv", "text,label\na,b\n".encode("utf-16")[:-1]),
     ),
 )
 def test_broken_text_files(tmp_path, name, content):

@@ -34,6 +34,7 @@ from toolkit.data.alignments import read_label_map
 from toolkit.data.audio import read_waveform
 from toolkit.data.datasets import text_dataset
 from toolkit.data.datasets import without_autotuning
+from toolkit.data.files import DataError
 from toolkit.data.parallel import ParallelTexts
 from toolkit.data.parallel import load_parallel_splits
 from toolkit.data.parallel import read_parallel_texts
@@ -46,7 +47,6 @@ from toolkit.data.splits import load_text_splits
 from toolkit.data.synthetic import adding_problem
 from toolkit.data.synthetic import copy_memory
 from toolkit.data.synthetic import copy_memory_baseline
-from toolkit.data.text import DataError
 from toolkit.data.text import LabelledTexts
 from toolkit.data.text import read_labelled_texts
 from toolkit.data.tokens import split_words_and_punctuation

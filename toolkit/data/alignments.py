@@ -13,6 +13,10 @@
 * Label maps (`read_label_map`): lines `from to`; a line `from` or `from -`
   deletes the label.
 
+Each file is read with `toolkit.data.files`: UTF-8 (a label map: its
+`encoding`), or UTF-16 when it starts with a UTF-16 byte-order mark; bytes
+that do not decode are a `DataError` naming the line and byte offset.
+
 `frame_count` and `frame_labels` implement the framing shared with the
 feature layers: a signal of `n` samples has
 `0 if n < frame_length else 1 + (n - frame_length) // frame_step` frames,
@@ -25,7 +29,6 @@ gap-filled, folded segments of an utterance (see `read_speech_corpus`).
 """
 
 import bisect
-import codecs
 import collections
 import math
 import numbers
@@ -33,12 +36,17 @@ import re
 
 import numpy as np
 
-from toolkit.data.text import _LINE_BREAK
-from toolkit.data.text import _snippet
-from toolkit.data.text import check_path
-from toolkit.data.text import data_error
+from toolkit.data.files import LINE_BREAK
+from toolkit.data.files import check_encoding
+from toolkit.data.files import check_path
+from toolkit.data.files import data_error
+from toolkit.data.files import decode
+from toolkit.data.files import read_bytes
+from toolkit.data.files import read_lines
+from toolkit.data.files import snippet
 
 DELETE = "-"
+_UTF8_FIX = "Save the file as UTF-8 (or UTF-16 with its byte-order mark)"
 _TEXTGRID_TOKEN = re.compile(
     r'"(?P<string>(?:[^"]|"")*)"'
     r"|<(?P<flag>[^>\s]*)>"
@@ -175,7 +183,8 @@ def read_label_map(path, encoding="utf-8"):
 
     Args:
         path: Path (string or path-like) of the map file.
-        encoding: String (default `"utf-8"`), the text encoding of the file.
+        encoding: String (default `"utf-8"`), the text encoding of the file
+            (one starting with a UTF-16 byte-order mark is read as UTF-16).
 
     Returns:
         A dict `{from_label: to_label}`, `to_label` being `None` for a deleted
@@ -199,14 +208,9 @@ def read_label_map(path, encoding="utf-8"):
     >>> shutil.rmtree(folder)
     """
     path = check_path(path)
-    try:
-        codecs.lookup(encoding)
-    except (LookupError, TypeError):
-        raise ValueError(
-            f"Argument `encoding` expected a known text encoding. Received: encoding={encoding!r}"
-        ) from None
+    check_encoding(encoding)
     mapping, lines = {}, {}
-    for number, line in enumerate(_read_lines(path, encoding), start=1):
+    for number, line in enumerate(read_lines(path, encoding), start=1):
         fields = line.split()
         if not fields or fields[0].startswith("#"):
             continue
@@ -257,47 +261,13 @@ def check_label_map(label_map):
         raise
 
 
-def _read_bytes(path):
-    try:
-        with open(path, "rb") as file:
-            return file.read()
-    except OSError as error:
-        raise data_error(path, None, f"cannot be read ({error.strerror or error})") from None
-
-
-def _read_lines(path, encoding):
-    """The lines of a text file, split at `\\n`, `\\r\\n` and `\\r` only (the line
-    numbers of the decoding errors and of a text editor)."""
-    lines = _LINE_BREAK.split(_decode(path, _read_bytes(path), encoding))
-    if lines and lines[-1] == "":
-        lines.pop()
-    return lines
-
-
-def _decode(path, data, encoding):
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        encoding = "utf-16"
-    try:
-        text = data.decode(encoding)
-    except UnicodeDecodeError as error:
-        prefix = data[: error.start].decode(encoding, errors="replace")
-        line = len(_LINE_BREAK.findall(prefix)) + 1
-        raise data_error(
-            path,
-            line,
-            f"cannot decode the bytes {data[error.start : error.end]!r} as {encoding} "
-            f"({error.reason})",
-        ) from None
-    return text[1:] if text.startswith("\ufeff") else text
-
-
 # === Label files ===
 
 
 def read_phn(path):
     """Raw segments `[(start, end, label, line)]` of a TIMIT `.phn` file, in file samples."""
     segments = []
-    for number, line in enumerate(_read_lines(path, "utf-8"), start=1):
+    for number, line in enumerate(read_lines(path, "utf-8", _UTF8_FIX), start=1):
         fields = line.split()
         if not fields:
             continue
@@ -325,10 +295,10 @@ def read_phn(path):
 
 def read_textgrid_tier(path, tier="phones"):
     """Intervals `[(start_s, end_s, text, line)]` of the interval tier `tier` of a TextGrid."""
-    data = _read_bytes(path)
+    data = read_bytes(path)
     if data.startswith(b"ooBinaryFile"):
         raise data_error(path, None, "is a binary Praat file: save the TextGrid as a text file")
-    tokens = _Tokens(path, _decode(path, data, "utf-8"))
+    tokens = _Tokens(path, decode(path, data, "utf-8", _UTF8_FIX))
     file_type = tokens.take("string", 'the file type "ooTextFile"')
     object_class = tokens.take("string", 'the object class "TextGrid"')
     if not file_type.startswith("ooTextFile") or object_class != "TextGrid":
@@ -398,7 +368,7 @@ class _Tokens:
 
     def __init__(self, path, text):
         self.path = path
-        starts = [0] + [match.end() for match in re.finditer(r"\r\n|\r|\n", text)]
+        starts = [0] + [match.end() for match in LINE_BREAK.finditer(text)]
         self.items = []
         for match in _TEXTGRID_TOKEN.finditer(text):
             line = bisect.bisect_right(starts, match.start())
@@ -426,7 +396,7 @@ class _Tokens:
         found, value, line = self.items[self.position]
         if found != kind:
             shown = (
-                _snippet(value)
+                snippet(value)
                 if found == "string"
                 else (f"<{value}>" if found == "flag" else value)
             )
@@ -458,7 +428,7 @@ class _Tokens:
             raise data_error(
                 self.path,
                 line,
-                f"holds more than its tiers announce. Received: the {kind} {_snippet(value)} "
+                f"holds more than its tiers announce. Received: the {kind} {snippet(value)} "
                 "after the last tier",
             )
 

@@ -23,8 +23,9 @@ import struct
 
 import numpy as np
 
-from toolkit.data.text import check_path
-from toolkit.data.text import data_error
+from toolkit.data.files import check_path
+from toolkit.data.files import data_error
+from toolkit.data.files import read_bytes
 
 MAX_SAMPLE_RATE = 1_000_000
 _SPHERE_MAGIC = b"NIST_1A"
@@ -156,11 +157,7 @@ def rescale_sample(sample, rate, sample_rate):
 
 def read_native(path):
     """`(waveform, rate)` of a mono RIFF WAV or SPHERE file at its own rate."""
-    try:
-        with open(path, "rb") as file:
-            data = file.read()
-    except OSError as error:
-        raise data_error(path, None, f"cannot be read ({error.strerror or error})") from None
+    data = read_bytes(path)
     if not data:
         raise data_error(path, None, "is empty (0 bytes): expected a RIFF WAV or SPHERE file")
     if data.startswith(_SPHERE_MAGIC):

@@ -54,7 +54,7 @@ import math
 
 import numpy as np
 
-from toolkit.data.text import data_error
+from toolkit.data.files import data_error
 
 GROUP_SIZE_TOLERANCE = 1.5
 MIN_TRAIN_GROUPS = 2

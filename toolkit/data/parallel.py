@@ -26,17 +26,16 @@ import numbers
 import os
 
 from toolkit.data.carving import carve
+from toolkit.data.files import check_path
+from toolkit.data.files import data_error
+from toolkit.data.files import read_text
+from toolkit.data.files import skipped_entry
+from toolkit.data.files import split_lines
 from toolkit.data.splits import SPLIT_NAMES
 from toolkit.data.splits import SPLITS
 from toolkit.data.splits import _skipped_record
 from toolkit.data.splits import _to_carve
 from toolkit.data.splits import check_split_arguments
-from toolkit.data.text import _LINE_BREAK
-from toolkit.data.text import _decode
-from toolkit.data.text import _read_bytes
-from toolkit.data.text import _skip
-from toolkit.data.text import check_path
-from toolkit.data.text import data_error
 
 PARALLEL_FORMATS = ("tsv", "aligned")
 TSV_SUFFIXES = (".tsv", ".tab", ".txt")
@@ -107,7 +106,8 @@ def read_parallel_texts(
         target_language: String suffix of the target file (`"de"`).
         source_column: Integer (default `0`), the TSV column of the source.
         target_column: Integer (default `1`), the TSV column of the target.
-        encoding: String (default `"utf-8"`).
+        encoding: String (default `"utf-8"`); a file starting with a UTF-16
+            byte-order mark is read as UTF-16.
         max_words: Optional positive integer: a pair with more
             whitespace-separated words on either side is skipped (counted).
 
@@ -157,7 +157,7 @@ def read_parallel_texts(
         elif max_words is not None and max(len(source.split()), len(target.split())) > max_words:
             reason = f"longer than max_words={max_words}"
         if reason:
-            skipped.append(_skip(file, line, reason))
+            skipped.append(skipped_entry(file, line, reason))
         else:
             sources.append(source)
             targets.append(target)
@@ -421,13 +421,10 @@ def _split_entries(root, format, source_language, target_language):
 
 
 def _lines(path, encoding):
-    content = _decode(path, _read_bytes(path), encoding)
+    content = read_text(path, encoding)
     if not content.strip():
         raise data_error(path, None, "is empty")
-    lines = _LINE_BREAK.split(content)
-    if lines and lines[-1] == "":
-        lines.pop()  # the final line break ends the last line
-    return lines
+    return split_lines(content)
 
 
 def _aligned_files_beside(path, prefix):

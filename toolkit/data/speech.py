@@ -44,14 +44,15 @@ from toolkit.data.audio import conform_rate
 from toolkit.data.audio import read_native
 from toolkit.data.audio import rescale_sample
 from toolkit.data.carving import carve
+from toolkit.data.files import DataError
+from toolkit.data.files import check_path
+from toolkit.data.files import data_error
+from toolkit.data.files import skipped_entry
 from toolkit.data.splits import SPLITS
 from toolkit.data.splits import _skipped_record
 from toolkit.data.splits import _split_entries
 from toolkit.data.splits import _to_carve
 from toolkit.data.splits import check_split_arguments
-from toolkit.data.text import DataError
-from toolkit.data.text import check_path
-from toolkit.data.text import data_error
 
 SPEECH_FORMATS = ("phn", "textgrid", "npz")
 _SUFFIX_KINDS = {".wav": "audio", ".phn": "phn", ".textgrid": "textgrid", ".npz": "npz"}
@@ -650,7 +651,9 @@ def _collect(root, format):
             stem, suffix = os.path.splitext(name)
             kind = _SUFFIX_KINDS.get(suffix.lower())
             if kind is None:
-                skipped.append(_skip(file, f"not a recognized file (suffix {suffix.lower()!r})"))
+                skipped.append(
+                    skipped_entry(file, None, f"not a recognized file (suffix {suffix.lower()!r})")
+                )
                 continue
             if kind == "audio" and stem.lower().endswith(".wav"):
                 stem, kind = stem[:-4], "converted audio"  # TIMIT's SA1.WAV.wav beside SA1.WAV
@@ -664,7 +667,9 @@ def _unit_format(root, unit, format, skipped):
     if converted:
         plain = unit.get("audio", [])
         if len(converted) == 1 and len(plain) <= 1:
-            skipped.extend(_skip(file, f"audio also given as {converted[0]}") for file in plain)
+            skipped.extend(
+                skipped_entry(file, None, f"audio also given as {converted[0]}") for file in plain
+            )
             unit["audio"] = converted
         else:
             unit["audio"] = converted + plain  # several audio files: an error below
@@ -680,7 +685,7 @@ def _unit_format(root, unit, format, skipped):
     labels = present & {"phn", "textgrid"}
     if format is not None:
         for kind in sorted(present - {format, "audio" if format != "npz" else None}):
-            skipped.append(_skip(unit[kind][0], f"not used: format={format!r}"))
+            skipped.append(skipped_entry(unit[kind][0], None, f"not used: format={format!r}"))
         if format == "npz":
             return "npz" if "npz" in present else None
         present, labels = present & {"audio", format}, labels & {format}
@@ -990,7 +995,3 @@ def _notes(stats, rates, options):
             "previous frame's label"
         )
     return notes
-
-
-def _skip(file, reason):
-    return {"file": file, "line": None, "reason": reason}

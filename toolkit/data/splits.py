@@ -12,10 +12,10 @@ import numbers
 import os
 
 from toolkit.data.carving import carve
+from toolkit.data.files import check_path
+from toolkit.data.files import data_error
 from toolkit.data.text import LabelledTexts
-from toolkit.data.text import check_path
 from toolkit.data.text import check_read_arguments
-from toolkit.data.text import data_error
 from toolkit.data.text import read_with_origins
 
 SPLITS = ("train", "dev", "test")

@@ -23,21 +23,29 @@ texts, their labels, and the rows it skipped (with file, line and reason).
 
 Labels have surrounding whitespace stripped; texts are kept verbatim. A row
 whose text is empty or whitespace only, or whose label is empty, is skipped
-and recorded in `skipped` - never dropped silently. A leading byte-order mark
-is removed. Everything else that is wrong in a file is a `DataError` (a
-`ValueError`) naming the file, the line where it applies, and what was found
-there; a bad argument is a plain `ValueError` naming the argument.
+and recorded in `skipped` - never dropped silently. Files are read as
+`toolkit.data.files` reads every data file: a UTF-16 byte-order mark reads
+the file as UTF-16 whatever `encoding` says, a leading byte-order mark is
+removed, and undecodable bytes name the line and byte offset. Everything
+else that is wrong in a file is a `DataError` (a `ValueError`) naming the
+file, the line where it applies, and what was found there; a bad argument is
+a plain `ValueError` naming the argument.
 """
 
-import codecs
 import collections
 import csv
 import dataclasses
 import io
 import json
 import os
-import re
 import sys
+
+from toolkit.data.files import check_encoding
+from toolkit.data.files import check_path
+from toolkit.data.files import data_error
+from toolkit.data.files import read_text
+from toolkit.data.files import skipped_entry
+from toolkit.data.files import snippet
 
 FORMATS = ("csv", "tsv", "jsonl", "directory")
 SUFFIX_FORMATS = {
@@ -49,7 +57,6 @@ SUFFIX_FORMATS = {
     ".json": "jsonl",
 }
 _DELIMITERS = {"csv": ",", "tsv": "\t"}
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _FIELD_SIZE_LIMIT = min(sys.maxsize, 2**31 - 1)
 
 
@@ -133,7 +140,8 @@ def read_labelled_texts(
             holds the label. Not used for a directory.
         format: `None` (default: from the suffix, or `"directory"` for a
             directory), or one of `"csv"`, `"tsv"`, `"jsonl"`, `"directory"`.
-        encoding: String (default `"utf-8"`), the text encoding of the files.
+        encoding: String (default `"utf-8"`), the text encoding of the files
+            (one starting with a UTF-16 byte-order mark is read as UTF-16).
 
     Returns:
         A `LabelledTexts` with `source` set to `path`.
@@ -173,23 +181,7 @@ def read_labelled_texts(
     return examples
 
 
-# === Shared checks and messages ===
-
-
-def check_path(path):
-    """Returns `path` as a string; a `DataError` when it does not exist."""
-    try:
-        path = os.fspath(path)
-    except TypeError:
-        raise ValueError(
-            f"Argument `path` expected a file or directory path. Received: path={path!r}"
-        ) from None
-    if not os.path.exists(path):
-        raise DataError(
-            "Argument `path` expected an existing file or directory. "
-            f"Received: path={path!r} (no such file or directory)"
-        )
-    return path
+# === Arguments and format ===
 
 
 def check_read_arguments(text_column, label_column, format, encoding):
@@ -208,46 +200,7 @@ def check_read_arguments(text_column, label_column, format, encoding):
             f"Argument `format` expected None or one of {list(FORMATS)}. "
             f"Received: format={format!r}"
         )
-    try:
-        codecs.lookup(encoding)
-    except (LookupError, TypeError):
-        raise ValueError(
-            f"Argument `encoding` expected a known text encoding. Received: encoding={encoding!r}"
-        ) from None
-
-
-class DataError(ValueError):
-    """A data file that cannot be read as asked: its message names the file (and line).
-
-    A `ValueError`, so code that catches those keeps working; a command line
-    tells it apart from a bug (a plain `ValueError` or any other exception)
-    and prints its one-line message instead of a traceback.
-
-    Args:
-        message: `"<file>, line <n>: <what was expected and received>"`
-            (`data_error(file, line, what)` builds one).
-
-    Example:
-
-    >>> import pathlib, tempfile
-    >>> path = pathlib.Path(tempfile.mkdtemp()) / "empty.csv"
-    >>> _ = path.write_text("")
-    >>> try:
-    ...     read_labelled_texts(path)
-    ... except DataError as error:
-    ...     print(str(error).replace(str(path), "empty.csv"))
-    empty.csv: is empty (format 'csv')
-    """
-
-
-def data_error(file, line, message):
-    """A `DataError` located at `file` (and `line`, when not `None`)."""
-    where = file if line is None else f"{file}, line {line}"
-    return DataError(f"{where}: {message}")
-
-
-def _snippet(text, limit=80):
-    return repr(text if len(text) <= limit else text[:limit] + "...")
+    check_encoding(encoding)
 
 
 def resolve_format(path, format):
@@ -280,34 +233,6 @@ def resolve_format(path, format):
     return format
 
 
-# === Bytes to text ===
-
-
-def _read_bytes(path):
-    try:
-        with open(path, "rb") as file:
-            return file.read()
-    except OSError as error:
-        raise data_error(path, None, f"cannot be read ({error.strerror or error})") from None
-
-
-def _decode(path, data, encoding):
-    """Decodes a whole file; an undecodable byte is reported with its line."""
-    try:
-        text = data.decode(encoding)
-    except UnicodeDecodeError as error:
-        prefix = data[: error.start].decode(encoding, errors="replace")
-        line = len(_LINE_BREAK.findall(prefix)) + 1
-        bad = data[error.start : error.end]
-        raise data_error(
-            path,
-            line,
-            f"cannot decode the bytes {bad!r} as {encoding} ({error.reason}, byte offset "
-            f"{error.start}). Pass the file's `encoding`, or fix the file",
-        ) from None
-    return text[1:] if text.startswith("\ufeff") else text
-
-
 # === Records: (file, line, text, label) before the empty checks ===
 
 
@@ -338,7 +263,7 @@ def _delimited_records(path, content, format, text_column, label_column):
                     path,
                     start,
                     f"expected {len(header)} fields (the header's, line {header_line}), "
-                    f"received {len(record)}: {_snippet(delimiter.join(record))}. "
+                    f"received {len(record)}: {snippet(delimiter.join(record))}. "
                     "Quote fields that hold the delimiter",
                 )
             records.append((path, start, record[indices[0]], record[indices[1]]))
@@ -391,7 +316,7 @@ def _jsonl_records(path, content, text_column, label_column):
                 path,
                 number,
                 f"invalid JSON ({error.msg} at column {error.colno}){hint}. "
-                f"Received: {_snippet(line.rstrip())}",
+                f"Received: {snippet(line.rstrip())}",
             ) from None
         except (ValueError, RecursionError) as error:
             # Valid JSON that Python will not hold: an integer of more than 4300 digits
@@ -400,7 +325,7 @@ def _jsonl_records(path, content, text_column, label_column):
             raise data_error(
                 path,
                 number,
-                f"JSON that cannot be read ({reason}). Received: {_snippet(line.rstrip())}",
+                f"JSON that cannot be read ({reason}). Received: {snippet(line.rstrip())}",
             ) from None
         objects += 1
         if not isinstance(value, dict):
@@ -408,7 +333,7 @@ def _jsonl_records(path, content, text_column, label_column):
                 path,
                 number,
                 "expected a JSON object with the text and label keys, one per line. "
-                f"Received: a JSON {type(value).__name__} {_snippet(line.strip())}",
+                f"Received: a JSON {type(value).__name__} {snippet(line.strip())}",
             )
         for argument, key in (("text_column", text_column), ("label_column", label_column)):
             if key not in value:
@@ -452,7 +377,7 @@ def _check_unicode(path, line, what, value):
             path,
             line,
             f"the {what} holds the lone surrogate {value[error.start]!r} (a \\u escape of half "
-            f"a UTF-16 pair), which is no Unicode text. Received: {_snippet(value)}",
+            f"a UTF-16 pair), which is no Unicode text. Received: {snippet(value)}",
         ) from None
 
 
@@ -465,7 +390,7 @@ def _directory_records(root, encoding):
     class_folders = [entry for entry in entries if entry.is_dir()]
     for entry in entries:
         if not entry.is_dir():
-            skipped.append(_skip(entry.path, None, "not inside a class folder"))
+            skipped.append(skipped_entry(entry.path, None, "not inside a class folder"))
     if not class_folders:
         raise data_error(
             root,
@@ -482,18 +407,14 @@ def _directory_records(root, encoding):
             for name in files:
                 file = os.path.join(directory, name)
                 if not name.lower().endswith(".txt"):
-                    skipped.append(_skip(file, None, "not a .txt file"))
+                    skipped.append(skipped_entry(file, None, "not a .txt file"))
                     continue
-                text = _decode(file, _read_bytes(file), encoding)
+                text = read_text(file, encoding)
                 records.append((file, None, text, folder.name))
     return records, skipped
 
 
 # === Records to examples ===
-
-
-def _skip(file, line, reason):
-    return {"file": file, "line": line, "reason": reason}
 
 
 def read_with_origins(
@@ -509,7 +430,7 @@ def read_with_origins(
     if format == "directory":
         records, skipped = _directory_records(path, encoding)
     else:
-        content = _decode(path, _read_bytes(path), encoding)
+        content = read_text(path, encoding)
         if not content.strip():
             raise data_error(path, None, f"is empty (format {format!r})")
         if format == "jsonl":
@@ -527,7 +448,7 @@ def read_with_origins(
                 if empty_text and empty_label
                 else ("empty text" if empty_text else "empty label")
             )
-            skipped.append(_skip(file, line, reason))
+            skipped.append(skipped_entry(file, line, reason))
             continue
         texts.append(text)
         labels.append(label)
