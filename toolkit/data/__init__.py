@@ -38,11 +38,11 @@ from toolkit.data.files import DataError
 from toolkit.data.parallel import ParallelTexts
 from toolkit.data.parallel import load_parallel_splits
 from toolkit.data.parallel import read_parallel_texts
-from toolkit.data.speech import SpeechCorpus
-from toolkit.data.speech import Utterance
-from toolkit.data.speech import label_inventory
-from toolkit.data.speech import load_speech_splits
 from toolkit.data.speech import read_speech_corpus
+from toolkit.data.speech_corpus import SpeechCorpus
+from toolkit.data.speech_corpus import Utterance
+from toolkit.data.speech_corpus import label_inventory
+from toolkit.data.speech_splits import load_speech_splits
 from toolkit.data.splits import load_text_splits
 from toolkit.data.synthetic import adding_problem
 from toolkit.data.synthetic import copy_memory

@@ -33,9 +33,9 @@ from toolkit.data.files import skipped_entry
 from toolkit.data.files import split_lines
 from toolkit.data.splits import SPLIT_NAMES
 from toolkit.data.splits import SPLITS
-from toolkit.data.splits import _skipped_record
-from toolkit.data.splits import _to_carve
 from toolkit.data.splits import check_split_arguments
+from toolkit.data.splits import fractions_to_carve
+from toolkit.data.splits import skipped_record
 
 PARALLEL_FORMATS = ("tsv", "aligned")
 TSV_SUFFIXES = (".tsv", ".tab", ".txt")
@@ -274,7 +274,7 @@ def load_parallel_splits(
         given = {name: read(entry, entry_format) for name, (entry, entry_format) in entries.items()}
     else:
         given["train"] = read(path, format)
-    to_carve = _to_carve(given, dev_fraction, test_fraction)
+    to_carve = fractions_to_carve(given, dev_fraction, test_fraction)
     source = given.pop("train")
     carving = carve(len(source), to_carve, seed, source=source.source, item="pair")
 
@@ -295,7 +295,7 @@ def load_parallel_splits(
         "max_words": max_words,
         "split_policy": carving.record(),
         "splits": {},
-        "skipped": _skipped_record(splits),
+        "skipped": skipped_record(splits),
         "notes": carving.notes,
     }
     for name, split in splits.items():

@@ -5,6 +5,11 @@
 class-folder trees, ...) and carves whatever is missing out of `train` with a
 seeded stratified split; a single file or class-folder tree is split into all
 three. It returns the splits and a JSON-serializable record of what it did.
+
+The other loaders (`load_parallel_splits`, `load_speech_splits`) share its
+pieces: `check_split_arguments`, `split_entries` (the `train` / `dev` /
+`test` entries of a folder), `fractions_to_carve` and `skipped_record` (the
+record's `skipped`).
 """
 
 import collections
@@ -124,7 +129,7 @@ def load_text_splits(
         return read_with_origins(source, text_column, label_column, source_format, encoding)
 
     notes = []
-    entries = _split_entries(path, notes) if os.path.isdir(path) else None
+    entries = split_entries(path, notes) if os.path.isdir(path) else None
     given, origins = {}, {}
     if entries:
         for name, entry in entries.items():
@@ -136,7 +141,7 @@ def load_text_splits(
                 _check_known_labels(name, given[name], origins[name], given["train"])
     else:
         given["train"], _ = read(path, format)
-    to_carve = _to_carve(given, dev_fraction, test_fraction, notes)
+    to_carve = fractions_to_carve(given, dev_fraction, test_fraction, notes)
     source = given.pop("train")
     carving = carve(
         len(source),
@@ -168,7 +173,7 @@ def load_text_splits(
         "split_policy": carving.record(),
         "labels": sorted(splits["train"].label_counts()),
         "splits": {},
-        "skipped": _skipped_record(splits),
+        "skipped": skipped_record(splits),
         "notes": notes,
     }
     for name, split in splits.items():
@@ -209,7 +214,7 @@ def _check_fraction(argument_name, value):
     return float(value)
 
 
-def _split_entries(root, notes, folders_only=False):
+def split_entries(root, notes, folders_only=False):
     """`{split: path}` of the split entries of `root`, or `None` when it has none.
 
     An entry is a file or folder whose name (a file's without its suffix) is
@@ -258,7 +263,7 @@ def _split_entries(root, notes, folders_only=False):
     return {split: found[split][0] for split in SPLITS if split in found}
 
 
-def _to_carve(given, dev_fraction, test_fraction, notes=None):
+def fractions_to_carve(given, dev_fraction, test_fraction, notes=None):
     """`{split: fraction}` of the splits `given` lacks, in carving order (test, then dev).
 
     When none is left to carve, says in `notes` (if not `None`) that the
@@ -283,7 +288,7 @@ def _check_known_labels(split_name, split, origins, train):
             )
 
 
-def _skipped_record(splits, by_file=True):
+def skipped_record(splits, by_file=True):
     """The record's `skipped`: `count`, `by_reason`, `by_file` (unless not wanted) and `first`."""
     entries = [entry for split in splits.values() for entry in split.skipped]
     record = {
