@@ -102,16 +102,18 @@ class Carving:
         """The record's `split_policy`: the policy of dev and of test, and the reason."""
         return {**self.policy, "reason": self.reason}
 
-    def splits(self, select):
-        """`{"train": select(train, False), <name>: select(part, True), ...}`.
+    def splits(self, select, given=None):
+        """`{"train": select(train, False), "dev": ..., "test": ...}`, in that order.
 
         `select(indices, carved)` builds one split from its indices; `carved`
         tells a carved split from train (which keeps its source's name and
-        skipped entries).
+        skipped entries). The splits not carved are taken from `given` (a
+        dict split name -> split), where it holds them.
         """
         splits = {"train": select(self.train, False)}
         splits.update((name, select(indices, True)) for name, indices in self.parts.items())
-        return splits
+        splits.update(given or {})
+        return {name: splits[name] for name in ("train", *_CARVED) if name in splits}
 
 
 def carve(

@@ -283,9 +283,7 @@ def load_parallel_splits(
         sources = [source.sources[i] for i in indices]
         return ParallelTexts(sources, [source.targets[i] for i in indices], *origin)
 
-    splits = carving.splits(select)
-    splits.update(given)
-    splits = {name: splits[name] for name in SPLITS}
+    splits = carving.splits(select, given)
     record = {
         "source": os.fspath(path),
         "layout": "split files" if entries else "single source",

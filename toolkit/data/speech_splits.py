@@ -20,7 +20,6 @@ from toolkit.data.speech import check_options
 from toolkit.data.speech import read_corpus
 from toolkit.data.speech_corpus import SpeechCorpus
 from toolkit.data.speech_corpus import label_inventory
-from toolkit.data.splits import SPLITS
 from toolkit.data.splits import check_split_arguments
 from toolkit.data.splits import fractions_to_carve
 from toolkit.data.splits import skipped_record
@@ -198,9 +197,7 @@ def load_speech_splits(
             utterances, f"split of {source.source}", source.format, source.sample_rate
         )
 
-    splits = carving.splits(select)
-    splits.update(given)
-    splits = {name: splits[name] for name in SPLITS}
+    splits = carving.splits(select, given)
     for name, split in splits.items():
         if not split.utterances:
             raise data_error(

@@ -159,9 +159,7 @@ def load_text_splits(
         texts = [source.texts[i] for i in indices]
         return LabelledTexts(texts, [source.labels[i] for i in indices], *origin)
 
-    splits = carving.splits(select)
-    splits.update(given)
-    splits = {name: splits[name] for name in SPLITS}
+    splits = carving.splits(select, given)
 
     record = {
         "source": path,
