@@ -49,20 +49,37 @@ def export_in_tensorflow_process(module, run_dir):
         )
 
 
-def write_run_saved_model(run_dir, write):
+def verified_ops(path, allowed_extra=()):
+    """Checks a SavedModel's ops (`toolkit.export.verify_saved_model`); the export report's entry.
+
+    Raises the verifier's `ValueError` when the SavedModel holds a `Cudnn*` or
+    `Xla*` op or one outside core TensorFlow (and `allowed_extra`).
+
+    Returns:
+        `{"distinct_ops": n, "extra_ops": [...]}`, for `metrics.json`.
+    """
+    from toolkit.export import verify_saved_model
+
+    summary = verify_saved_model(path, allowed_extra=allowed_extra)
+    return {"distinct_ops": len(summary["ops"]), "extra_ops": sorted(summary["extra_ops"])}
+
+
+def write_run_saved_model(run_dir, write, allowed_extra=()):
     """Writes `<run_dir>/saved_model/` by `write(folder)`, all or nothing; returns its path.
 
     The folder is staged (`staged_output`) and replaces the SavedModel a run
-    wrote there before (recognized by its `saved_model.pb`). The recipes'
-    `export_run` functions end with it.
+    wrote there before (recognized by its `saved_model.pb`) once its ops are
+    verified (`verified_ops`). The recipes' `export_run` functions end with it.
 
     Args:
         run_dir: A finished run folder.
         write: Writes a SavedModel into the folder it is given.
+        allowed_extra: Ops outside core TensorFlow the SavedModel may hold.
     """
     path = pathlib.Path(run_dir) / "saved_model"
     with staged_output(path, replaces=("saved_model.pb",)) as staging:
         write(staging)
+        verified_ops(staging, allowed_extra)
     return path
 
 

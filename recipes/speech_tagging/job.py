@@ -19,6 +19,7 @@ from recipes.runner import strategy_scope
 from recipes.runner.errors import reading_data
 from recipes.runner.exporting import export_in_tensorflow_process
 from recipes.runner.exporting import saved_model_not_written
+from recipes.runner.exporting import verified_ops
 from recipes.runner.reports import Phases
 from recipes.runner.reports import classification_metrics
 from recipes.runner.reports import plot_confusion_matrix
@@ -355,6 +356,7 @@ def _check_exports(tagger, labels, config, test, staging):
             raise RuntimeError(f"The exported SavedModel differs from the trained model by {gap}")
         report["saved_model_max_abs_diff"] = gap
     report["saved_model"] = "saved_model/"
+    report["saved_model_ops"] = verified_ops(staging / "saved_model")
     report["saved_model_signatures"] = sorted(
         name for name in ("tag", "stream_init", "stream_step") if hasattr(loaded, name)
     )

@@ -30,6 +30,7 @@ from recipes.translation.pipeline import encode_sources
 from recipes.translation.pipeline import vocabulary_tensor
 from recipes.translation.protection import SpanProtection
 from recipes.translation.tokenizers import tokenizer_from_proto
+from toolkit.export import SENTENCEPIECE_OPS
 
 SIGNATURE = "translate"
 
@@ -87,7 +88,9 @@ def export_run(run_dir):
     for tokenizer in tokenizers:
         tokenizer.build(None)  # a tokenizer made from a proto is built on its first call
     return write_run_saved_model(
-        run_dir, lambda folder: export_saved_model(seq2seq, tokenizers, config, folder)
+        run_dir,
+        lambda folder: export_saved_model(seq2seq, tokenizers, config, folder),
+        allowed_extra=SENTENCEPIECE_OPS,
     )
 
 

@@ -19,6 +19,7 @@ from recipes.runner import strategy_scope
 from recipes.runner.errors import reading_data
 from recipes.runner.exporting import export_in_tensorflow_process
 from recipes.runner.exporting import saved_model_not_written
+from recipes.runner.exporting import verified_ops
 from recipes.runner.reports import Phases
 from recipes.runner.reports import plot_training_curves
 from recipes.runner.reports import print_data_notes
@@ -44,6 +45,7 @@ from recipes.translation.scoring import corpus_scores
 from recipes.translation.scoring import span_copies
 from recipes.translation.tokenizers import train_tokenizers
 from toolkit.data import load_parallel_splits
+from toolkit.export import SENTENCEPIECE_OPS
 
 
 def load_splits(config):
@@ -262,6 +264,7 @@ def _check_exports(seq2seq, tokenizers, config, test, translations, staging):
     if same_backend and agreement < 1:
         raise RuntimeError("The exported SavedModel translates test sentences differently")
     report["saved_model"] = "saved_model/"
+    report["saved_model_ops"] = verified_ops(staging / "saved_model", SENTENCEPIECE_OPS)
     report["saved_model_same_translations"] = agreement == 1
     report["saved_model_agreement"] = agreement
     return report

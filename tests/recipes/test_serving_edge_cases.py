@@ -472,3 +472,21 @@ def test_tag_signature_clips_lengths_and_refuses_a_count_that_does_not_match(tag
     assert negative[0] == []
     with pytest.raises(tf.errors.InvalidArgumentError, match="one length per row"):
         saved_model.tag(tf.constant(batch), tf.constant([2400], tf.int32))
+
+
+@pytest.mark.tensorflow_only
+def test_every_recipe_saved_model_holds_core_tensorflow_ops_only(
+    text_run, translation_run, taggers
+):
+    """The jobs verify their SavedModels' ops (`toolkit.export.verify_saved_model`) and
+    record it; translation's SentencePiece ops are the one named exception."""
+    import json
+
+    runs = {"text": text_run, "translation": translation_run}
+    runs.update({kind: taggers(kind)[0] for kind in TAGGERS})
+    for name, run_dir in runs.items():
+        report = json.loads((run_dir / "metrics.json").read_text())["export"]
+        ops = report["saved_model_ops"]
+        assert ops["distinct_ops"] > 10, name
+        expected = ["SentencepieceOp", "SentencepieceTokenizeOp"] if name == "translation" else []
+        assert ops["extra_ops"] == expected, name
