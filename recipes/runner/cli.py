@@ -5,7 +5,6 @@ import importlib
 import pathlib
 import sys
 
-from recipes.runner.config import ConfigError
 from recipes.runner.config import load_config
 from recipes.runner.errors import DEBUG_HELP
 from recipes.runner.exporting import record_later_export
@@ -46,8 +45,13 @@ def add_training_arguments(parser, default_out, data_help):
     return add_debug_argument(parser)
 
 
-def config_from_arguments(config_class, parser, args):
-    """The config: defaults, then `--preset`, `--set`, then the flags; errors exit 2."""
+def config_from_arguments(config_class, args):
+    """The config: defaults, then `--preset`, `--set`, then the flags.
+
+    A bad value raises `ConfigError` (a `UsageError`): the command prints it
+    as one `error:` line and exits 2 (`errors.run_command`), without
+    argparse's usage block, which says nothing about config values.
+    """
     overrides = list(args.set)
     if args.data is not None:
         overrides.append(f"data={args.data}")
@@ -57,10 +61,7 @@ def config_from_arguments(config_class, parser, args):
         overrides.append("mixed_precision=true")
     if args.strategy is not None:
         overrides.append(f"strategy={args.strategy}")
-    try:
-        return load_config(config_class, args.preset, overrides)
-    except ConfigError as error:
-        parser.error(str(error))
+    return load_config(config_class, args.preset, overrides)
 
 
 def print_written(metrics, out_dir):
@@ -109,7 +110,7 @@ def train_command(parser, argv, config_class, run, summary):
     """
     args = parser.parse_args(argv)
     reuse_freed_memory()
-    config = config_from_arguments(config_class, parser, args)
+    config = config_from_arguments(config_class, args)
     metrics = run(config, args.out)
     print(summary(metrics))
     print_written(metrics, args.out)

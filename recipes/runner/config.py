@@ -130,7 +130,11 @@ def load_config(config_class, preset=None, overrides=()):
         try:
             loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
         except yaml.YAMLError as error:
-            raise ConfigError(f"Preset {path} is not valid YAML: {error}") from None
+            mark = getattr(error, "problem_mark", None)
+            where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            problem = getattr(error, "problem", None) or str(error)
+            reason = " ".join(str(problem).split())  # one line
+            raise ConfigError(f"Preset {path}{where} is not valid YAML: {reason}") from None
         if loaded is None:
             loaded = {}
         if not isinstance(loaded, dict):

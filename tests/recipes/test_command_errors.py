@@ -211,13 +211,22 @@ def test_serving_input_that_is_not_utf8_names_the_file_and_line(module, probes, 
     assert_one_error_line(err, "latin1.txt, line 1", "expected UTF-8 text", "b'\\xe9")
 
 
-def test_a_bad_flag_value_is_argparse_usage_and_status_2(capsys):
+def test_a_bad_config_value_is_one_line_and_status_2(capsys, tmp_path):
+    """Config errors went through argparse, whose usage block says nothing about them."""
+    status, _, err = run("text_classification", ["--set", "units=-1"], capsys)
+    assert status == 2
+    assert_one_error_line(err, "Config key `units` expected a positive integer")
+    (tmp_path / "bad.yaml").write_text("units: [1, 2\n")
+    status, _, err = run("text_classification", ["--preset", str(tmp_path / "bad.yaml")], capsys)
+    assert status == 2
+    assert_one_error_line(err, "bad.yaml, line 2, column 1 is not valid YAML: expected ','")
+
+
+def test_a_bad_flag_is_argparse_usage_and_status_2(capsys):
     with pytest.raises(SystemExit) as raised:
-        run("text_classification", ["--set", "units=-1"], capsys)
+        run("text_classification", ["--strategy", "tpu"], capsys)
     assert raised.value.code == 2
-    err = capsys.readouterr().err
-    assert "error: Config key `units` expected a positive integer" in err
-    assert "Traceback" not in err
+    assert "invalid choice: 'tpu'" in capsys.readouterr().err
 
 
 # === Run folders survive ===
