@@ -10,7 +10,9 @@ from recipes.runner.errors import DEBUG_HELP
 from recipes.runner.exporting import record_later_export
 from recipes.runner.outputs import check_run_folder
 from recipes.runner.training import STRATEGIES
-from toolkit.data.files import data_error
+from toolkit.data.files import decode
+from toolkit.data.files import read_bytes
+from toolkit.data.files import split_lines
 from toolkit.runtime import reuse_freed_memory
 
 
@@ -76,29 +78,21 @@ def print_written(metrics, out_dir):
 def read_input_lines(path):
     """The lines of a UTF-8 text file, or of stdin for `-`.
 
-    Bytes that are not UTF-8 raise a `DataError` naming the file (or
+    Read as the data readers read (`toolkit.data.files`): a UTF-16 file with
+    its byte-order mark reads too, lines end at `\\n`, `\\r\\n` or `\\r`, and
+    bytes that are not UTF-8 raise a `DataError` naming the file (or
     `<stdin>`), the line and the byte offset.
     """
     if path == "-":
         if not hasattr(sys.stdin, "buffer"):  # already text (a test's StringIO)
-            return sys.stdin.read().splitlines()
+            return split_lines(sys.stdin.read())
         name, data = "<stdin>", sys.stdin.buffer.read()
     else:
-        name = path
-        with open(path, "rb") as file:
-            data = file.read()
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = data.count(b"\n", 0, error.start) + 1
-        raise data_error(
-            name,
-            line,
-            f"expected UTF-8 text, one input per line. Received the bytes "
-            f"{data[error.start : error.end + 3]!r} at byte {error.start}; convert the file to "
-            "UTF-8 (e.g. `iconv -f latin1 -t utf-8`)",
-        ) from None
-    return text.splitlines()
+        name, data = path, read_bytes(path)
+    return split_lines(decode(name, data, "utf-8", fix=INPUT_FIX))
+
+
+INPUT_FIX = "Convert the input to UTF-8 (e.g. `iconv -f latin1 -t utf-8 FILE`)"
 
 
 def train_command(parser, argv, config_class, run, summary):

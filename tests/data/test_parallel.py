@@ -221,3 +221,11 @@ def test_aligned_files_read_without_languages_say_how_to_read_them(tmp_path):
         read_parallel_texts(tmp_path / "m.en")
     pairs = read_parallel_texts(tmp_path / "m", source_language="en", target_language="de")
     assert pairs.sources == ["hello", "thanks"]
+
+
+def test_an_unknown_encoding_is_an_argument_error(tmp_path):
+    """`encoding` was never checked: a raw `LookupError` from `bytes.decode`."""
+    (tmp_path / "pairs.tsv").write_text("hello\thallo\n")
+    for read in (read_parallel_texts, load_parallel_splits):
+        with pytest.raises(ValueError, match="Argument `encoding` expected"):
+            read(tmp_path / "pairs.tsv", encoding="nope")

@@ -208,7 +208,7 @@ def test_serving_input_that_is_not_utf8_names_the_file_and_line(module, probes, 
     argv = [SERVING[module], str(probes / "run"), "--input", str(probes / "latin1.txt")]
     status, _, err = run(module, argv, capsys)
     assert status == 2
-    assert_one_error_line(err, "latin1.txt, line 1", "expected UTF-8 text", "b'\\xe9")
+    assert_one_error_line(err, "latin1.txt, line 1", "cannot decode the bytes b'\\xe9'", "iconv")
 
 
 def test_a_bad_config_value_is_one_line_and_status_2(capsys, tmp_path):

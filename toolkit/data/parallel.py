@@ -26,6 +26,7 @@ import numbers
 import os
 
 from toolkit.data.carving import carve
+from toolkit.data.files import check_encoding
 from toolkit.data.files import check_path
 from toolkit.data.files import data_error
 from toolkit.data.files import read_text
@@ -134,6 +135,7 @@ def read_parallel_texts(
     (2, 'empty source')
     """
     _check_arguments(format, source_column, target_column, max_words)
+    check_encoding(encoding)
     path = os.fspath(path) if isinstance(path, os.PathLike) else path
     if not isinstance(path, str):
         raise ValueError(f"Argument `path` expected a file path or prefix. Received: path={path!r}")
@@ -250,6 +252,7 @@ def load_parallel_splits(
     entries = None
     if isinstance(path, (str, os.PathLike)) and os.path.isdir(path):
         _check_arguments(format, source_column, target_column, max_words)
+        check_encoding(encoding)
         if format == "aligned":
             _check_languages(source_language, target_language)
         entries = _split_entries(os.fspath(path), format, source_language, target_language)
