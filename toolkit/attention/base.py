@@ -18,9 +18,9 @@ plain Keras layer.
 import keras
 from keras import ops
 
-from toolkit.cells.base import check_positive_int
-from toolkit.cells.base import resolve_argument
-from toolkit.cells.base import serialize_argument
+from toolkit.arguments import check_positive_int
+from toolkit.arguments import resolve_argument
+from toolkit.arguments import serialize_argument
 
 # Scores of masked positions before the softmax; far below any real score in
 # float32 but finite, so that nothing in the forward or backward pass is NaN.

@@ -4,11 +4,11 @@ feeding, run over a whole target sequence or one step at a time."""
 import keras
 from keras import ops
 
+from toolkit.arguments import check_positive_int
+from toolkit.arguments import resolve_argument
+from toolkit.arguments import serialize_argument
 from toolkit.attention.base import AttentionMechanism
 from toolkit.cells.base import RecurrentCell
-from toolkit.cells.base import check_positive_int
-from toolkit.cells.base import resolve_argument
-from toolkit.cells.base import serialize_argument
 from toolkit.layers.masks import check_mask
 from toolkit.layers.masks import check_rank
 from toolkit.layers.masks import masked_update

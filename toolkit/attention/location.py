@@ -3,8 +3,8 @@
 import keras
 from keras import ops
 
+from toolkit.arguments import check_positive_int
 from toolkit.attention.base import AttentionMechanism
-from toolkit.cells.base import check_positive_int
 
 
 @keras.saving.register_keras_serializable(package="toolkit")

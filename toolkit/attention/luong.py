@@ -3,8 +3,8 @@
 import keras
 from keras import ops
 
+from toolkit.arguments import check_positive_int
 from toolkit.attention.base import AttentionMechanism
-from toolkit.cells.base import check_positive_int
 
 SCORES = ("dot", "general", "concat")
 

@@ -3,11 +3,11 @@
 import keras
 from keras import ops
 
+from toolkit.arguments import check_positive_int
+from toolkit.arguments import resolve_argument
+from toolkit.arguments import serialize_argument
 from toolkit.attention.base import _rank_of
 from toolkit.attention.base import masked_softmax
-from toolkit.cells.base import check_positive_int
-from toolkit.cells.base import resolve_argument
-from toolkit.cells.base import serialize_argument
 
 
 def _check_non_negative_float(argument_name, value):

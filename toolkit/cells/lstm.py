@@ -3,12 +3,12 @@
 import keras
 from keras import ops
 
+from toolkit.arguments import check_positive_float
+from toolkit.arguments import check_positive_int
+from toolkit.arguments import check_rate
+from toolkit.arguments import resolve_argument
 from toolkit.cells.base import RecurrentCell
-from toolkit.cells.base import check_positive_float
-from toolkit.cells.base import check_positive_int
-from toolkit.cells.base import check_rate
 from toolkit.cells.base import layer_normalize
-from toolkit.cells.base import resolve_argument
 
 # The blocks of columns of `kernel`, `recurrent_kernel` and `bias`, in Keras'
 # order; a removed gate's block is left out.

@@ -32,8 +32,8 @@ inference), so it is supported in both forms.
 import keras
 from keras import ops
 
+from toolkit.arguments import resolve_argument
 from toolkit.cells.base import RecurrentCell
-from toolkit.cells.base import resolve_argument
 
 SCAN_METHODS = ("associative", "log_space")
 _NO_RECURRENT_KERNEL = ("recurrent_initializer", "recurrent_regularizer", "recurrent_constraint")

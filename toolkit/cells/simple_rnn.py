@@ -3,8 +3,8 @@
 import keras
 from keras import ops
 
+from toolkit.arguments import resolve_argument
 from toolkit.cells.base import RecurrentCell
-from toolkit.cells.base import resolve_argument
 
 
 @keras.saving.register_keras_serializable(package="toolkit")

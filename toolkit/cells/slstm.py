@@ -3,9 +3,9 @@
 import keras
 from keras import ops
 
+from toolkit.arguments import check_positive_int
+from toolkit.arguments import resolve_argument
 from toolkit.cells.base import RecurrentCell
-from toolkit.cells.base import check_positive_int
-from toolkit.cells.base import resolve_argument
 
 FORGET_GATES = ("sigmoid", "exponential")
 

@@ -15,7 +15,7 @@ import numbers
 
 import numpy as np
 
-from toolkit.cells.base import check_positive_int
+from toolkit.arguments import check_positive_int
 
 
 def text_dataset(

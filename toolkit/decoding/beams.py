@@ -9,7 +9,7 @@ of the search).
 import keras
 from keras import ops
 
-from toolkit.cells.base import check_positive_int
+from toolkit.arguments import check_positive_int
 
 
 def tile_batch(structure, multiplier):

@@ -19,8 +19,8 @@ import numbers
 import keras
 from keras import ops
 
-from toolkit.cells.base import check_positive_float
-from toolkit.cells.base import check_positive_int
+from toolkit.arguments import check_positive_float
+from toolkit.arguments import check_positive_int
 from toolkit.decoding.beams import batch_offsets
 from toolkit.decoding.beams import gather_rows
 from toolkit.decoding.beams import tile_batch

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from toolkit.cells.base import check_positive_float
+from toolkit.arguments import check_positive_float
 from toolkit.features.lengths import valid_mask
 
 MODES = ("utterance", "global")

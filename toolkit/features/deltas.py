@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from toolkit.cells.base import check_positive_int
+from toolkit.arguments import check_positive_int
 from toolkit.features.lengths import gather_neighbours
 from toolkit.features.lengths import mask_lengths
 from toolkit.features.lengths import time_steps

@@ -19,7 +19,7 @@ so its edge frames are repeated and padding is never read.
 
 from keras import ops
 
-from toolkit.cells.base import check_positive_int
+from toolkit.arguments import check_positive_int
 from toolkit.layers.masks import check_mask
 
 

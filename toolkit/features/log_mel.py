@@ -4,8 +4,8 @@ import keras
 import numpy as np
 from keras import ops
 
-from toolkit.cells.base import check_positive_float
-from toolkit.cells.base import check_positive_int
+from toolkit.arguments import check_positive_float
+from toolkit.arguments import check_positive_int
 from toolkit.features.checks import check_fraction
 from toolkit.features.lengths import frame_lengths
 from toolkit.features.lengths import time_steps

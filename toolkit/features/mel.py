@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from toolkit.cells.base import check_positive_int
+from toolkit.arguments import check_positive_int
 
 
 def hertz_to_mel(frequencies):

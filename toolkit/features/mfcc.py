@@ -4,7 +4,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from toolkit.cells.base import check_positive_int
+from toolkit.arguments import check_positive_int
 from toolkit.features.log_mel import LogMelSpectrogram
 
 
