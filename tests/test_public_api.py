@@ -20,6 +20,7 @@ PUBLIC = [
         toolkit.inspect,
         toolkit.features,
         toolkit.runtime,
+        toolkit.models,
         toolkit.export,
     )
     for name in module.__all__

@@ -8,6 +8,7 @@ from toolkit import export
 from toolkit import features
 from toolkit import inspect
 from toolkit import layers
+from toolkit import models
 from toolkit import runtime
 
 __version__ = "0.1.0"
@@ -19,6 +20,7 @@ __all__ = [
     "decoding",
     "data",
     "inspect",
+    "models",
     "features",
     "runtime",
     "export",

@@ -1,0 +1,19 @@
+"""Task models: a preprocessor, a backbone and a head in one `keras.Model`.
+
+keras-hub's task shape on the toolkit's recurrent layers. `TextClassifier`
+turns raw strings into class probabilities: its `TextClassifierPreprocessor`
+(strings -> token ids, in `tf.data`) feeds a `RecurrentTextBackbone` (token ids
+-> pooled features) and a softmax head. `fit`, `evaluate` and `predict` take
+raw texts on every backend; `.keras` files load with `import toolkit`, and
+`save_to_preset` / `from_preset` use a local folder in keras-hub's layout.
+"""
+
+from toolkit.models.backbone import RecurrentTextBackbone
+from toolkit.models.text_classifier import TextClassifier
+from toolkit.models.text_classifier_preprocessor import TextClassifierPreprocessor
+
+__all__ = [
+    "TextClassifier",
+    "TextClassifierPreprocessor",
+    "RecurrentTextBackbone",
+]
