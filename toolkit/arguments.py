@@ -88,3 +88,22 @@ def check_positive_float(argument_name, value, allow_none=False):
             f"Received: {argument_name}={value!r}"
         )
     return float(value)
+
+
+def check_choice(argument_name, value, choices):
+    """`value` lower-cased and stripped if it is one of `choices`; else a `ValueError`."""
+    key = value.strip().lower() if isinstance(value, str) else None
+    if key not in choices:
+        raise ValueError(
+            f"Argument `{argument_name}` expected one of {list(choices)}. "
+            f"Received: {argument_name}={value!r}"
+        )
+    return key
+
+
+def check_bool(argument_name, value):
+    if not isinstance(value, bool):
+        raise ValueError(
+            f"Argument `{argument_name}` expected a boolean. Received: {argument_name}={value!r}"
+        )
+    return value

@@ -2,6 +2,8 @@
 
 import keras
 
+from toolkit.arguments import check_bool
+from toolkit.arguments import check_choice
 from toolkit.arguments import check_positive_int
 from toolkit.arguments import check_rate
 from toolkit.attention.pooling import AttentionPooling
@@ -12,25 +14,6 @@ from toolkit.models.presets import load_backbone_preset
 from toolkit.models.presets import save_backbone_preset
 
 POOLINGS = ("attention", "last", "mean")
-
-
-def check_choice(argument_name, value, choices):
-    """`value` lower-cased and stripped if it is one of `choices`; else a `ValueError`."""
-    key = value.strip().lower() if isinstance(value, str) else None
-    if key not in choices:
-        raise ValueError(
-            f"Argument `{argument_name}` expected one of {list(choices)}. "
-            f"Received: {argument_name}={value!r}"
-        )
-    return key
-
-
-def check_bool(argument_name, value):
-    if not isinstance(value, bool):
-        raise ValueError(
-            f"Argument `{argument_name}` expected a boolean. Received: {argument_name}={value!r}"
-        )
-    return value
 
 
 @keras.saving.register_keras_serializable(package="toolkit")

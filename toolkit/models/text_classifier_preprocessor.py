@@ -5,9 +5,9 @@ import weakref
 import keras
 import numpy as np
 
+from toolkit.arguments import check_bool
 from toolkit.arguments import check_positive_int
 from toolkit.data.tokens import split_words_and_punctuation
-from toolkit.models.backbone import check_bool
 from toolkit.models.presets import load_preprocessor_preset
 from toolkit.models.presets import save_preprocessor_preset
 
