@@ -1,4 +1,8 @@
-"""Export: checks that a SavedModel serves with TensorFlow alone.
+"""Export: SavedModels of the task models, and proof that they serve with TensorFlow alone.
+
+`export_text_classifier(model, path, class_names)` writes the raw-string
+SavedModel of a `toolkit.models.TextClassifier` (strings in; `label` and
+`probabilities` out) and verifies it.
 
 `verify_saved_model(path, allowed_extra=())` reads a SavedModel's protobuf
 (without loading it) and raises a `ValueError` naming every op of its graphs
@@ -13,9 +17,10 @@ tokenizer (for `allowed_extra`), and `TOP_LEVEL_GRAPH`, the name
 
 # The constants are public too; `__all__` lists the documented callables that
 # tests/test_public_api.py checks.
+from toolkit.export.text import export_text_classifier
 from toolkit.export.verifier import SENTENCEPIECE_OPS as SENTENCEPIECE_OPS
 from toolkit.export.verifier import TOP_LEVEL_GRAPH as TOP_LEVEL_GRAPH
 from toolkit.export.verifier import saved_model_ops
 from toolkit.export.verifier import verify_saved_model
 
-__all__ = ["saved_model_ops", "verify_saved_model"]
+__all__ = ["export_text_classifier", "saved_model_ops", "verify_saved_model"]
