@@ -32,13 +32,13 @@ from recipes.translation.job import load_splits
 from recipes.translation.model import BOS
 from recipes.translation.model import EOS
 from recipes.translation.model import PAD
-from recipes.translation.model import LabelSmoothedCrossEntropy
 from recipes.translation.pipeline import detokenize
 from recipes.translation.pipeline import encode_sources
 from recipes.translation.pipeline import pair_dataset
 from recipes.translation.pipeline import vocabulary_tensor
 from recipes.translation.scoring import corpus_scores
 from recipes.translation.tokenizers import train_tokenizer
+from toolkit.losses import LabelSmoothedCrossEntropy
 
 POSITIONS = 256  # longest sequence the peer's position embedding covers
 
@@ -103,7 +103,11 @@ def run_peer(config, minutes, out_dir):
         )
     )
     model = transformer(tokenizers[0].vocabulary_size(), tokenizers[1].vocabulary_size())
-    model.compile(keras.optimizers.RMSprop(), LabelSmoothedCrossEntropy(0.0), metrics=["accuracy"])
+    model.compile(
+        keras.optimizers.RMSprop(),
+        LabelSmoothedCrossEntropy(0.0, ignore_class=PAD),
+        metrics=["accuracy"],
+    )
     budget = WallClockBudget(minutes)
     with staged_output(out_dir) as staging:
         best = keras.callbacks.ModelCheckpoint(

@@ -14,6 +14,7 @@ PUBLIC = [
     for module in (
         toolkit.cells,
         toolkit.layers,
+        toolkit.losses,
         toolkit.attention,
         toolkit.decoding,
         toolkit.data,
@@ -53,5 +54,5 @@ def test_public_object_is_documented_with_a_running_example(module, name, obj):
     "obj", [obj for _, _, obj in PUBLIC if isinstance(obj, type)], ids=lambda obj: obj.__name__
 )
 def test_public_classes_are_registered_serializable(obj):
-    if issubclass(obj, keras.layers.Layer):
+    if issubclass(obj, (keras.layers.Layer, keras.losses.Loss)):
         assert keras.saving.get_registered_name(obj) == f"toolkit>{obj.__name__}"

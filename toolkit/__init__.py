@@ -8,6 +8,7 @@ from toolkit import export
 from toolkit import features
 from toolkit import inspect
 from toolkit import layers
+from toolkit import losses
 from toolkit import models
 from toolkit import runtime
 
@@ -16,6 +17,7 @@ __version__ = "0.1.0"
 __all__ = [
     "cells",
     "layers",
+    "losses",
     "attention",
     "decoding",
     "data",

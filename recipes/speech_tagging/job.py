@@ -32,7 +32,6 @@ from recipes.speech_tagging.baseline import mlp_baseline
 from recipes.speech_tagging.export import SIGNATURE
 from recipes.speech_tagging.export import export_saved_model
 from recipes.speech_tagging.export import load_run
-from recipes.speech_tagging.model import MaskedCTC
 from recipes.speech_tagging.model import adapt_global_cmvn
 from recipes.speech_tagging.model import build_tagger
 from recipes.speech_tagging.model import feature_model
@@ -51,6 +50,7 @@ from recipes.speech_tagging.streaming import StreamingTagger
 from recipes.speech_tagging.streaming import stream
 from toolkit.data import load_speech_splits
 from toolkit.data import read_label_map
+from toolkit.losses import MaskedCTC
 
 RELOAD_TOLERANCE = 1e-4
 

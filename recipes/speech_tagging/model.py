@@ -8,134 +8,36 @@ SavedModel take audio:
   features, `features` `(batch, frames, channels)` and `lengths` in frames;
 * the front-end of `toolkit.features`: log-mel or MFCC (25 ms windows, 10 ms
   hop), deltas, CMVN, SpecAugment (training only), frame stacking; the valid
-  frame counts come from the lengths (`FrameLengths`) and every layer gets the
-  frame mask explicitly (`FrameMask`), never through Keras mask propagation;
+  frame counts come from the lengths (`toolkit.features.FrameLengths`) and
+  every layer gets the frame mask explicitly (`toolkit.features.FrameMask`),
+  never through Keras mask propagation;
 * `layers` (bidirectional) toolkit recurrent layers of the configured cell
   (LSTMP with `projection`), dropout, an optional self-attention head whose
   context is joined to each frame;
 * `framewise` mode: a softmax per frame, `(batch, frames, labels)`, trained
   with sparse cross-entropy weighted by the frame mask; `ctc` mode: logits
   over the labels and the CTC blank (index 0), `(batch, frames, labels + 1)`,
-  where padded frames are made certain blanks (`BlankPadding`) so the CTC
-  loss over the padded length equals the loss over each utterance's own
-  frames.
+  where padded frames are made certain blanks (`toolkit.losses.BlankPadding`)
+  so the CTC loss over the padded length (`toolkit.losses.MaskedCTC`) equals
+  the loss over each utterance's own frames.
 """
 
 import keras
 import numpy as np
-from keras import ops
 
 import toolkit
+from toolkit.features import FrameLengths
+from toolkit.features import FrameMask
+from toolkit.losses import BlankPadding
+from toolkit.losses import MaskedCTC
 
-BLANK = 0  # the CTC blank's index; label i is class i + 1 in ctc mode
-
-
-@keras.saving.register_keras_serializable(package="recipes.speech_tagging")
-class FrameLengths(keras.layers.Layer):
-    """Valid frame counts `(batch,)` from valid sample (or frame) counts.
-
-    Args:
-        frame_length: Window in samples, or `None` when the lengths already
-            count frames (precomputed features).
-        frame_step: Hop in samples.
-        stride: The frame stacking's stride: `ceil(frames / stride)`.
-    """
-
-    def __init__(self, frame_length=None, frame_step=None, stride=1, **kwargs):
-        super().__init__(**kwargs)
-        self.frame_length = frame_length
-        self.frame_step = frame_step
-        self.stride = stride
-
-    def call(self, lengths):
-        lengths = ops.cast(lengths, "int32")
-        if self.frame_length is not None:
-            lengths = toolkit.features.frame_lengths(lengths, self.frame_length, self.frame_step)
-        return (lengths + self.stride - 1) // self.stride
-
-    def compute_output_shape(self, lengths_shape):
-        return tuple(lengths_shape)
-
-    def compute_output_spec(self, lengths):
-        return keras.KerasTensor(lengths.shape, dtype="int32")
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "frame_length": self.frame_length,
-            "frame_step": self.frame_step,
-            "stride": self.stride,
-        }
-
-
-@keras.saving.register_keras_serializable(package="recipes.speech_tagging")
-class FrameMask(keras.layers.Layer):
-    """`[frames (batch, time, ...), lengths (batch,)]` -> bool mask `(batch, time)`."""
-
-    def compute_mask(self, inputs, previous_mask=None):
-        return None  # the mask is this layer's output, not carried on it
-
-    def call(self, inputs):
-        frames, lengths = inputs
-        positions = ops.arange(ops.shape(frames)[1], dtype="int32")
-        return positions[None, :] < ops.cast(lengths, "int32")[:, None]
-
-    def compute_output_spec(self, inputs):
-        frames, _ = inputs
-        return keras.KerasTensor(tuple(frames.shape[:2]), dtype="bool")
-
-
-@keras.saving.register_keras_serializable(package="recipes.speech_tagging")
-class BlankPadding(keras.layers.Layer):
-    """CTC logits whose padded frames emit the blank with probability one.
-
-    At a padded frame every path must then take the blank, so the CTC
-    likelihood over the padded length equals the likelihood over the valid
-    frames alone, and the loss needs no output lengths. The Keras mask ends
-    here: the CTC loss is per utterance, not per frame.
-    """
-
-    def compute_mask(self, inputs, previous_mask=None):
-        return None
-
-    def call(self, inputs):
-        logits, mask = inputs
-        classes = ops.shape(logits)[-1]
-        blank = ops.where(ops.arange(classes) == BLANK, 0.0, -1e4)
-        blank = ops.cast(blank, logits.dtype)
-        return ops.where(mask[:, :, None], logits, blank[None, None, :])
-
-    def compute_output_spec(self, inputs):
-        logits, _ = inputs
-        return keras.KerasTensor(logits.shape, dtype=logits.dtype)
-
-
-@keras.saving.register_keras_serializable(package="recipes.speech_tagging")
-class MaskedCTC(keras.losses.Loss):
-    """CTC loss of label sequences padded with -1 (`keras.ops.ctc_loss`).
-
-    `keras.losses.CTC` takes every target position as a label; here the
-    target length of each row is its count of labels >= 0. Targets hold
-    class indices (1..labels, 0 is the blank); the logits come from
-    `BlankPadding`, so the full frame axis is the output length. Returns
-    the negative log-likelihood per utterance.
-    """
-
-    def __init__(self, name="masked_ctc", **kwargs):
-        super().__init__(name=name, **kwargs)
-
-    def call(self, targets, logits):
-        targets = ops.cast(targets, "int32")
-        target_lengths = ops.sum(ops.cast(targets >= 0, "int32"), axis=-1)
-        batch, frames = ops.shape(logits)[0], ops.shape(logits)[1]
-        output_lengths = ops.full((batch,), frames, dtype="int32")
-        return ops.ctc_loss(
-            ops.maximum(targets, 0),
-            ops.cast(logits, "float32"),
-            target_lengths,
-            output_lengths,
-            mask_index=BLANK,
-        )
+# Models saved before these classes moved into the library name them
+# `recipes.speech_tagging>...`; those names still load (with this module imported).
+LEGACY_NAMES = {
+    f"recipes.speech_tagging>{cls.__name__}": cls
+    for cls in (FrameLengths, FrameMask, BlankPadding, MaskedCTC)
+}
+keras.saving.get_custom_objects().update(LEGACY_NAMES)
 
 
 def attention_mechanism(name, units):
@@ -167,7 +69,7 @@ def build_tagger(config, label_count, feature_channels=None):
     else:
         signal = keras.Input((None, feature_channels), dtype="float32", name="features")
         x = signal
-        frame_lengths = FrameLengths(name="frame_lengths")(lengths)
+        frame_lengths = FrameLengths(None, name="frame_lengths")(lengths)  # counts frames
     mask = FrameMask(name="frame_mask")([x, frame_lengths])
     if config.deltas:
         x = toolkit.features.Deltas(order=config.deltas, name="deltas")(x, mask=mask)

@@ -16,8 +16,8 @@ import keras
 import numpy as np
 from keras import ops
 
-from recipes.speech_tagging.model import BLANK
 from recipes.speech_tagging.pipeline import merge_repeats
+from toolkit.losses.ctc import BLANK
 
 
 def phone_error_rate(references, hypotheses, silence_label):

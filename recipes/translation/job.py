@@ -33,7 +33,7 @@ from recipes.translation.export import export_saved_model
 from recipes.translation.export import save_run_files
 from recipes.translation.export import search_options
 from recipes.translation.export import translate_texts
-from recipes.translation.model import LabelSmoothedCrossEntropy
+from recipes.translation.model import PAD
 from recipes.translation.model import Seq2Seq
 from recipes.translation.pipeline import pair_dataset
 from recipes.translation.pipeline import source_pieces
@@ -46,6 +46,7 @@ from recipes.translation.scoring import span_copies
 from recipes.translation.tokenizers import train_tokenizers
 from toolkit.data import load_parallel_splits
 from toolkit.export import SENTENCEPIECE_OPS
+from toolkit.losses import LabelSmoothedCrossEntropy
 
 
 def load_splits(config):
@@ -104,7 +105,7 @@ def _run(config, out_dir, strategy):
         optimizer = make_optimizer(config)
         seq2seq.model.compile(
             optimizer=optimizer,
-            loss=LabelSmoothedCrossEntropy(config.label_smoothing),
+            loss=LabelSmoothedCrossEntropy(config.label_smoothing, ignore_class=PAD),
             metrics=["accuracy"],
         )
         prepare_model_for_strategy(seq2seq.model, strategy)

@@ -28,11 +28,18 @@ from toolkit.attention import AttentionDecoderCell
 from toolkit.decoding import beam_search
 from toolkit.decoding import greedy_search
 from toolkit.decoding import tile_batch
+from toolkit.losses import LabelSmoothedCrossEntropy
 
 PAD, UNK, BOS, EOS = 0, 1, 2, 3  # SentencePiece ids of the recipe's tokenizers
 ATTENTIONS = ("bahdanau", "luong-dot", "luong-general", "none")
 # Any cell name of `toolkit.layers.available()`.
 CELLS = toolkit.layers.available()
+
+# Models saved before the loss moved into the library name it
+# `recipes.translation>LabelSmoothedCrossEntropy`; that name still loads (with this
+# module imported). Its `ignore_class` default, 0, is `PAD`, as the old loss had it.
+LEGACY_NAMES = {"recipes.translation>LabelSmoothedCrossEntropy": LabelSmoothedCrossEntropy}
+keras.saving.get_custom_objects().update(LEGACY_NAMES)
 
 
 def attention_mechanism(name, units):
@@ -48,37 +55,6 @@ def attention_mechanism(name, units):
     raise ValueError(
         f"Config key `attention` expected one of {list(ATTENTIONS)}. Received: {name!r}"
     )
-
-
-@keras.saving.register_keras_serializable(package="recipes.translation")
-class LabelSmoothedCrossEntropy(keras.losses.Loss):
-    """Per-token cross-entropy with label smoothing, 0 at padding (`PAD` targets).
-
-    `call(targets, logits)` gives the per-token losses `(batch, time)`;
-    calling the loss averages them over the real target tokens: the logits
-    carry the target's mask, which `Loss` turns into weights
-    `total / valid`. A registered class (not a closure), so a compiled model
-    can be cloned (`local_copy` after multi-worker training) and saved.
-
-    Args:
-        label_smoothing: Float in `[0, 1)`, the probability mass spread
-            uniformly over the vocabulary.
-    """
-
-    def __init__(self, label_smoothing=0.0, name="label_smoothed_cross_entropy", **kwargs):
-        super().__init__(name=name, **kwargs)
-        self.label_smoothing = float(label_smoothing)
-
-    def call(self, targets, logits):
-        log_probs = ops.log_softmax(ops.cast(logits, "float32"), axis=-1)
-        targets = ops.cast(targets, "int32")
-        picked = ops.take_along_axis(log_probs, ops.expand_dims(targets, -1), axis=-1)[..., 0]
-        smoothing = self.label_smoothing
-        losses = -(1.0 - smoothing) * picked - smoothing * ops.mean(log_probs, -1)
-        return ops.where(ops.not_equal(targets, PAD), losses, 0.0)
-
-    def get_config(self):
-        return {**super().get_config(), "label_smoothing": self.label_smoothing}
 
 
 class Seq2Seq:

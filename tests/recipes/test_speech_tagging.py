@@ -23,8 +23,6 @@ from recipes.speech_tagging import cli
 from recipes.speech_tagging import run
 from recipes.speech_tagging import scoring
 from recipes.speech_tagging.config import PRESETS
-from recipes.speech_tagging.model import BlankPadding
-from recipes.speech_tagging.model import MaskedCTC
 from recipes.speech_tagging.scoring import ctc_decode
 from recipes.speech_tagging.scoring import ctc_decode_outputs
 from recipes.speech_tagging.scoring import phone_error_rate
@@ -255,31 +253,6 @@ def test_ctc_decoding_compiles_once_per_shape_under_jax(monkeypatch):
     # Under JAX the second call reuses the compiled beam search (Keras' own was compiled
     # anew at every call, 13-23 s each on 2 cores); elsewhere Keras runs each call.
     assert len(traces) == (1 if keras.backend.backend() == "jax" else 2)
-
-
-def test_masked_ctc_equals_the_loss_of_each_unpadded_row():
-    rng = np.random.default_rng(0)
-    logits = rng.standard_normal((2, 9, 4)).astype("float32")
-    frames = np.array([9, 6])
-    targets = np.array([[1, 2, 2, 3], [3, 1, -1, -1]], dtype="int32")
-    mask = np.arange(9)[None, :] < frames[:, None]
-    padded = BlankPadding()(
-        [keras.ops.convert_to_tensor(logits), keras.ops.convert_to_tensor(mask)]
-    )
-    loss = MaskedCTC(reduction=None)(targets, padded)
-    for row, (length, count) in enumerate(zip(frames, [4, 2])):
-        expected = keras.ops.ctc_loss(
-            targets[row : row + 1, :count],
-            logits[row : row + 1, :length],
-            np.array([count]),
-            np.array([length]),
-            mask_index=0,
-        )
-        np.testing.assert_allclose(
-            keras.ops.convert_to_numpy(loss)[row],
-            keras.ops.convert_to_numpy(expected)[0],
-            rtol=1e-4,
-        )
 
 
 # === Config ===
