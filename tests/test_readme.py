@@ -22,10 +22,23 @@ def test_readme_usage_example_runs(tmp_path, monkeypatch):
 
 def test_readme_seq2seq_example_runs():
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
-    assert len(blocks) == 2, "README.md should have the usage and the seq2seq examples"
+    assert len(blocks) == 3, "README.md should have the usage, seq2seq and task-model examples"
     namespace = {}
     exec(compile(blocks[1], str(README), "exec"), namespace)
     result = namespace["result"]
     assert tuple(result["tokens"].shape) == (2, 2, 20)
     assert tuple(result["alignments"].shape) == (2, 2, 20, 7)
     assert tuple(namespace["model"].outputs[0].shape) == (None, None, 100)
+
+
+def test_readme_task_model_example_runs(tmp_path, monkeypatch):
+    """Build, fit, predict, save, reload with `import toolkit` alone, and (TensorFlow)
+    export the text classifier, as the README shows it."""
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+    monkeypatch.chdir(tmp_path)
+    namespace = {}
+    exec(compile(blocks[2], str(README), "exec"), namespace)
+    assert namespace["probabilities"].shape == (1, 2)
+    assert (tmp_path / "classifier.keras").exists()
+    if namespace["keras"].backend.backend() == "tensorflow":
+        assert (tmp_path / "classifier_saved_model" / "saved_model.pb").exists()
