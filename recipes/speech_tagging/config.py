@@ -14,7 +14,10 @@ PRESETS = pathlib.Path(__file__).resolve().parent / "presets"
 FEATURES = ("logmel", "mfcc")
 CMVN_MODES = ("utterance", "global", "none")
 MODES = ("framewise", "ctc")
-ATTENTIONS = ("none", "luong", "bahdanau")
+# The self-attention head over the frames: the toolkit's mechanisms that need no
+# previous alignments (`location` does: a decoder drives it), and `luong`, the
+# earlier name of `luong-general` that `toolkit.attention.get` still accepts.
+ATTENTIONS = ("none", "bahdanau", "luong-dot", "luong-general", "luong-concat", "luong")
 CTC_DECODERS = ("greedy", "beam")
 
 
@@ -70,7 +73,7 @@ class SpeechTaggingConfig:
     layers: int = 2
     bidirectional: bool = True
     projection: int | None = None  # LSTMP projection size (cell=lstm)
-    attention: str = "none"  # none | luong | bahdanau: a self-attention head over the frames
+    attention: str = "none"  # none | bahdanau | luong-general | ...: self-attention over frames
     attention_units: int = 64
     dropout: float = 0.2
     ctc_decoder: str = "greedy"  # greedy | beam

@@ -41,10 +41,12 @@ keras.saving.get_custom_objects().update(LEGACY_NAMES)
 
 
 def attention_mechanism(name, units):
-    if name == "luong":
-        # Luong's general score maps the memory into the query space: no units of its own.
-        return toolkit.attention.LuongAttention(score="general", name="attention")
-    return toolkit.attention.BahdanauAttention(units, name="attention")
+    """The self-attention mechanism of a config name (`toolkit.attention.get`; not `"none"`).
+
+    `units` is the depth of the mechanisms that have one; Luong's dot and
+    general scores work in the frames' own space (`"luong"` is `"luong-general"`).
+    """
+    return toolkit.attention.get(name, units, name="attention")
 
 
 def build_tagger(config, label_count, feature_channels=None):

@@ -63,7 +63,7 @@ class TranslationConfig:
     byte_fallback: bool = False  # SentencePiece: unknown characters as UTF-8 byte pieces
     # Model.
     cell: str = "gru"  # any name of toolkit.layers.available(): gru, lstm, mgu, slstm, ...
-    attention: str = "luong-general"  # bahdanau | luong-dot | luong-general | none
+    attention: str = "luong-general"  # toolkit.attention.available(): bahdanau, ... | none
     units: int = 256
     embedding_dim: int = 128
     encoder_layers: int = 1

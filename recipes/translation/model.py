@@ -31,7 +31,8 @@ from toolkit.decoding import tile_batch
 from toolkit.losses import LabelSmoothedCrossEntropy
 
 PAD, UNK, BOS, EOS = 0, 1, 2, 3  # SentencePiece ids of the recipe's tokenizers
-ATTENTIONS = ("bahdanau", "luong-dot", "luong-general", "none")
+# Any attention name of `toolkit.attention.available()`, or none.
+ATTENTIONS = (*toolkit.attention.available(), "none")
 # Any cell name of `toolkit.layers.available()`.
 CELLS = toolkit.layers.available()
 
@@ -44,17 +45,9 @@ keras.saving.get_custom_objects().update(LEGACY_NAMES)
 
 def attention_mechanism(name, units):
     """The toolkit attention mechanism for a config name (`None` for `"none"`)."""
-    if name == "bahdanau":
-        return toolkit.attention.BahdanauAttention(units, name="attention")
-    if name == "luong-dot":
-        return toolkit.attention.LuongAttention(score="dot", name="attention")
-    if name == "luong-general":
-        return toolkit.attention.LuongAttention(score="general", name="attention")
     if name == "none":
         return None
-    raise ValueError(
-        f"Config key `attention` expected one of {list(ATTENTIONS)}. Received: {name!r}"
-    )
+    return toolkit.attention.get(name, units, name="attention")
 
 
 class Seq2Seq:

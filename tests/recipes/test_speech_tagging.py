@@ -3,8 +3,9 @@
 The corpus: utterances of tones, each label a frequency (`sil` is quiet
 noise), with `.phn` alignments, in train / dev / test folders; a tiny tagger
 learns it in two epochs. References are independent: hand-built CTC and PER
-cases, `keras.ops.ctc_loss` on unpadded rows, the reloaded model, and the
-SavedModel run where neither Keras nor the toolkit can be imported.
+cases, the reloaded model, and the SavedModel run where neither Keras nor the
+toolkit can be imported (the CTC loss and its layer are tested against NumPy in
+`tests/losses/test_ctc.py`).
 """
 
 import dataclasses
@@ -15,6 +16,7 @@ import keras
 import numpy as np
 import pytest
 
+import toolkit
 from recipes.runner import ConfigError
 from recipes.runner import load_config
 from recipes.runner.outputs import OUTPUT_MARKER
@@ -22,12 +24,15 @@ from recipes.speech_tagging import SpeechTaggingConfig
 from recipes.speech_tagging import cli
 from recipes.speech_tagging import run
 from recipes.speech_tagging import scoring
+from recipes.speech_tagging.config import ATTENTIONS
 from recipes.speech_tagging.config import PRESETS
+from recipes.speech_tagging.model import build_tagger
 from recipes.speech_tagging.scoring import ctc_decode
 from recipes.speech_tagging.scoring import ctc_decode_outputs
 from recipes.speech_tagging.scoring import phone_error_rate
 from recipes.speech_tagging.scoring import segments
 from tests.serving import serve_without_toolkit
+from toolkit.attention import LuongAttention
 
 RATE = 16000
 TONES = {"sil": None, "a": 440.0, "b": 1250.0, "c": 2600.0, "d": 3600.0}
@@ -274,6 +279,32 @@ def test_config_errors_name_the_key_and_value(override, message):
     overrides = [override] + (["cell=gru"] if override.startswith("projection") else [])
     with pytest.raises(ValueError, match=message):
         load_config(SpeechTaggingConfig, None, overrides)
+
+
+def test_attention_choices_are_the_library_names_a_self_attention_can_run():
+    library = toolkit.attention.available()
+    self_attention = {
+        n for n in library if not toolkit.attention.get(n, 4).requires_previous_alignments
+    }
+    assert self_attention == set(library) - {"location"}
+    # `luong`: the recipe's earlier name of Luong's general score, kept for old configs.
+    assert set(ATTENTIONS) == {"none", "luong"} | self_attention
+    with pytest.raises(ValueError, match=r"`attention` expected one of \['none', 'bahdanau'"):
+        load_config(SpeechTaggingConfig, None, ["attention=location"])
+
+
+@pytest.mark.tensorflow_pass
+@pytest.mark.parametrize("attention", [name for name in ATTENTIONS if name != "none"])
+def test_every_attention_choice_builds_a_tagger(attention):
+    config = SpeechTaggingConfig(attention=attention, units=4, layers=1, attention_units=6)
+    tagger = build_tagger(config, label_count=3)
+    mechanism = tagger.get_layer("attention")
+    assert type(mechanism) is type(toolkit.attention.get(attention, 6))
+    if attention == "luong":
+        assert type(mechanism) is LuongAttention and mechanism.score == "general"
+    waveforms = np.zeros((2, 1000), "float32")
+    outputs = tagger.predict([waveforms, np.array([1000, 600], "int32")], verbose=0)
+    assert outputs.shape == (2, 4, 3) and np.isfinite(outputs).all()
 
 
 @pytest.mark.no_keras_state

@@ -12,6 +12,7 @@ import keras
 import numpy as np
 import pytest
 
+import toolkit
 from recipes.runner import ConfigError
 from recipes.runner import load_config
 from recipes.runner.outputs import OUTPUT_MARKER
@@ -22,6 +23,7 @@ from recipes.translation import run
 from recipes.translation import translate_texts
 from recipes.translation.cli import main
 from recipes.translation.export import search_options
+from recipes.translation.model import ATTENTIONS
 from recipes.translation.model import Seq2Seq
 from recipes.translation.pipeline import compiled_search
 from tests.recipes.run_folders import export_a_copy
@@ -264,6 +266,26 @@ def test_projection_is_scaled_by_fan_in():
     assert kernel.std() == pytest.approx(256**-0.5, rel=0.05)
 
 
+@pytest.mark.tensorflow_pass
+@pytest.mark.parametrize("attention", ATTENTIONS)
+def test_every_attention_name_builds_a_translator_that_searches(attention):
+    """Every name of `toolkit.attention.available()` (and none) is a translation choice."""
+    config = TranslationConfig(**{**TINY, "units": 8, "embedding_dim": 4, "attention": attention})
+    seq2seq = Seq2Seq(config, 12, 12)
+    if attention != "none":
+        expected = toolkit.attention.get(attention, 8)
+        assert type(seq2seq.decoder.cell.attention) is type(expected)
+        assert getattr(seq2seq.decoder.cell.attention, "score", None) == getattr(
+            expected, "score", None
+        )
+    source_ids = np.array([[3, 4, 5, 2], [6, 7, 2, 0]], "int32")
+    logits = seq2seq.model([source_ids, np.array([[2, 5, 6], [2, 8, 0]], "int32")])
+    assert tuple(logits.shape) == (2, 3, 12)
+    for beam_width in (None, 2):
+        result = seq2seq.search(source_ids, beam_width=beam_width, max_length=5)
+        assert tuple(result["tokens"].shape) == (2, 5)
+
+
 def test_compiled_search_reads_the_current_weights_and_traces_once():
     # Regression: under JAX the compiled search baked the weights of its first
     # call in as constants, so the dev BLEU callback compiled a new search
@@ -309,7 +331,7 @@ def test_bad_data_fails_cleanly_and_leaves_no_output(tmp_path):
 @pytest.mark.parametrize(
     "overrides, message",
     [
-        (["attention=luong-concat"], r"`attention` expected one of \['bahdanau'"),
+        (["attention=additive"], r"`attention` expected one of \['bahdanau', 'luong-dot'"),
         (["cell=transformer"], r"`cell` expected one of \['simple', 'lstm', 'gru', 'mgu'"),
         (["beam_width=0"], r"`beam_width` expected a positive integer"),
         (["label_smoothing=1"], r"`label_smoothing` expected a number in \[0, 1\)"),
