@@ -61,7 +61,6 @@ import pathlib
 import sys
 
 import toolkit
-from recipes.runner.machine import machine_info
 from recipes.study.long_range_tasks import TASK_DESCRIPTIONS
 from recipes.study.long_range_tasks import TASKS
 from recipes.study.long_range_tasks import Task
@@ -69,6 +68,7 @@ from recipes.study.long_range_tasks import run_one
 from recipes.study.long_range_tasks import solved_table
 from recipes.study.long_range_tasks import status_line
 from recipes.study.long_range_tasks import units_for_budget
+from toolkit.runtime.machine import machine_info
 
 DEFAULT_OUT = pathlib.Path("runs/benchmarks/long_range")
 DEFAULTS = {

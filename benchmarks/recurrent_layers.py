@@ -101,8 +101,8 @@ import keras
 import numpy as np
 
 import toolkit
-from recipes.runner.machine import machine_info as shared_machine_info
-from recipes.runner.timing import interleaved_timings
+from toolkit.runtime.machine import machine_info as shared_machine_info
+from toolkit.runtime.timing import interleaved_timings
 
 LAYERS = ("lstm", "gru", "simple")  # the default; `--layers` takes any name in MATMUL_WIDTHS
 FRAMEWORKS = ("toolkit", "keras", "torch")
@@ -390,7 +390,7 @@ def prepare(framework, layer, config, data, settings):
 def interleaved_medians(functions, repeats, warmup, block=BLOCK):
     """Median seconds of each named function, timed in interleaved rounds.
 
-    `recipes.runner.timing.interleaved_timings` takes the timings: every function in
+    `toolkit.runtime.timing.interleaved_timings` takes the timings: every function in
     turn, in an order rotating from round to round, one untimed call and then up to
     `block` timed ones per round. A function that raises is dropped; returns
     `(medians, errors)`, `errors` mapping the dropped names to their exceptions.

@@ -6,9 +6,9 @@ and a `run(config, out_dir)`; the runner gives it YAML presets with checked
 (`outputs`), strategies (with `distributed`'s fix that lets `fit` run
 under several workers), precision and the callbacks for early stopping,
 best-checkpoint selection, the wall-clock budget and logs (`training`).
-The recipes' command lines share `cli`; measurements share `machine` (what
-they ran on) and `timing` (interleaved rounds of timed calls, used by the
-study's cost experiment and `benchmarks/recurrent_layers.py`).
+The recipes' command lines share `cli`. What measurements share (what they
+ran on, interleaved rounds of timed calls) is in `toolkit.runtime.machine`
+and `toolkit.runtime.timing`, where the study and `benchmarks/` both reach it.
 """
 
 from recipes.runner.config import ConfigError

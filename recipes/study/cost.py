@@ -48,9 +48,9 @@ import keras
 import numpy as np
 
 import toolkit
-from recipes.runner.timing import interleaved_timings
 from recipes.study import tasks
 from recipes.study.findings import Finding
+from toolkit.runtime.timing import interleaved_timings
 
 KEY = "cost"
 TITLE = "3. GRUs are cheaper than LSTMs"
@@ -157,7 +157,7 @@ def time_steps(models, inputs, labels, rounds, calls, warmup):
     """Median training and inference times per step of several models, interleaved.
 
     Each model's training step and inference step take turns with the others'
-    (`recipes.runner.timing.interleaved_timings`: an order rotating from round to round,
+    (`toolkit.runtime.timing.interleaved_timings`: an order rotating from round to round,
     one untimed call, then `calls` timed ones per round).
 
     Args:

@@ -24,10 +24,10 @@ import keras
 import numpy as np
 
 from recipes.runner import staged_output
-from recipes.runner.machine import machine_info as runner_machine_info
 from recipes.runner.reports import write_json
 from recipes.study.findings import VERDICTS
 from recipes.study.findings import Finding
+from toolkit.runtime.machine import machine_info as runtime_machine_info
 
 # Key -> what the experiment checks, in the order of the claims of issue 9.
 EXPERIMENTS = {
@@ -192,8 +192,8 @@ def _git_commit():
 
 
 def machine_info():
-    """`recipes.runner.machine.machine_info` of `PACKAGES`, with the git commit."""
-    return {**runner_machine_info(PACKAGES), "commit": _git_commit()}
+    """`toolkit.runtime.machine.machine_info` of `PACKAGES`, with the git commit."""
+    return {**runtime_machine_info(PACKAGES), "commit": _git_commit()}
 
 
 # === Rendering ===

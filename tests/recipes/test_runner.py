@@ -1,5 +1,5 @@
-"""The shared recipe runner: configs, output folders, callbacks, strategies, command
-lines and timing."""
+"""The shared recipe runner: configs, output folders, callbacks, strategies and command
+lines."""
 
 import argparse
 import dataclasses
@@ -18,7 +18,6 @@ from recipes.runner import load_config
 from recipes.runner import make_strategy
 from recipes.runner import restore_best
 from recipes.runner import staged_output
-from recipes.runner import timing
 from recipes.runner.outputs import OUTPUT_MARKER
 from recipes.runner.reports import Phases
 from recipes.runner.reports import plot_confusion_matrix
@@ -611,35 +610,6 @@ def test_recipe_commands_keep_freed_memory_before_they_run(monkeypatch, tmp_path
     out = str(tmp_path / "second")
     assert cli.subcommand_main(["train", "--out", out, "--set", "units=4"], commands, train) == 0
     assert events == ["reuse_freed_memory", ("run", 4, out)]
-
-
-# === Timing ===
-
-
-def test_interleaved_rounds_rotate_the_order_and_drop_a_failing_function(monkeypatch):
-    calls = []
-    clock = iter(range(1000))
-    monkeypatch.setattr(timing.time, "perf_counter", lambda: next(clock))
-
-    def make(name, fail_at=None):
-        def function():
-            calls.append(name)
-            if fail_at is not None and calls.count(name) == fail_at:
-                raise RuntimeError(f"{name} broke")
-
-        return function
-
-    functions = {"a": make("a"), "b": make("b"), "c": make("c", fail_at=5)}
-    timings, errors = timing.interleaved_timings(functions, 3, warmup=1, block=2)
-
-    assert calls[:3] == ["a", "b", "c"]  # warm-up, one call each
-    # Round 1: a, b, c, each one untimed call and 2 timed ones; round 2 rotates to b, c, a
-    # and needs 1 more timing each; c fails on its 5th call (round 2's untimed one) and
-    # is dropped.
-    assert calls[3:12] == ["a"] * 3 + ["b"] * 3 + ["c"] * 3
-    assert calls[12:] == ["b", "b", "c", "a", "a"]
-    assert timings == {"a": [1, 1, 1], "b": [1, 1, 1]}
-    assert set(errors) == {"c"} and "c broke" in str(errors["c"])
 
 
 # === Reports ===

@@ -1,4 +1,11 @@
-"""How a side-by-side measurement is taken: interleaved rounds of timed calls."""
+"""How a side-by-side measurement is taken: interleaved rounds of timed calls.
+
+Used by the study's cost experiment (`recipes/study/cost.py`) and the layer
+benchmark (`benchmarks/recurrent_layers.py`). It lives in the library because
+the study cannot import from `benchmarks/`, which is not an installed package,
+and it is not a recipe's business. Importable as `toolkit.runtime.timing`; not
+part of `toolkit.runtime`'s public names.
+"""
 
 import time
 import traceback

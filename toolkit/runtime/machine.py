@@ -1,4 +1,9 @@
-"""What a measurement ran on: package versions and the CPU model, for reports."""
+"""What a measurement ran on: package versions and the CPU model, for reports.
+
+Used by the study's report and the benchmarks (`benchmarks/recurrent_layers.py`,
+`benchmarks/long_range.py`). Importable as `toolkit.runtime.machine`; not part
+of `toolkit.runtime`'s public names.
+"""
 
 import datetime
 import importlib.metadata
