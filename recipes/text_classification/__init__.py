@@ -15,9 +15,10 @@ reports the TF-IDF + logistic-regression baseline beside it, and writes into
   epoch, whether the time budget stopped it), `export` (reload checks);
 * `confusion_matrix.png`, `training_curves.png`, `attention.png` (attention
   pooling weights over a few test texts);
-* `model.keras` (raw strings -> probabilities) and `saved_model/` (its
-  `serve` signature takes raw strings and returns `label` and
-  `probabilities`; loading it needs only TensorFlow);
+* `model.keras`, the trained `toolkit.models.TextClassifier` (raw strings
+  -> probabilities through `predict`; loading it needs `import toolkit`),
+  and `saved_model/` (its `serve` signature takes raw strings and returns
+  `label` and `probabilities`; loading it needs only TensorFlow);
 * `logs/`: `training_log.csv`, `tensorboard/`, the best dev checkpoint.
 
 `python -m recipes.text_classification predict RUN_DIR [--input FILE]`

@@ -1,13 +1,21 @@
-"""One run of the recipe: load, train, evaluate, compare, report and export."""
+"""One run of the recipe, top to bottom: data, model, training, evaluation, report, export.
+
+The model is `toolkit.models.TextClassifier`: a preprocessor (raw strings ->
+token ids, its vocabulary learnt from the training texts), a bidirectional
+recurrent backbone with attention pooling, and a softmax head. `fit` trains it
+on length-sorted batches of token ids; `predict` takes raw texts on every
+backend; `model.keras` is the classifier itself, and `saved_model/` serves raw
+strings with TensorFlow alone.
+"""
 
 import time
 
 import keras
 import numpy as np
 
+import toolkit
 from recipes.runner import config_to_dict
 from recipes.runner import fit_callbacks
-from recipes.runner import local_copy
 from recipes.runner import make_optimizer
 from recipes.runner import planned_epochs
 from recipes.runner import prepare_model_for_strategy
@@ -30,17 +38,12 @@ from recipes.runner.training import check_evaluation_splits
 from recipes.runner.training import check_training_labels
 from recipes.text_classification.baseline import tfidf_logistic_regression
 from recipes.text_classification.export import SIGNATURE
-from recipes.text_classification.export import export_saved_model
 from recipes.text_classification.export import predict_texts
-from recipes.text_classification.model import attention_model
-from recipes.text_classification.model import build_classifier
-from recipes.text_classification.model import build_text_model
-from recipes.text_classification.model import build_vectorizer
-from recipes.text_classification.model import encode
-from recipes.text_classification.model import predict_probabilities
+from recipes.text_classification.model import classifier_arguments
+from recipes.text_classification.model import local_classifier
 from recipes.text_classification.model import token_dataset
-from recipes.text_classification.model import tokens_of
 from toolkit.data import load_text_splits
+from toolkit.export import export_text_classifier
 
 RELOAD_TOLERANCE = 1e-5
 
@@ -79,25 +82,34 @@ def _run(config, out_dir, strategy):
     keras.utils.set_random_seed(config.seed)
     policy = set_precision(config.mixed_precision)
     phases = Phases(config.verbose)
+
+    # === Data ===
     with phases("reading data", str(config.data_path)):
         with reading_data():
             splits, class_names, data_record = load_splits(config)
     print_data_notes(data_record, config.verbose)
+
+    # === Model ===
+    # The preprocessor turns raw strings into token ids (words and punctuation,
+    # lower-cased); it learns its vocabulary from the training texts.
     with phases("vocabulary", f"learnt from {len(splits['train'])} training texts"):
-        vectorizer = build_vectorizer(config, splits["train"].texts)
-    vocabulary_size = vectorizer.vocabulary_size()
-
+        preprocessor = toolkit.models.TextClassifierPreprocessor(max_tokens=config.max_tokens)
+        preprocessor.adapt(splits["train"].texts, batch_size=1024)
     with strategy_scope(strategy):
-        classifier = build_classifier(config, vocabulary_size, len(class_names))
-        classifier.compile(
-            optimizer=make_optimizer(config),
-            loss="sparse_categorical_crossentropy",
-            metrics=["accuracy"],
+        model = toolkit.models.TextClassifier(
+            num_classes=len(class_names),
+            preprocessor=preprocessor,
+            **classifier_arguments(config),  # cell, units, layers, pooling, dropout, ...
         )
-        prepare_model_for_strategy(classifier, strategy)
-    train_data = token_dataset(vectorizer, splits["train"], class_names, config, training=True)
-    dev_data = token_dataset(vectorizer, splits["dev"], class_names, config, training=False)
+        # The task's loss and accuracy; the recipe's Adam (peak rate, clipping).
+        model.compile(optimizer=make_optimizer(config))
+        prepare_model_for_strategy(model, strategy)
 
+    # === Training ===
+    # `fit` could take the raw texts; the recipe hands it token ids instead, in
+    # length-sorted batches of training texts cut to `max_length` tokens.
+    train_data = token_dataset(preprocessor, splits["train"], class_names, config, training=True)
+    dev_data = token_dataset(preprocessor, splits["dev"], class_names, config, training=False)
     with staged_output(out_dir) as staging:
         epochs = planned_epochs(config)  # the schedule's budget, and fit's
         callbacks = fit_callbacks(
@@ -109,7 +121,7 @@ def _run(config, out_dir, strategy):
             epochs=epochs,
             lr_schedule=config.lr_schedule,
         )
-        history = classifier.fit(
+        history = model.fit(
             train_data,
             validation_data=dev_data,
             epochs=epochs,
@@ -117,18 +129,20 @@ def _run(config, out_dir, strategy):
             shuffle=False,  # the dataset shuffles itself, every epoch
             verbose=config.verbose,
         ).history
-        training = restore_best(classifier, callbacks, history)
-        classifier = local_copy(classifier, config.strategy)
+        training = restore_best(model, callbacks, history)  # the best dev epoch's weights
+        model = local_classifier(model, config.strategy)  # for evaluation and export
 
+        # === Evaluation ===
         results, predictions = {}, {}
         with phases("evaluation", "classifying dev and test"):
             for name in ("dev", "test"):
-                probabilities = predict_probabilities(vectorizer, classifier, splits[name].texts)
+                probabilities = model.predict(splits[name].texts, batch_size=256, verbose=0)
                 targets = np.array([class_names.index(label) for label in splits[name].labels])
                 predictions[name] = (targets, probabilities.argmax(-1))
                 results[name] = classification_metrics(*predictions[name], class_names)
                 results[name]["loss"] = _log_loss(probabilities, targets)
 
+        # === Report ===
         metrics = {
             "split": "test",
             **{key: results["test"][key] for key in ("accuracy", "macro_f1", "loss")},
@@ -140,8 +154,8 @@ def _run(config, out_dir, strategy):
             "backend": keras.backend.backend(),
             "dtype_policy": policy,
             "strategy": config.strategy,
-            "vocabulary_size": vocabulary_size,
-            "parameters": classifier.count_params(),
+            "vocabulary_size": preprocessor.vocabulary_size(),
+            "parameters": model.count_params(),
         }
         if config.baseline:
             with phases("baseline", "TF-IDF + logistic regression, C tuned on dev"):
@@ -156,7 +170,6 @@ def _run(config, out_dir, strategy):
                 }
                 for key in ("accuracy", "macro_f1")
             }
-
         plot_training_curves(history, staging / "training_curves.png")
         plot_confusion_matrix(
             *predictions["test"],
@@ -164,15 +177,15 @@ def _run(config, out_dir, strategy):
             staging / "confusion_matrix.png",
             title=f"test, accuracy {results['test']['accuracy']:.3f}",
         )
-        if config.attention_examples:
-            _plot_attention(config, vectorizer, classifier, splits["test"], class_names, staging)
+        if config.attention_examples and model.backbone.pooling == "attention":
+            _plot_attention(model, splits["test"], class_names, config, staging)
 
-        text_model = build_text_model(vectorizer, classifier)
-        text_model.save(staging / "model.keras")
+        # === Export ===
+        model.save(staging / "model.keras")
         (staging / "labels.txt").write_text("\n".join(class_names) + "\n", encoding="utf-8")
         with phases("export", "model.keras, the SavedModel and their checks"):
             metrics["export"] = _check_exports(
-                text_model, class_names, splits["test"].texts[:64], config, staging
+                model, class_names, splits["test"].texts[:64], config, staging
             )
         metrics["phase_seconds"] = {"training": training.get("seconds"), **phases.seconds}
         metrics["seconds"] = round(time.monotonic() - start, 1)
@@ -182,12 +195,10 @@ def _run(config, out_dir, strategy):
     return metrics
 
 
-def _check_exports(text_model, class_names, texts, config, staging):
+def _check_exports(model, class_names, texts, config, staging):
     """Reloads `model.keras` (and the SavedModel, when written) and compares predictions."""
-    vectorizer = text_model.get_layer("vectorizer")
-    classifier = text_model.get_layer("classifier")
-    expected = predict_probabilities(vectorizer, classifier, texts)
-    _, reloaded = predict_texts(staging, texts)
+    expected = model.predict(texts, batch_size=len(texts), verbose=0)
+    _, reloaded = predict_texts(staging, texts, batch_size=len(texts))
     report = {"keras_reload_max_abs_diff": float(np.max(np.abs(reloaded - expected)))}
     if not report["keras_reload_max_abs_diff"] <= RELOAD_TOLERANCE:  # NaN fails too
         raise RuntimeError(
@@ -206,7 +217,7 @@ def _check_exports(text_model, class_names, texts, config, staging):
         return report
     import tensorflow as tf
 
-    export_saved_model(text_model, class_names, staging / "saved_model")
+    export_text_classifier(model, staging / "saved_model", class_names, SIGNATURE)
     loaded = tf.saved_model.load(str(staging / "saved_model"))
     served = getattr(loaded, SIGNATURE)(tf.constant(texts, tf.string))
     gap = float(np.max(np.abs(served["probabilities"].numpy() - expected)))
@@ -219,25 +230,27 @@ def _check_exports(text_model, class_names, texts, config, staging):
     return report
 
 
-def _plot_attention(config, vectorizer, classifier, split, class_names, staging):
-    """attention.png: attention pooling weights over a few test texts."""
-    weights_model = attention_model(classifier)
-    if weights_model is None:
-        return
+def _plot_attention(model, split, class_names, config, staging):
+    """attention.png: the attention pooling weights over a few test texts."""
+    backbone = model.backbone
+    pooling = backbone.get_layer("attention_pooling")
+    weights_model = keras.Model(backbone.inputs, pooling.output[1])  # (batch, [heads,] time)
     texts = split.texts[: config.attention_examples]
-    ids = encode(vectorizer, texts).numpy()
-    weights = np.asarray(weights_model.predict_on_batch(ids), dtype="float32")
+    token_ids = model.preprocessor(texts)
+    weights = np.asarray(weights_model.predict_on_batch(token_ids), dtype="float32")
     if weights.ndim == 3:  # several heads: their mean
         weights = weights.mean(axis=1)
-    probabilities = np.asarray(classifier.predict_on_batch(ids))
+    probabilities = np.asarray(model.predict_on_batch(token_ids))
+    vocabulary = model.preprocessor.get_vocabulary()
     rows = []
-    for index, text in enumerate(texts):
+    for index, ids in enumerate(keras.ops.convert_to_numpy(token_ids)):
         predicted = int(probabilities[index].argmax())
         title = (
             f"true {split.labels[index]}, predicted {class_names[predicted]} "
             f"({probabilities[index, predicted]:.2f})"
         )
-        rows.append((tokens_of(vectorizer, text), weights[index], title))
+        tokens = [vocabulary[i] for i in ids if i != 0]  # padding is on the right
+        rows.append((tokens, weights[index], title))
     plot_token_weights(rows, staging / "attention.png")
 
 

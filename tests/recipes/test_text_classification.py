@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import random
+import shutil
 
 import keras
 import numpy as np
@@ -90,18 +91,24 @@ def test_training_and_evaluation_batches_run_without_tf_data_autotuning():
     """Autotuning's thread held the start of `fit` epochs by seconds (`without_autotuning`)."""
     import types
 
-    from recipes.text_classification.model import build_vectorizer
     from recipes.text_classification.model import token_dataset
+    from toolkit.models import TextClassifierPreprocessor
 
-    config = TextClassificationConfig(batch_size=2)
+    config = TextClassificationConfig(batch_size=2, max_length=2)
     split = types.SimpleNamespace(
         texts=["a good film", "a bad film", "good", "bad plot here"], labels=["p", "n", "p", "n"]
     )
-    vectorizer = build_vectorizer(config, split.texts)
+    preprocessor = TextClassifierPreprocessor(pad_to_multiple_of=None)
+    preprocessor.adapt(split.texts)
+    lengths = {}
     for training in (True, False):
-        batches = token_dataset(vectorizer, split, ["n", "p"], config, training)
+        batches = token_dataset(preprocessor, split, ["n", "p"], config, training)
         assert batches.options().autotune.enabled is False
         assert sum(len(labels) for _, labels in batches) == 4
+        lengths[training] = max(ids.shape[1] for ids, _ in batches)
+    # Training texts are cut to `max_length` tokens; evaluation sees whole texts.
+    assert lengths == {True: 2, False: 3}
+    assert preprocessor.sequence_length is None  # the cut is a copy's
 
 
 def test_run_writes_every_output(finished_run):
@@ -251,6 +258,91 @@ def test_export_command_writes_the_saved_model_of_a_run_folder(finished_run, tmp
     texts = [text for text, _ in sentences(6, seed=7)]
     labels, probabilities = predict_texts(run_dir, texts)
     loaded = tf.saved_model.load(str(run_dir / "saved_model"))  # kept: it owns the variables
+    served = loaded.serve(tf.constant(texts))
+    assert [label.decode() for label in served["label"].numpy().tolist()] == labels
+    np.testing.assert_allclose(served["probabilities"].numpy(), probabilities, atol=1e-5)
+
+
+def test_model_keras_is_the_toolkit_text_classifier(finished_run):
+    import toolkit
+
+    out, _, _ = finished_run
+    model = keras.models.load_model(out / "model.keras")
+    assert isinstance(model, toolkit.models.TextClassifier)
+    assert model.backbone.cell == "gru" and model.backbone.units == 6
+    texts = ["The goal of the team was new!", "Rain and wind today.", ""]
+    _, probabilities = predict_texts(out, texts)
+    np.testing.assert_array_equal(model.predict(texts, verbose=0), probabilities)
+
+
+def test_the_local_copy_of_a_distributed_run_is_still_the_text_classifier(finished_run):
+    """`keras.models.clone_model` (the runner's `local_copy`) gave a plain functional model."""
+    import toolkit
+    from recipes.text_classification.model import local_classifier
+
+    out, _, _ = finished_run
+    model = keras.models.load_model(out / "model.keras")
+    assert local_classifier(model, "default") is model
+    copy = local_classifier(model, "mirrored")
+    assert isinstance(copy, toolkit.models.TextClassifier) and copy is not model
+    texts = ["The goal of the team was new!", ""]
+    np.testing.assert_array_equal(copy.predict(texts, verbose=0), model.predict(texts, verbose=0))
+
+
+def write_earlier_model_keras(model, path):
+    """`model.keras` as the recipe wrote it before `toolkit.models` (issue 29).
+
+    A functional `texts -> vectorizer -> classifier` model: a `TextVectorization`
+    named `vectorizer` and a flat functional `classifier` of token ids, built
+    here as the recipe's `build_classifier` built it, with `model`'s weights.
+    """
+    import toolkit
+
+    backbone = model.backbone
+    token_ids = keras.Input((None,), dtype="int32", name="token_ids")
+    x = keras.layers.Embedding(
+        backbone.vocabulary_size, backbone.embedding_dim, mask_zero=True, name="embedding"
+    )(token_ids)
+    x = keras.layers.Dropout(0.3, name="embedding_dropout")(x)
+    gru = toolkit.layers.GRU(backbone.units, return_sequences=True, name="gru_0")
+    x = keras.layers.Bidirectional(gru, name="bidirectional_0")(x)
+    x, _ = toolkit.attention.AttentionPooling(
+        backbone.attention_units, heads=1, name="attention_pooling"
+    )(x)
+    x = keras.layers.Dropout(0.3, name="dropout")(x)
+    probabilities = keras.layers.Dense(
+        model.num_classes, activation="softmax", dtype="float32", name="probabilities"
+    )(x)
+    classifier = keras.Model(token_ids, probabilities, name="classifier")
+    classifier.set_weights(model.get_weights())
+    vectorizer = keras.layers.TextVectorization(
+        standardize="lower",
+        split=toolkit.data.split_words_and_punctuation,
+        vocabulary=model.preprocessor.get_vocabulary()[2:],
+        name="vectorizer",
+    )
+    texts = keras.Input((), dtype="string", name="texts")
+    keras.Model(texts, classifier(vectorizer(texts)), name="text_classifier").save(path)
+
+
+def test_predict_and_export_read_run_folders_written_before_toolkit_models(
+    finished_run, tmp_path, capsys
+):
+    out, _, _ = finished_run
+    earlier = tmp_path / "earlier"
+    shutil.copytree(out, earlier, ignore=shutil.ignore_patterns("saved_model"))
+    write_earlier_model_keras(keras.models.load_model(out / "model.keras"), earlier / "model.keras")
+    texts = [text for text, _ in sentences(12, seed=8)] + ["", "zzz unknown words only"]
+    labels, probabilities = predict_texts(out, texts)
+    earlier_labels, earlier_probabilities = predict_texts(earlier, texts)
+    assert earlier_labels == labels
+    np.testing.assert_allclose(earlier_probabilities, probabilities, atol=1e-6)
+    if keras.backend.backend() != "tensorflow":
+        return
+    import tensorflow as tf
+
+    assert main(["export", str(earlier)]) == 0
+    loaded = tf.saved_model.load(str(earlier / "saved_model"))  # kept: it owns the variables
     served = loaded.serve(tf.constant(texts))
     assert [label.decode() for label in served["label"].numpy().tolist()] == labels
     np.testing.assert_allclose(served["probabilities"].numpy(), probabilities, atol=1e-5)
