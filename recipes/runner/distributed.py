@@ -208,10 +208,17 @@ def local_copy(model, strategy_name):
     """The trained model, copied outside the strategy unless it is `"default"`.
 
     Under several workers `predict` gathers every worker's copy of a batch;
-    evaluating and exporting a local copy gives one result per example.
+    evaluating and exporting a local copy gives one result per example. A
+    functional model is cloned; a task model is rebuilt from its config.
     """
     if strategy_name == "default":
         return model
-    copy = keras.models.clone_model(model)
+    if type(model).__name__ in ("Functional", "Sequential"):
+        copy = keras.models.clone_model(model)
+    else:
+        # A task model (`toolkit.models.TextClassifier`): Keras 3.15's `clone_model`
+        # turns a subclass of a functional model into a plain functional one,
+        # losing its class and preprocessor; its config rebuilds it whole.
+        copy = type(model).from_config(model.get_config())
     copy.set_weights(model.get_weights())
     return copy

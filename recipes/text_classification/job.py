@@ -16,6 +16,7 @@ import numpy as np
 import toolkit
 from recipes.runner import config_to_dict
 from recipes.runner import fit_callbacks
+from recipes.runner import local_copy
 from recipes.runner import make_optimizer
 from recipes.runner import planned_epochs
 from recipes.runner import prepare_model_for_strategy
@@ -40,7 +41,6 @@ from recipes.text_classification.baseline import tfidf_logistic_regression
 from recipes.text_classification.export import SIGNATURE
 from recipes.text_classification.export import predict_texts
 from recipes.text_classification.model import classifier_arguments
-from recipes.text_classification.model import local_classifier
 from recipes.text_classification.model import token_dataset
 from toolkit.data import load_text_splits
 from toolkit.export import export_text_classifier
@@ -130,7 +130,7 @@ def _run(config, out_dir, strategy):
             verbose=config.verbose,
         ).history
         training = restore_best(model, callbacks, history)  # the best dev epoch's weights
-        model = local_classifier(model, config.strategy)  # for evaluation and export
+        model = local_copy(model, config.strategy)  # for evaluation and export
 
         # === Evaluation ===
         results, predictions = {}, {}

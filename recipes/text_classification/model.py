@@ -10,9 +10,7 @@ head, `fit` / `predict` on raw texts, `.keras` saving - is
 * `token_dataset(...)`: the `(token_ids, label_index)` batches `fit` trains and
   validates on. Training batches hold texts of similar length (little
   padding, so a step runs fewer masked time steps) and cut to `max_length`
-  tokens; dev, test and serving see whole texts;
-* `local_classifier(model, strategy_name)`: the trained classifier outside a
-  `tf.distribute` strategy, for evaluation and export.
+  tokens; dev, test and serving see whole texts.
 """
 
 from recipes.runner.batching import length_sorted_batches
@@ -74,20 +72,3 @@ def token_dataset(preprocessor, split, class_names, config, training):
         config.seed,
     )
     return dataset.map(cutting, num_parallel_calls=autotune).prefetch(autotune)
-
-
-def local_classifier(model, strategy_name):
-    """The trained classifier, rebuilt outside the strategy unless it is `"default"`.
-
-    `recipes.runner.local_copy` for a task model: it copies with
-    `keras.models.clone_model`, which turns a subclass of a functional model
-    into a plain functional one (Keras 3.15 always wraps its
-    `clone_function`, so it never takes the `from_config` path of a model with
-    its own `get_config`), losing the `TextClassifier` and its preprocessor.
-    The classifier's config rebuilds it, preprocessor included.
-    """
-    if strategy_name == "default":
-        return model
-    copy = type(model).from_config(model.get_config())
-    copy.set_weights(model.get_weights())
-    return copy

@@ -487,3 +487,24 @@ def test_bad_preprocessor_arguments_and_inputs():
         classifier(["good film"])
     with pytest.raises(ValueError, match=r"Argument `validation_split` leaves no training"):
         classifier.fit(["good"], [1], validation_split=0.5, verbose=0)
+
+
+def test_token_id_training_with_raw_text_validation():
+    """`fit` on token ids (a recipe's own batches) passed raw-text `validation_data`
+    to the model as strings."""
+    preprocessor = make_preprocessor()
+    classifier = toolkit.models.TextClassifier(
+        num_classes=2, preprocessor=preprocessor, dropout=0.0, **TINY
+    )
+    ids = keras.ops.convert_to_numpy(preprocessor(TRAIN_TEXTS))
+    texts, labels = ["good film", "bad film"], [1, 0]
+    history = classifier.fit(
+        ids,
+        np.array(TRAIN_LABELS),
+        batch_size=4,
+        epochs=1,
+        validation_data=(texts, labels),
+        verbose=0,
+    ).history
+    expected = classifier.evaluate(texts, labels, verbose=0, return_dict=True)
+    np.testing.assert_allclose(history["val_loss"][-1], expected["loss"], rtol=1e-5)

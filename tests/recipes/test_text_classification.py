@@ -278,12 +278,12 @@ def test_model_keras_is_the_toolkit_text_classifier(finished_run):
 def test_the_local_copy_of_a_distributed_run_is_still_the_text_classifier(finished_run):
     """`keras.models.clone_model` (the runner's `local_copy`) gave a plain functional model."""
     import toolkit
-    from recipes.text_classification.model import local_classifier
+    from recipes.runner import local_copy
 
     out, _, _ = finished_run
     model = keras.models.load_model(out / "model.keras")
-    assert local_classifier(model, "default") is model
-    copy = local_classifier(model, "mirrored")
+    assert local_copy(model, "default") is model
+    copy = local_copy(model, "mirrored")
     assert isinstance(copy, toolkit.models.TextClassifier) and copy is not model
     texts = ["The goal of the team was new!", ""]
     np.testing.assert_array_equal(copy.predict(texts, verbose=0), model.predict(texts, verbose=0))

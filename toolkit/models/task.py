@@ -214,6 +214,8 @@ class Task(keras.Model):
             **kwargs,
         )
         if not self._wants_preprocessing(x):
+            if validation_data is not None:  # raw-text validation beside token-id training
+                validation_data = self._validation_dataset(validation_data, batch_size)
             return super().fit(
                 x,
                 y,
