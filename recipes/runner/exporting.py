@@ -49,19 +49,30 @@ def export_in_tensorflow_process(module, run_dir):
         )
 
 
-def verified_ops(path, allowed_extra=()):
-    """Checks a SavedModel's ops (`toolkit.export.verify_saved_model`); the export report's entry.
+def ops_report(summary):
+    """The export report's `saved_model_ops` entry of a verifier summary.
 
-    Raises the verifier's `ValueError` when the SavedModel holds a `Cudnn*` or
-    `Xla*` op or one outside core TensorFlow (and `allowed_extra`).
+    Args:
+        summary: What `toolkit.export.verify_saved_model` returns (and the
+            `toolkit.export` exporters, which end with it).
 
     Returns:
         `{"distinct_ops": n, "extra_ops": [...]}`, for `metrics.json`.
     """
+    return {"distinct_ops": len(summary["ops"]), "extra_ops": sorted(summary["extra_ops"])}
+
+
+def verified_ops(path, allowed_extra=()):
+    """Checks a SavedModel's ops (`toolkit.export.verify_saved_model`); its `ops_report`.
+
+    For a SavedModel written without a `toolkit.export` exporter (those
+    verify what they write and return the summary: pass it to `ops_report`).
+    Raises the verifier's `ValueError` when the SavedModel holds a `Cudnn*` or
+    `Xla*` op or one outside core TensorFlow (and `allowed_extra`).
+    """
     from toolkit.export import verify_saved_model
 
-    summary = verify_saved_model(path, allowed_extra=allowed_extra)
-    return {"distinct_ops": len(summary["ops"]), "extra_ops": sorted(summary["extra_ops"])}
+    return ops_report(verify_saved_model(path, allowed_extra=allowed_extra))
 
 
 def write_run_saved_model(run_dir, write, allowed_extra=()):
@@ -69,17 +80,22 @@ def write_run_saved_model(run_dir, write, allowed_extra=()):
 
     The folder is staged (`staged_output`) and replaces the SavedModel a run
     wrote there before (recognized by its `saved_model.pb`) once its ops are
-    verified (`verified_ops`). The recipes' `export_run` functions end with it.
+    verified. A `write` that returns the verifier's summary (the
+    `toolkit.export` exporters do) has verified them; otherwise
+    `verified_ops` does. The recipes' `export_run` functions end with it.
 
     Args:
         run_dir: A finished run folder.
-        write: Writes a SavedModel into the folder it is given.
-        allowed_extra: Ops outside core TensorFlow the SavedModel may hold.
+        write: Writes a SavedModel into the folder it is given; may return
+            `verify_saved_model`'s summary.
+        allowed_extra: Ops outside core TensorFlow the SavedModel may hold
+            (used when `write` returns no summary).
     """
     path = pathlib.Path(run_dir) / "saved_model"
     with staged_output(path, replaces=("saved_model.pb",)) as staging:
-        write(staging)
-        verified_ops(staging, allowed_extra)
+        summary = write(staging)
+        if not (isinstance(summary, dict) and "extra_ops" in summary):
+            verified_ops(staging, allowed_extra)
     return path
 
 

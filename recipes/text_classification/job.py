@@ -26,8 +26,8 @@ from recipes.runner import set_precision
 from recipes.runner import staged_output
 from recipes.runner import strategy_scope
 from recipes.runner.errors import reading_data
+from recipes.runner.exporting import ops_report
 from recipes.runner.exporting import saved_model_not_written
-from recipes.runner.exporting import verified_ops
 from recipes.runner.reports import Phases
 from recipes.runner.reports import classification_metrics
 from recipes.runner.reports import plot_confusion_matrix
@@ -217,7 +217,7 @@ def _check_exports(model, class_names, texts, config, staging):
         return report
     import tensorflow as tf
 
-    export_text_classifier(model, staging / "saved_model", class_names, SIGNATURE)
+    summary = export_text_classifier(model, staging / "saved_model", class_names, SIGNATURE)
     loaded = tf.saved_model.load(str(staging / "saved_model"))
     served = getattr(loaded, SIGNATURE)(tf.constant(texts, tf.string))
     gap = float(np.max(np.abs(served["probabilities"].numpy() - expected)))
@@ -225,7 +225,7 @@ def _check_exports(model, class_names, texts, config, staging):
     if not gap <= RELOAD_TOLERANCE or labels != [class_names[i] for i in expected.argmax(-1)]:
         raise RuntimeError(f"The exported SavedModel differs from the trained model by {gap}")
     report["saved_model"] = "saved_model/"
-    report["saved_model_ops"] = verified_ops(staging / "saved_model")
+    report["saved_model_ops"] = ops_report(summary)
     report["saved_model_max_abs_diff"] = gap
     return report
 

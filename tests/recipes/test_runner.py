@@ -679,3 +679,32 @@ def test_a_later_export_is_recorded_in_metrics_json(tmp_path):
     record_later_export(tmp_path)  # a report that says something else is left alone
     assert json.loads((tmp_path / "metrics.json").read_text()) == updated
     record_later_export(tmp_path / "missing")  # no metrics.json: nothing to do
+
+
+def test_a_run_saved_model_is_verified_once_when_the_exporter_verified_it(tmp_path, monkeypatch):
+    """`write_run_saved_model` reuses the summary a `toolkit.export` exporter returns
+    (it verified twice before), and verifies a SavedModel whose writer returns none."""
+    import toolkit.export
+    from recipes.runner import exporting
+
+    calls = []
+
+    def fake_verify(path, allowed_extra=()):
+        calls.append(pathlib.Path(path).name)
+        return {"signatures": [], "ops": {"A": 1}, "extra_ops": []}
+
+    monkeypatch.setattr(toolkit.export, "verify_saved_model", fake_verify)
+
+    def exporter(folder):
+        (folder / "saved_model.pb").write_bytes(b"")
+        return fake_verify(folder)
+
+    run = tmp_path / "run"
+    run.mkdir()
+    exporting.write_run_saved_model(run, exporter)
+    assert len(calls) == 1
+    exporting.write_run_saved_model(
+        run, lambda folder: (folder / "saved_model.pb").write_bytes(b"")
+    )
+    assert len(calls) == 2
+    assert exporting.ops_report(fake_verify(run)) == {"distinct_ops": 1, "extra_ops": []}
