@@ -6,14 +6,23 @@ turns raw strings into class probabilities: its `TextClassifierPreprocessor`
 -> pooled features) and a softmax head. `fit`, `evaluate` and `predict` take
 raw texts on every backend; `.keras` files load with `import toolkit`, and
 `save_to_preset` / `from_preset` use a local folder in keras-hub's layout.
+
+`Translator` is an attentional encoder-decoder from source strings to target
+strings: its `TranslatorPreprocessor` (two SentencePiece tokenizers, learnt
+with `from_texts`) gives teacher-forcing token ids for `fit`, and `generate` /
+`translate` search translations (greedy or beam search) in `keras.ops`.
 """
 
 from toolkit.models.backbone import RecurrentTextBackbone
 from toolkit.models.text_classifier import TextClassifier
 from toolkit.models.text_classifier_preprocessor import TextClassifierPreprocessor
+from toolkit.models.translator import Translator
+from toolkit.models.translator_preprocessor import TranslatorPreprocessor
 
 __all__ = [
     "TextClassifier",
     "TextClassifierPreprocessor",
     "RecurrentTextBackbone",
+    "Translator",
+    "TranslatorPreprocessor",
 ]

@@ -135,7 +135,8 @@ def save_task_preset(task, preset_dir):
     preset_dir.mkdir(parents=True, exist_ok=True)
     _write_json(preset_dir / TASK_CONFIG, _serialize(task))
     task.save_weights(preset_dir / TASK_WEIGHTS)
-    save_backbone_preset(task.backbone, preset_dir)
+    if getattr(task, "backbone", None) is not None:  # a Translator is one graph, no backbone
+        save_backbone_preset(task.backbone, preset_dir)
     if task.preprocessor is not None:
         save_preprocessor_preset(task.preprocessor, preset_dir)
     _write_metadata(task, preset_dir)
