@@ -120,7 +120,9 @@ class TranslatorPreprocessor(keras.layers.Layer):
     TensorFlow ops: mapped over a `tf.data.Dataset` it feeds a model on any
     backend. `detokenize` turns target ids back into text (control ids
     dropped). The tokenizers' models are in the config, so `.keras` files and
-    presets hold them.
+    presets hold them. Seed (`keras.utils.set_random_seed`) before making
+    one, not after: on TensorFlow, seeding clears the eager kernel cache,
+    which owns the SentencePiece models' resources.
 
     Args:
         source_tokenizer: The source side's `SentencePieceTokenizer`.
