@@ -1,7 +1,8 @@
 """Run folders: loading, the waveform SavedModel, tagging files.
 
 A run folder holds `model.keras` (the tagger, front-end included),
-`labels.txt` and `config.json`. `saved_model/` serves with TensorFlow alone:
+`labels.txt` and `config.json`. `saved_model/`, written by
+`toolkit.export.export_frame_tagger`, serves with TensorFlow alone:
 
 * `tag(waveform, lengths)`: float32 `(batch, samples)` 16 kHz waveforms in
   [-1, 1] and int32 `(batch,)` valid samples ->
@@ -10,8 +11,8 @@ A run folder holds `model.keras` (the tagger, front-end included),
   `(batch, frames, labels)`, `frame_lengths` `(batch,)`, and the segments
   (runs of equal labels) `segment_starts` / `segment_ends` float32 seconds,
   `segment_labels` strings, all `(batch, segments)`, padded with the time
-  the first frame starts at (`scoring.frame_timing`'s offset) and `""`, with
-  `segment_counts` `(batch,)` (0 for a waveform shorter than one frame);
+  the first frame starts at (`FrameTagger.frame_timing`'s offset) and `""`,
+  with `segment_counts` `(batch,)` (0 for a waveform shorter than one frame);
   CTC mode: `labels` `(batch, length)` strings (`""` padded), `label_ids`
   (-1 padded) and `label_counts`.
   For a corpus of precomputed features the inputs are `features`
@@ -21,164 +22,38 @@ A run folder holds `model.keras` (the tagger, front-end included),
   `recurrent`) and `stream_step(chunk, samples, skip, recurrent)`: a chunk
   float32 `(batch, k * 160)` and the state -> `labels` strings, `label_ids`,
   `probabilities`, `valid` `(batch, k)` and the next state under the same
-  three names (see `streaming.py`); a chunk of no samples (`k = 0`) answers
-  empty outputs and hands the state back unchanged.
+  three names (`toolkit.models.StreamingTagger`); a chunk of no samples
+  (`k = 0`) answers empty outputs and hands the state back unchanged.
 """
 
-import keras
+import warnings
+
 import numpy as np
 
 from recipes.runner.exporting import require_tensorflow_backend
 from recipes.runner.exporting import write_run_saved_model
 from recipes.runner.outputs import load_run_model
 from recipes.runner.outputs import read_run_config
-from recipes.speech_tagging.model import output_frame_lengths
-from recipes.speech_tagging.model import takes_waveform
+from recipes.speech_tagging.model import as_frame_tagger
 from recipes.speech_tagging.scoring import frame_timing
-from recipes.speech_tagging.streaming import StreamingTagger
+from toolkit.export import export_frame_tagger
 
 SIGNATURE = "tag"
 
 
 def export_saved_model(tagger, labels, config, path):
-    """Writes the SavedModel (TensorFlow backend); see the module docstring."""
-    import tensorflow as tf
+    """Writes the SavedModel (TensorFlow backend); returns the verifier's summary.
 
-    names = tf.constant(list(labels), tf.string)
-    archive = keras.export.ExportArchive()
-    archive.track(tagger)
-    waveform = takes_waveform(tagger)
-    if waveform:
-        signal_spec = tf.TensorSpec([None, None], tf.float32, name="waveform")
-    else:
-        channels = tagger.inputs[0].shape[-1]
-        signal_spec = tf.TensorSpec([None, None, channels], tf.float32, name="features")
-    lengths_layer = output_frame_lengths(tagger)
-    seconds_per_frame, offset = frame_timing(config)
-
-    def tag(signal, lengths):
-        # A client's lengths: one per row (else a clear error), clipped to the samples sent.
-        tf.debugging.assert_equal(
-            tf.size(lengths),
-            tf.shape(signal)[0],
-            message="`lengths` expected one length per row of the signal batch",
-        )
-        lengths = tf.clip_by_value(lengths, 0, tf.shape(signal)[1])
-        outputs = tagger([signal, lengths], training=False)
-        frame_lengths = tf.cast(lengths_layer(lengths), tf.int32)
-        if config.mode == "ctc":
-            return _ctc_outputs(outputs, frame_lengths, names, config)
-        return _frame_outputs(outputs, frame_lengths, names, seconds_per_frame, offset)
-
-    archive.add_endpoint(
-        SIGNATURE, tag, input_signature=[signal_spec, tf.TensorSpec([None], tf.int32, "lengths")]
-    )
-    if config.streamable and waveform:
-        _add_streaming(archive, StreamingTagger(tagger, config), names)
-    archive.write_out(str(path), verbose=False)
-
-
-def _frame_outputs(probabilities, frame_lengths, names, seconds_per_frame, offset):
-    import tensorflow as tf
-
-    ids = tf.cast(tf.argmax(probabilities, axis=-1), tf.int32)
-    frames = tf.shape(ids)[1]
-    positions = tf.range(frames)[None, :]
-    valid = positions < frame_lengths[:, None]
-    ids = tf.where(valid, ids, -1)
-    previous = tf.pad(ids[:, :-1], [[0, 0], [1, 0]], constant_values=-1)
-    starts_here = valid & tf.not_equal(ids, previous)
-    tiled = tf.broadcast_to(positions, tf.shape(ids))
-    starts = tf.ragged.boolean_mask(tiled, starts_here)
-    # A segment ends where the next starts, the last at the row's end; a row
-    # without frames has no segment, so no end either (`segment_ends` has the
-    # shape of `segment_starts`).
-    last_end = tf.RaggedTensor.from_tensor(
-        frame_lengths[:, None], lengths=tf.minimum(starts.row_lengths(), 1)
-    )
-    ends = tf.concat([starts[:, 1:], last_end], axis=1)
-    segment_ids = tf.ragged.boolean_mask(ids, starts_here)
-    to_seconds = lambda frame: offset + tf.cast(frame, tf.float32) * seconds_per_frame  # noqa: E731
-    return {
-        "frame_ids": ids,
-        "frame_labels": tf.where(valid, tf.gather(names, tf.maximum(ids, 0)), ""),
-        "frame_lengths": frame_lengths,
-        "probabilities": probabilities,
-        "segment_starts": to_seconds(starts).to_tensor(default_value=offset),
-        "segment_ends": to_seconds(ends).to_tensor(default_value=offset),
-        "segment_labels": tf.gather(names, segment_ids).to_tensor(default_value=""),
-        "segment_counts": tf.cast(starts.row_lengths(), tf.int32),
-    }
-
-
-def _ctc_outputs(logits, frame_lengths, names, config):
-    import tensorflow as tf
-
-    # TensorFlow's CTC decoders refuse an empty input ("inputs must not be
-    # empty"): a batch of no rows, or of no frames (every waveform shorter
-    # than a frame). They get one frame and one row of length 0, which
-    # decode to nothing, and the extra row is dropped.
-    batch = tf.shape(logits)[0]
-    logits = tf.pad(
-        logits,
-        [[0, tf.maximum(1 - batch, 0)], [0, tf.maximum(1 - tf.shape(logits)[1], 0)], [0, 0]],
-    )
-    frame_lengths = tf.pad(frame_lengths, [[0, tf.maximum(1 - batch, 0)]])
-    decoded, _ = keras.ops.ctc_decode(
-        logits,
-        frame_lengths,
-        strategy="greedy" if config.ctc_decoder == "greedy" else "beam_search",
+    `toolkit.export.export_frame_tagger` with the config's CTC decoder; the
+    streaming signatures come with a streamable tagger.
+    """
+    return export_frame_tagger(
+        tagger,
+        path,
+        labels,
+        ctc_decoder=config.ctc_decoder,
         beam_width=config.beam_width,
-        merge_repeated=True,
-        mask_index=0,
-    )
-    classes = tf.cast(decoded[0], tf.int32)[:batch]
-    ids = tf.where(classes > 0, classes - 1, -1)  # class 0 is the blank, -1 the padding
-    counts = tf.reduce_sum(tf.cast(ids >= 0, tf.int32), axis=1)
-    longest = tf.maximum(tf.reduce_max(counts), 0)
-    ids = ids[:, :longest]
-    return {
-        "label_ids": ids,
-        "labels": tf.where(ids >= 0, tf.gather(names, tf.maximum(ids, 0)), ""),
-        "label_counts": counts,
-    }
-
-
-def _add_streaming(archive, streaming, names):
-    import tensorflow as tf
-
-    for layer in streaming.recurrent:
-        archive.track(layer)
-    step = streaming.frame_step
-
-    def stream_init(batch_size):
-        return streaming.initial_state(batch_size)
-
-    def stream_step(chunk, samples, skip, recurrent):
-        tf.debugging.assert_equal(
-            tf.shape(chunk)[1] % step,
-            0,
-            message=f"stream_step: `chunk` expected a whole number of hops ({step} samples)",
-        )
-        outputs, state = streaming.step(
-            chunk, {"samples": samples, "skip": skip, "recurrent": recurrent}
-        )
-        labels = tf.gather(names, outputs["labels"])
-        return {**outputs, "label_ids": outputs["labels"], "labels": labels, **state}
-
-    state = streaming.initial_state(1)
-    archive.add_endpoint(
-        "stream_init", stream_init, input_signature=[tf.TensorSpec([], tf.int32, "batch_size")]
-    )
-    archive.add_endpoint(
-        "stream_step",
-        stream_step,
-        input_signature=[
-            tf.TensorSpec([None, None], tf.float32, "chunk"),
-            tf.TensorSpec([None, state["samples"].shape[1]], tf.float32, "samples"),
-            tf.TensorSpec([None], tf.int32, "skip"),
-            tf.TensorSpec([None, state["recurrent"].shape[1]], tf.float32, "recurrent"),
-        ],
+        signature=SIGNATURE,
     )
 
 
@@ -197,16 +72,20 @@ def export_run(run_dir):
 
 
 def load_run(run_dir):
-    """`(tagger, labels, config)` of a finished run folder."""
-    import toolkit  # noqa: F401  (registers the layers model.keras holds)
-    from recipes.speech_tagging import model  # noqa: F401  (registers the recipe's layers)
+    """`(tagger, labels, config)` of a finished run folder; the tagger is a `FrameTagger`."""
     from recipes.speech_tagging.config import SpeechTaggingConfig
 
     needed = ["model.keras", "labels.txt", "config.json"]
     run_dir, config = read_run_config(run_dir, SpeechTaggingConfig, needed)
-    tagger = load_run_model(run_dir, compile=False)
+    with warnings.catch_warnings():
+        # A `FrameTagger` is built compiled (a fresh optimizer); the trained
+        # optimizer's state in model.keras is not needed to tag or export.
+        warnings.filterwarnings("ignore", "Skipping variable loading for optimizer")
+        model = load_run_model(run_dir, compile=False)
     labels = (run_dir / "labels.txt").read_text(encoding="utf-8").split("\n")[:-1]
-    return tagger, labels, config
+    # A run written before the recipe built `toolkit.models.FrameTagger` holds
+    # a functional model of the same layers: it becomes one.
+    return as_frame_tagger(model, config, labels), labels, config
 
 
 def tag_files(run_dir, paths):
@@ -217,7 +96,7 @@ def tag_files(run_dir, paths):
     from toolkit.data import read_waveform
 
     tagger, labels, config = load_run(run_dir)
-    if not takes_waveform(tagger):
+    if not tagger.takes_waveform:
         raise ValueError(
             f"Argument `run_dir` holds a tagger of precomputed features ({run_dir}); "
             "`tag` reads wav files"
@@ -247,7 +126,7 @@ def tag_signals(tagger, labels, config, signals, ids=None):
     from recipes.speech_tagging.scoring import ctc_decode_outputs
     from recipes.speech_tagging.scoring import segments
 
-    waveform = takes_waveform(tagger)
+    waveform = tagger.takes_waveform
     ids = [str(index) for index in range(len(signals))] if ids is None else ids
     empty = np.zeros(0, dtype="int32")
     examples = []

@@ -18,6 +18,7 @@ from recipes.runner import staged_output
 from recipes.runner import strategy_scope
 from recipes.runner.errors import reading_data
 from recipes.runner.exporting import export_in_tensorflow_process
+from recipes.runner.exporting import ops_report
 from recipes.runner.exporting import saved_model_not_written
 from recipes.runner.exporting import verified_ops
 from recipes.runner.reports import Phases
@@ -30,11 +31,8 @@ from recipes.runner.training import check_evaluation_splits
 from recipes.runner.training import check_training_labels
 from recipes.speech_tagging.baseline import mlp_baseline
 from recipes.speech_tagging.export import SIGNATURE
-from recipes.speech_tagging.export import export_saved_model
 from recipes.speech_tagging.export import load_run
-from recipes.speech_tagging.model import adapt_global_cmvn
-from recipes.speech_tagging.model import build_tagger
-from recipes.speech_tagging.model import feature_model
+from recipes.speech_tagging.model import tagger_arguments
 from recipes.speech_tagging.pipeline import batch_order
 from recipes.speech_tagging.pipeline import dataset
 from recipes.speech_tagging.pipeline import encode_corpus
@@ -46,11 +44,12 @@ from recipes.speech_tagging.plots import plot_utterance
 from recipes.speech_tagging.scoring import ctc_decode_outputs
 from recipes.speech_tagging.scoring import frame_timing
 from recipes.speech_tagging.scoring import phone_error_rate
-from recipes.speech_tagging.streaming import StreamingTagger
-from recipes.speech_tagging.streaming import stream
 from toolkit.data import load_speech_splits
 from toolkit.data import read_label_map
-from toolkit.losses import MaskedCTC
+from toolkit.export import export_frame_tagger
+from toolkit.models import FrameTagger
+from toolkit.models import StreamingTagger
+from toolkit.models.streaming import stream
 
 RELOAD_TOLERANCE = 1e-4
 
@@ -112,22 +111,17 @@ def _run(config, out_dir, strategy):
     channels = None if waveform else examples["train"][0].signal.shape[1]
 
     with strategy_scope(strategy):
-        tagger = build_tagger(config, len(labels), feature_channels=channels)
+        tagger = FrameTagger(
+            **tagger_arguments(config, len(labels), feature_channels=channels, label_names=labels)
+        )
         if config.cmvn == "global":
-            batches = (
+            tagger.adapt_cmvn(
                 padded_batch([examples["train"][i] for i in positions], config, waveform)
                 for positions in batch_order(examples["train"], 32)
             )
-            adapt_global_cmvn(tagger, batches)
-        optimizer = make_optimizer(config)
-        if config.mode == "ctc":
-            tagger.compile(optimizer=optimizer, loss=MaskedCTC())
-        else:
-            tagger.compile(
-                optimizer=optimizer,
-                loss="sparse_categorical_crossentropy",
-                weighted_metrics=["accuracy"],
-            )
+        # The tagger's own losses: framewise, cross-entropy weighted by the
+        # batches' frame masks (and weighted accuracy); CTC, MaskedCTC.
+        tagger.compile(optimizer=make_optimizer(config))
         prepare_model_for_strategy(tagger, strategy)
     train_data = dataset(examples["train"], config, waveform, training=True)
     dev_data = dataset(examples["dev"], config, waveform, training=False)
@@ -242,7 +236,7 @@ def evaluate(tagger, examples, labels, config):
 
 def _front_end_frames(tagger, examples, config, waveform):
     """The normalized frames of each split (at the model's input frame rate)."""
-    features = feature_model(tagger)
+    features = tagger.feature_model()
     frames = {}
     for name, split in examples.items():
         frames[name] = []
@@ -299,7 +293,7 @@ def _plot_example(config, frames, examples, test, labels, staging):
     else:
         predicted = [labels[i] for i in test["predictions"][index]]
         title = None
-    seconds_per_frame, offset = frame_timing(config)
+    seconds_per_frame, _ = frame_timing(config)
     plot_utterance(
         frames[index],
         label_names(labels, example.frames),
@@ -330,9 +324,19 @@ def _check_exports(tagger, labels, config, test, staging):
     import tensorflow as tf
 
     if keras.backend.backend() == "tensorflow":
-        export_saved_model(tagger, labels, config, staging / "saved_model")
+        summary = export_frame_tagger(
+            tagger,
+            staging / "saved_model",
+            labels,
+            ctc_decoder=config.ctc_decoder,
+            beam_width=config.beam_width,
+            signature=SIGNATURE,
+        )
+        ops = ops_report(summary)  # the exporter verified the SavedModel
     else:
+        # `export RUN_DIR` in a TensorFlow process verifies it; its report is read here.
         export_in_tensorflow_process("recipes.speech_tagging", staging)
+        ops = verified_ops(staging / "saved_model")
     loaded = tf.saved_model.load(str(staging / "saved_model"))
     inputs, _ = padded_batch(sample, config, waveform)
     served = getattr(loaded, SIGNATURE)(*[tf.constant(value) for value in inputs.values()])
@@ -356,7 +360,7 @@ def _check_exports(tagger, labels, config, test, staging):
             raise RuntimeError(f"The exported SavedModel differs from the trained model by {gap}")
         report["saved_model_max_abs_diff"] = gap
     report["saved_model"] = "saved_model/"
-    report["saved_model_ops"] = verified_ops(staging / "saved_model")
+    report["saved_model_ops"] = ops
     report["saved_model_signatures"] = sorted(
         name for name in ("tag", "stream_init", "stream_step") if hasattr(loaded, name)
     )
@@ -365,7 +369,7 @@ def _check_exports(tagger, labels, config, test, staging):
 
 def _check_streaming(tagger, config, sample):
     """Max gap between chunk-by-chunk and whole-utterance probabilities."""
-    streaming = StreamingTagger(tagger, config)
+    streaming = StreamingTagger(tagger)
     gaps = []
     for example in sample[:2]:
         offline = predict(tagger, [example], config, waveform=True)[0]

@@ -18,6 +18,7 @@ from keras import ops
 
 from recipes.speech_tagging.pipeline import merge_repeats
 from toolkit.losses.ctc import BLANK
+from toolkit.models.streaming import frame_timing as toolkit_frame_timing
 
 
 def phone_error_rate(references, hypotheses, silence_label):
@@ -87,14 +88,15 @@ def segments(frame_labels, seconds_per_frame, offset_seconds):
 
 
 def frame_timing(config):
-    """`(seconds_per_output_frame, offset_seconds)` of the tagger's frames.
+    """`(seconds_per_output_frame, offset_seconds)` of the config's tagger frames.
 
-    An output frame covers `stride` hops, centred on its first input frame's
-    window centre: it starts half a hop before that centre.
+    `toolkit.models.streaming.frame_timing` of the config's front-end: an
+    output frame covers `stride` hops, centred on its first input frame's
+    window centre.
     """
-    step = config.frame_step / config.sample_rate
-    centre = config.frame_length / 2 / config.sample_rate
-    return step * config.stride, centre - step / 2
+    return toolkit_frame_timing(
+        config.sample_rate, config.frame_length, config.frame_step, config.stride
+    )
 
 
 def ctc_decode(logits, lengths, strategy="greedy", beam_width=8):

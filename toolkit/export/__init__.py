@@ -10,6 +10,11 @@ of a `toolkit.models.Translator` (`translate`: source strings in,
 with an optional `text_transform` masking the sources and unmasking the
 translations) and verifies it (the SentencePiece ops allowed).
 
+`export_frame_tagger(model, path, labels)` writes the waveform SavedModel of
+a `toolkit.models.FrameTagger` (`tag`: waveforms and lengths in; frame labels
+and segments, or CTC labels, out; `stream_init` / `stream_step` for a model
+that can stream) and verifies it.
+
 `verify_saved_model(path, allowed_extra=())` reads a SavedModel's protobuf
 (without loading it) and raises a `ValueError` naming every op of its graphs
 that core TensorFlow cannot run on every machine: cuDNN (`Cudnn*`) and XLA
@@ -23,6 +28,7 @@ tokenizer (for `allowed_extra`), and `TOP_LEVEL_GRAPH`, the name
 
 # The constants are public too; `__all__` lists the documented callables that
 # tests/test_public_api.py checks.
+from toolkit.export.frame_tagger import export_frame_tagger
 from toolkit.export.text import export_text_classifier
 from toolkit.export.translator import export_translator
 from toolkit.export.verifier import SENTENCEPIECE_OPS as SENTENCEPIECE_OPS
@@ -32,6 +38,7 @@ from toolkit.export.verifier import verify_saved_model
 
 __all__ = [
     "export_text_classifier",
+    "export_frame_tagger",
     "export_translator",
     "saved_model_ops",
     "verify_saved_model",
