@@ -56,6 +56,8 @@ setup(
         ],
         "notebooks": ["jupyter", "nbformat", "nbclient", "ipykernel"],
         "jax": ["jax[cpu]"],
+        # The CPU build: scripts/setup_env.sh installs it with pip from PyTorch's CPU index.
+        "torch": ["torch==2.13.0"],
         "gpu": ["tensorflow[and-cuda]==2.21.*"],
     },
     classifiers=[

@@ -10,6 +10,15 @@
 # against 7 s for `import tensorflow, keras, jax, sklearn, matplotlib.pyplot`).
 # Where uv cannot be installed or cannot reach the index (it reads no
 # pip.conf), pip installs the project instead.
+#
+# The torch extra (Keras' PyTorch backend) is installed first and with pip, not
+# uv: PyPI's Linux torch wheel is the CUDA build (several GB of nvidia-* wheels),
+# and uv would resolve it from PyPI with the rest of the project. pip takes
+# torch==2.13.0 from PyTorch's CPU index ($TORCH_INDEX_URL, by default
+# https://download.pytorch.org/whl/cpu, where 2.13.0+cpu outranks PyPI's 2.13.0)
+# or from what pip.conf configures (a local CPU wheel); the project then
+# installs without the extra, so nothing swaps that build. For the CUDA build,
+# install torch==2.13.0 from PyPI (or the CUDA index) yourself.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PYTHON="${PYTHON:-python3}"
@@ -18,7 +27,13 @@ if [ ! -x .venv/bin/python ]; then
 fi
 stamp=".venv/.installed-${EXTRAS:-base}"
 if [ ! -f "$stamp" ] || [ setup.py -nt "$stamp" ]; then
-  project=".${EXTRAS:+[$EXTRAS]}"
+  extras="${EXTRAS:-}"
+  if [[ ",$extras," == *",torch,"* ]]; then
+    .venv/bin/python -m pip install --quiet "torch==2.13.0" \
+      --extra-index-url "${TORCH_INDEX_URL:-https://download.pytorch.org/whl/cpu}"
+    extras="$(echo ",$extras," | sed 's/,torch,/,/; s/^,//; s/,$//')"
+  fi
+  project=".${extras:+[$extras]}"
   if .venv/bin/python -m pip install --quiet uv \
     && .venv/bin/python -m uv pip install --quiet --compile-bytecode \
       --python .venv/bin/python -e "$project"; then

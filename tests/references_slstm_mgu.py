@@ -273,6 +273,11 @@ def autodiff_gradients(layer, loss_of_outputs, x, **call_kwargs):
             return loss_of_outputs(outputs)
 
         gradients = jax.grad(loss_fn)(trainable)
+    elif backend == "torch":
+        import torch
+
+        loss = loss_of_outputs(layer(x, **call_kwargs))
+        gradients = torch.autograd.grad(loss, [v.value for v in layer.trainable_variables])
     else:
         raise NotImplementedError(f"no gradient helper for backend {backend!r}")
     return {

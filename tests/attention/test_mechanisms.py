@@ -301,7 +301,9 @@ def input_gradients(layer, query, memory, mask, previous, seed=5):
 
     def loss(q, m):
         context, alignments = layer(q, m, memory_mask=mask, previous_alignments=previous)
-        return ops.sum(context * w_context) + ops.sum(alignments * w_alignments)
+        return ops.sum(ops.multiply(context, w_context)) + ops.sum(
+            ops.multiply(alignments, w_alignments)
+        )
 
     backend = keras.backend.backend()
     if backend == "tensorflow":
@@ -316,6 +318,11 @@ def input_gradients(layer, query, memory, mask, previous, seed=5):
         import jax
 
         grads = jax.grad(loss, argnums=(0, 1))(query, memory)
+    elif backend == "torch":
+        import torch
+
+        q, m = torch.tensor(query, requires_grad=True), torch.tensor(memory, requires_grad=True)
+        grads = torch.autograd.grad(loss(q, m), [q, m])
     else:
         pytest.skip(f"no gradient helper for backend {backend}")
     return [to_numpy(g) for g in grads]

@@ -174,7 +174,9 @@ def test_gradients_are_finite_with_a_fully_padded_row():
 
     def loss(x):
         pooled, weights = layer(x, mask=MASK)
-        return keras.ops.sum(pooled * w_pooled) + keras.ops.sum(weights * w_weights)
+        return keras.ops.sum(keras.ops.multiply(pooled, w_pooled)) + keras.ops.sum(
+            keras.ops.multiply(weights, w_weights)
+        )
 
     backend = keras.backend.backend()
     if backend == "tensorflow":
@@ -189,6 +191,11 @@ def test_gradients_are_finite_with_a_fully_padded_row():
         import jax
 
         grad = jax.grad(loss)(inputs)
+    elif backend == "torch":
+        import torch
+
+        x = torch.tensor(inputs, requires_grad=True)
+        (grad,) = torch.autograd.grad(loss(x), [x])
     else:
         pytest.skip(f"no gradient helper for backend {backend}")
     grad = to_numpy(grad)

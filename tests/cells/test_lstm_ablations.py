@@ -407,6 +407,12 @@ def _gradients(layer, x, initial_state, mask):
 
         gradients = jax.grad(loss_of)([v.value for v in layer.trainable_variables])
         return [to_numpy(g) for g in gradients]
+    if backend == "torch":
+        import torch
+
+        loss = _loss(layer(x, initial_state=initial_state, mask=mask))
+        gradients = torch.autograd.grad(loss, [v.value for v in layer.trainable_variables])
+        return [to_numpy(g) for g in gradients]
     pytest.skip(f"no gradient helper for backend {backend!r}")
 
 

@@ -164,7 +164,7 @@ def test_dropout_and_zoneout_in_a_training_step():
     zoneout_masks = cell.zoneout_masks((BATCH,))
     output, new_states, _ = cell.recurrent_step(
         cell.project_inputs(x[:, 0]),
-        states,
+        [keras.ops.convert_to_tensor(state) for state in states],
         recurrent_dropout_mask=dropout_mask,
         zoneout_masks=zoneout_masks,
         training=True,
@@ -211,9 +211,9 @@ def test_large_preactivations_match_the_unstabilized_recursion(forget_gate):
     for state, expected in zip(states, expected_states):
         assert_close(state, expected, atol=1e-4 * max(1.0, np.abs(expected).max()))
 
-    target = np.random.default_rng(12).normal(size=outputs.shape)
+    target = np.random.default_rng(12).normal(size=outputs.shape).astype("float32")
     gradients = references.autodiff_gradients(
-        layer, lambda results: keras.ops.sum(results[0] * target), x
+        layer, lambda results: keras.ops.sum(keras.ops.multiply(results[0], target)), x
     )
     for name, gradient in gradients.items():
         assert np.all(np.isfinite(gradient)), name

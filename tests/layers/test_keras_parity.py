@@ -40,7 +40,7 @@ def cotangents(outputs, seed=0):
 
 
 def _loss(outputs, weights):
-    return sum(keras.ops.sum(o * w) for o, w in zip(as_list(outputs), weights))
+    return sum(keras.ops.sum(keras.ops.multiply(o, w)) for o, w in zip(as_list(outputs), weights))
 
 
 def outputs_and_gradients(layer, x, initial_state=None, mask=None, seed=0):
@@ -86,6 +86,17 @@ def outputs_and_gradients(layer, x, initial_state=None, mask=None, seed=0):
         grad_x, grad_states, grad_weights = pullback(
             keras.tree.pack_sequence_as(outputs, cotangents(outputs, seed))
         )
+    elif backend == "torch":
+        import torch
+
+        x = torch.tensor(x, requires_grad=True)
+        states = [torch.tensor(s, requires_grad=True) for s in states]
+        variables = [v.value for v in layer.trainable_variables]
+        outputs = layer(x, initial_state=states or None, **call_kwargs)
+        loss = _loss(outputs, cotangents(outputs, seed))
+        grads = torch.autograd.grad(loss, [x] + states + variables, allow_unused=True)
+        grad_x, grad_states = grads[0], grads[1 : 1 + len(states)]
+        grad_weights = grads[1 + len(states) :]
     else:
         pytest.skip(f"no gradient helper for backend {backend}")
     assert len(grad_weights) == len(layer.trainable_variables) > 0

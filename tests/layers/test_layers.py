@@ -445,7 +445,11 @@ def test_projection_inside_the_loop_equals_the_hoisted_one(make_layer, monkeypat
         monkeypatch.setattr(recurrent, "_projects_per_step", lambda value=per_step: value)
         outputs = layer(x, mask=mask, training=True)
         gradients = references.autodiff_gradients(
-            layer, lambda out: keras.ops.sum(out * target), x, mask=mask, training=True
+            layer,
+            lambda out: keras.ops.sum(keras.ops.multiply(out, target)),
+            x,
+            mask=mask,
+            training=True,
         )
         results[per_step] = {"outputs": to_numpy(outputs), **gradients}
     assert np.abs(results[False]["outputs"]).max() > 1e-2

@@ -134,7 +134,9 @@ def loss_and_gradients(layer, sequences, state, mask, dynamic_time=False, traini
     weights = np.linspace(-1.0, 1.0, UNITS).astype("float32")
 
     def loss_of(outputs):
-        return keras.ops.sum(outputs[0] * weights) + keras.ops.sum(outputs[1] * 2.0)
+        return keras.ops.sum(keras.ops.multiply(outputs[0], weights)) + keras.ops.sum(
+            outputs[1] * 2.0
+        )
 
     if keras.backend.backend() == "jax":
         import jax
@@ -156,6 +158,13 @@ def loss_and_gradients(layer, sequences, state, mask, dynamic_time=False, traini
         trainable = [variable.value for variable in layer.trainable_variables]
         (_, outputs), gradients = gradient_function(trainable, sequences, state)
         gradients = [gradients[1], gradients[2], *gradients[0]]
+    elif keras.backend.backend() == "torch":
+        import torch  # eager: the toolkit compiles nothing on torch
+
+        sequences, state = (torch.tensor(x, requires_grad=True) for x in (sequences, state))
+        outputs = layer(sequences, initial_state=[state], mask=mask, training=training)
+        variables = [variable.value for variable in layer.trainable_variables]
+        gradients = torch.autograd.grad(loss_of(outputs), [sequences, state, *variables])
     else:
         import tensorflow as tf
 

@@ -202,7 +202,12 @@ class LogMelSpectrogram(keras.layers.Layer):
         if self.pre_emphasis:
             previous = ops.concatenate([frames[..., :1], frames[..., :-1]], axis=-1)
             frames = frames - self.pre_emphasis * previous
-        real, imaginary = ops.rfft(frames * self._window, fft_length=self.fft_length)
+        if frames.shape[1] == 0:  # no frame (a short batch): torch's MKL FFT refuses empty input
+            real = imaginary = ops.zeros(
+                (ops.shape(frames)[0], 0, self.fft_length // 2 + 1), frames.dtype
+            )
+        else:
+            real, imaginary = ops.rfft(frames * self._window, fft_length=self.fft_length)
         spectrum = ops.square(real) + ops.square(imaginary)
         if self.power != 2.0:
             spectrum = ops.power(spectrum, self.power / 2.0)

@@ -60,8 +60,16 @@ class CellLayer(Recurrent):
         }
 
     def __getattr__(self, name):
-        # Only reached when normal lookup fails: forward cell options.
-        cell = self.__dict__.get("cell")
+        # Only reached when normal lookup fails. On the torch backend a layer is a
+        # `torch.nn.Module`, which keeps sublayers (the cell) in `_modules` and finds
+        # them in its own `__getattr__`: ask it first, then forward cell options.
+        module_getattr = getattr(super(), "__getattr__", None)
+        if module_getattr is not None:
+            try:
+                return module_getattr(name)
+            except AttributeError:
+                pass
+        cell = self.__dict__.get("cell", self.__dict__.get("_modules", {}).get("cell"))
         if cell is not None and name in self._cell_argument_names():
             return getattr(cell, name)
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")

@@ -455,7 +455,10 @@ class Recurrent(keras.layers.Layer):
                         f"{self._state_batch_size}. Received: "
                         f"sequences.shape={tuple(sequences.shape)}"
                     )
-                return [ops.cast(state, self.compute_dtype) for state in self.states]
+                # Copies: on torch a variable's value is the tensor that `assign` updates
+                # in place after the call, while autograd still needs the value read here
+                # (Keras' own RNN copies the states for torch too).
+                return [ops.copy(ops.cast(state, self.compute_dtype)) for state in self.states]
             # In the layer's compute dtype, which is the loop's dtype even
             # when the cell has another policy (`Recurrent(cell, dtype=...)`).
             return [

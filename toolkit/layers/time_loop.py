@@ -4,7 +4,9 @@
 structure of the carry, which a recurrent layer does not have (it carries
 states, it emits outputs and gate traces), so the loop is written here: a
 `tf.while_loop` over `TensorArray`s on TensorFlow, `jax.lax.scan` on JAX and a
-Python loop elsewhere or when unrolling.
+Python loop elsewhere or when unrolling. On torch the Python loop is the loop, as in
+Keras' own torch RNNs: PyTorch runs eagerly and autograd records each step, and the
+time axis is always static there.
 """
 
 import keras
