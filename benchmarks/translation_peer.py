@@ -32,13 +32,11 @@ from recipes.translation.job import load_splits
 from recipes.translation.model import BOS
 from recipes.translation.model import EOS
 from recipes.translation.model import PAD
-from recipes.translation.pipeline import detokenize
-from recipes.translation.pipeline import encode_sources
 from recipes.translation.pipeline import pair_dataset
-from recipes.translation.pipeline import vocabulary_tensor
 from recipes.translation.scoring import corpus_scores
-from recipes.translation.tokenizers import train_tokenizer
+from recipes.translation.tokenizers import PAD_MULTIPLE
 from toolkit.losses import LabelSmoothedCrossEntropy
+from toolkit.models import TranslatorPreprocessor
 
 POSITIONS = 256  # longest sequence the peer's position embedding covers
 
@@ -62,14 +60,12 @@ def transformer(source_vocabulary, target_vocabulary, embed_dim=256, intermediat
     return keras.Model([source_ids, decoder_ids], logits, name="transformer")
 
 
-def greedy_translate(model, tokenizers, texts, max_length_offset=10, batch_size=64):
+def greedy_translate(model, preprocessor, texts, max_length_offset=10, batch_size=64):
     """Greedy decoding as in the example: re-run the decoder over the prefix."""
     import tensorflow as tf
 
-    source_tokenizer, target_tokenizer = tokenizers
-    pieces = vocabulary_tensor(target_tokenizer)
     batches = tf.data.Dataset.from_tensor_slices(tf.constant(texts, tf.string)).batch(batch_size)
-    batches = batches.map(lambda t: encode_sources(source_tokenizer, t)[:, : POSITIONS - 1])
+    batches = batches.map(lambda t: preprocessor.encode_sources(t)[:, : POSITIONS - 1])
     predict = tf.function(lambda s, d: model([s, d], training=False), reduce_retracing=True)
     translations = []
     for source_ids in batches:
@@ -87,22 +83,23 @@ def greedy_translate(model, tokenizers, texts, max_length_offset=10, batch_size=
                 break
         tokens = prefix[:, 1:]
         tokens = np.where(np.cumsum(tokens == EOS, axis=1) > 0, PAD, tokens)  # cut after </s>
-        strings = detokenize(pieces, tokens).numpy().tolist()
-        translations.extend(s.decode("utf-8") for s in strings)
+        translations.extend(preprocessor.detokenize(tokens))
     return translations
 
 
 def run_peer(config, minutes, out_dir):
     keras.utils.set_random_seed(config.seed)
     splits, _ = load_splits(config)
-    tokenizers = tuple(
-        train_tokenizer(texts, size)[0]
-        for texts, size in (
-            (splits["train"].sources, config.source_vocabulary),
-            (splits["train"].targets, config.target_vocabulary),
-        )
+    preprocessor = TranslatorPreprocessor.from_texts(
+        splits["train"].sources,
+        splits["train"].targets,
+        config.source_vocabulary,
+        config.target_vocabulary,
+        pad_to_multiple_of=PAD_MULTIPLE,
     )
-    model = transformer(tokenizers[0].vocabulary_size(), tokenizers[1].vocabulary_size())
+    model = transformer(
+        preprocessor.source_vocabulary_size(), preprocessor.target_vocabulary_size()
+    )
     model.compile(
         keras.optimizers.RMSprop(),
         LabelSmoothedCrossEntropy(0.0, ignore_class=PAD),
@@ -115,8 +112,8 @@ def run_peer(config, minutes, out_dir):
         )
         start = time.monotonic()
         history = model.fit(
-            pair_dataset(tokenizers, splits["train"], config, training=True),
-            validation_data=pair_dataset(tokenizers, splits["dev"], config, training=False),
+            pair_dataset(preprocessor, splits["train"], config, training=True),
+            validation_data=pair_dataset(preprocessor, splits["dev"], config, training=False),
             epochs=1000,
             callbacks=[budget, best],
             shuffle=False,
@@ -125,7 +122,7 @@ def run_peer(config, minutes, out_dir):
         seconds = time.monotonic() - start
         model.load_weights(str(staging / "best.weights.h5"))
         test = splits["test"]
-        translations = greedy_translate(model, tokenizers, test.sources)
+        translations = greedy_translate(model, preprocessor, test.sources)
         scores = corpus_scores(translations, test.targets)
         (staging / "translations.txt").write_text("".join(f"{t}\n" for t in translations))
     return {

@@ -3,7 +3,6 @@
 import keras
 
 from recipes.translation.export import search_options
-from recipes.translation.pipeline import compiled_search
 from recipes.translation.pipeline import translate_batches
 from recipes.translation.protection import SpanProtection
 from recipes.translation.scoring import corpus_scores
@@ -21,45 +20,32 @@ class DevBleu(keras.callbacks.Callback):
     callbacks that read `val_bleu` (`BestCheckpoint`, `EarlyStopping`,
     `CSVLogger`): Keras hands every callback the same logs dict, in order.
 
+    The translator compiles its greedy search once (`compiled_generate`
+    reads the current weights at each call), and the run's greedy test
+    decode reuses it.
+
     Under several workers each one decodes the whole dev set with the same
     weights, so all of them log the same score and stop together.
 
     Args:
-        seq2seq: The `Seq2Seq` being trained.
-        tokenizers: `(source_tokenizer, target_tokenizer)`.
+        translator: The `toolkit.models.Translator` being trained.
         split: The dev `ParallelTexts` (not masked).
         config: The run's `TranslationConfig` (search limits, `protect`).
         max_pairs: Score only the first `max_pairs` dev pairs (`None`: all).
-
-    Attributes:
-        search: The compiled greedy search (`pipeline.compiled_search`),
-            made at the first epoch's end (`None` before). It reads the
-            model's current weights at each call, so the run's test decode
-            reuses it instead of tracing the same search again.
     """
 
-    def __init__(self, seq2seq, tokenizers, split, config, max_pairs=None):
+    def __init__(self, translator, split, config, max_pairs=None):
         super().__init__()
-        self.seq2seq = seq2seq
-        self.tokenizers = tokenizers
+        self.translator = translator
         count = len(split) if max_pairs is None else min(max_pairs, len(split))
         self.sources = list(split.sources[:count])
         self.references = list(split.targets[:count])
         self.options = search_options(config, beam_width=1)
         self.protection = SpanProtection.from_config(config)
-        self.search = None
 
     def on_epoch_end(self, epoch, logs=None):
-        # Compiled once: the search reads the current weights at each call.
-        if self.search is None:
-            self.search = compiled_search(self.seq2seq, self.options)
         translations, _ = translate_batches(
-            self.seq2seq,
-            self.tokenizers,
-            self.sources,
-            self.options,
-            search=self.search,
-            protection=self.protection,
+            self.translator, self.sources, self.options, protection=self.protection
         )
         if logs is not None:
             logs[DEV_BLEU] = corpus_scores(translations, self.references)["bleu"]

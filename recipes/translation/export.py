@@ -1,36 +1,36 @@
 """Run folders: saving, loading, the string-to-string SavedModel, `translate`.
 
-A run folder holds `model.keras` (the teacher-forced training model; its
-layers are the translator's), `source.spm` / `target.spm` (the SentencePiece
-models) and `config.json`. `saved_model/` has a `translate` signature: a
-batch of source strings `(batch,)` -> `{"translation": (batch,) strings}`,
-with tokenization, encoding, beam search and detokenization in the graph,
-and, when the run protects spans (`protect`), the masking of the sources'
+A run folder holds `model.keras` (the `toolkit.models.Translator`, its
+tokenizers inside), `source.spm` / `target.spm` (the SentencePiece models,
+for other tools) and `config.json`. `saved_model/` is written by
+`toolkit.export.export_translator`: a `translate` signature, a batch of
+source strings `(batch,)` -> `{"translation": (batch,) strings}`, with
+tokenization, encoding, beam search and detokenization in the graph, and,
+when the run protects spans (`protect`), the masking of the sources'
 protected spans before tokenization and their restoring into the
-translations (`protection.SpanProtection.mask_tensor` / `unmask_tensor`:
-core TensorFlow string ops).
+translations (`protection.SpanProtection.mask_tensor` / `unmask_tensor`,
+core TensorFlow string ops, as the exporter's `text_transform`).
 Serving it needs TensorFlow and the SentencePiece op kernels of
 tensorflow-text, and nothing of Keras, keras-hub or this project: in Python
 `import tensorflow_text` (or, without its Python package,
 `tf.load_op_library(".../tensorflow_text/python/ops/_sentencepiece_tokenizer.so")`)
 before `tf.saved_model.load`; TensorFlow Serving builds include these ops.
+
+Run folders written before the recipe used the task model hold a plain
+functional `model.keras` (named `"seq2seq"`); `load_run` rebuilds a
+`Translator` from it, its config and the `.spm` files.
 """
 
 import dataclasses
 import json
 
-import keras
-
 from recipes.runner.exporting import require_tensorflow_backend
 from recipes.runner.exporting import write_run_saved_model
 from recipes.runner.outputs import load_run_model
 from recipes.runner.outputs import read_run_config
-from recipes.translation.pipeline import detokenize
-from recipes.translation.pipeline import encode_sources
-from recipes.translation.pipeline import vocabulary_tensor
 from recipes.translation.protection import SpanProtection
-from recipes.translation.tokenizers import tokenizer_from_proto
-from toolkit.export import SENTENCEPIECE_OPS
+from toolkit.export import export_translator
+from toolkit.models import Translator
 
 SIGNATURE = "translate"
 
@@ -46,33 +46,15 @@ def search_options(config, beam_width=None):
     }
 
 
-def export_saved_model(seq2seq, tokenizers, config, path):
-    """Writes the string-to-string SavedModel (TensorFlow backend)."""
-    import tensorflow as tf
-
-    source_tokenizer, target_tokenizer = tokenizers
-    options = search_options(config)
-    archive = keras.export.ExportArchive()
-    archive.track(seq2seq.model)
-    archive.track(source_tokenizer)  # not the target one: see `pipeline.detokenize`
-    pieces = vocabulary_tensor(target_tokenizer)
-    protection = SpanProtection.from_config(config)
-
-    def translate(texts):
-        given = texts
-        if protection is not None:
-            texts, spans = protection.mask_tensor(texts)
-        source_ids = encode_sources(source_tokenizer, texts)
-        result = seq2seq.search(source_ids, **options)
-        translations = detokenize(pieces, result["tokens"])
-        if protection is not None:
-            translations = protection.unmask_tensor(translations, spans)
-        # Nothing to translate, nothing translated (the model would make up a sentence).
-        translations = tf.where(tf.strings.length(tf.strings.strip(given)) > 0, translations, "")
-        return {"translation": translations}
-
-    archive.add_endpoint(SIGNATURE, translate, input_signature=[tf.TensorSpec([None], tf.string)])
-    archive.write_out(str(path), verbose=False)
+def export_saved_model(translator, config, path):
+    """Writes the string-to-string SavedModel (TensorFlow backend); the verifier's summary."""
+    return export_translator(
+        translator,
+        path,
+        text_transform=SpanProtection.from_config(config),
+        signature=SIGNATURE,
+        **search_options(config),
+    )
 
 
 def export_run(run_dir):
@@ -84,52 +66,61 @@ def export_run(run_dir):
     backend. Returns the SavedModel's path.
     """
     require_tensorflow_backend("Exporting the string-to-string SavedModel")
-    seq2seq, tokenizers, config = load_run(run_dir)
-    for tokenizer in tokenizers:
-        tokenizer.build(None)  # a tokenizer made from a proto is built on its first call
+    translator, config = load_run(run_dir)
     return write_run_saved_model(
-        run_dir,
-        lambda folder: export_saved_model(seq2seq, tokenizers, config, folder),
-        allowed_extra=SENTENCEPIECE_OPS,
+        run_dir, lambda folder: export_saved_model(translator, config, folder)
     )
 
 
-def save_run_files(staging, seq2seq, protos):
-    seq2seq.model.save(staging / "model.keras")
-    (staging / "source.spm").write_bytes(protos[0])
-    (staging / "target.spm").write_bytes(protos[1])
+def save_run_files(staging, translator):
+    translator.save(staging / "model.keras")
+    preprocessor = translator.preprocessor
+    (staging / "source.spm").write_bytes(preprocessor.source_tokenizer.proto)
+    (staging / "target.spm").write_bytes(preprocessor.target_tokenizer.proto)
 
 
 def load_run(run_dir):
-    """`(seq2seq, tokenizers, config)` of a finished run folder.
+    """`(translator, config)` of a finished run folder.
 
     A `config.json` without `protect` (written before placeholder
     protection existed) loads with `protect=False`: its tokenizers have no
     placeholder pieces.
     """
-    import toolkit  # noqa: F401  (registers the layers model.keras holds)
     from recipes.translation.config import TranslationConfig
-    from recipes.translation.model import Seq2Seq
 
     needed = ["model.keras", "source.spm", "target.spm", "config.json"]
     run_dir, config = read_run_config(run_dir, TranslationConfig, needed)
     if "protect" not in json.loads((run_dir / "config.json").read_text(encoding="utf-8")):
         config = dataclasses.replace(config, protect=False)
     model = load_run_model(run_dir, compile=False)
-    tokenizers = tuple(
+    if not isinstance(model, Translator):
+        model = _from_functional_model(run_dir, model, config)
+    return model, config
+
+
+def _from_functional_model(run_dir, model, config):
+    """The `Translator` of a run folder whose `model.keras` is the old functional model."""
+    from recipes.translation.model import legacy_translator
+    from recipes.translation.tokenizers import PAD_MULTIPLE
+    from toolkit.models import TranslatorPreprocessor
+    from toolkit.models.sentencepiece import tokenizer_from_proto
+
+    source, target = (
         tokenizer_from_proto((run_dir / name).read_bytes()) for name in ("source.spm", "target.spm")
     )
-    return Seq2Seq.from_model(model, config), tokenizers, config
+    preprocessor = TranslatorPreprocessor(
+        source, target, max_length=config.max_tokens, pad_to_multiple_of=PAD_MULTIPLE
+    )
+    return legacy_translator(model, config, preprocessor)
 
 
 def translate_texts(run_dir, texts, beam_width=None, batch_size=64):
     """Translations (a list of strings) of `texts` with a run folder's model."""
     from recipes.translation.pipeline import translate_batches
 
-    seq2seq, tokenizers, config = load_run(run_dir)
+    translator, config = load_run(run_dir)
     translations, _ = translate_batches(
-        seq2seq,
-        tokenizers,
+        translator,
         list(texts),
         search_options(config, beam_width),
         batch_size,

@@ -1,4 +1,4 @@
-"""One run of the recipe: load, tokenize, train, translate, score, export."""
+"""One run of the recipe: data, tokenizers, the translator, fit, translate, score, export."""
 
 import pathlib
 import time
@@ -18,6 +18,7 @@ from recipes.runner import staged_output
 from recipes.runner import strategy_scope
 from recipes.runner.errors import reading_data
 from recipes.runner.exporting import export_in_tensorflow_process
+from recipes.runner.exporting import ops_report
 from recipes.runner.exporting import saved_model_not_written
 from recipes.runner.exporting import verified_ops
 from recipes.runner.reports import Phases
@@ -34,7 +35,7 @@ from recipes.translation.export import save_run_files
 from recipes.translation.export import search_options
 from recipes.translation.export import translate_texts
 from recipes.translation.model import PAD
-from recipes.translation.model import Seq2Seq
+from recipes.translation.model import build_translator
 from recipes.translation.pipeline import pair_dataset
 from recipes.translation.pipeline import source_pieces
 from recipes.translation.pipeline import translate_batches
@@ -43,7 +44,7 @@ from recipes.translation.protection import masked_pairs
 from recipes.translation.scoring import bleu_by_source_length
 from recipes.translation.scoring import corpus_scores
 from recipes.translation.scoring import span_copies
-from recipes.translation.tokenizers import train_tokenizers
+from recipes.translation.tokenizers import make_preprocessor
 from toolkit.data import load_parallel_splits
 from toolkit.export import SENTENCEPIECE_OPS
 from toolkit.losses import LabelSmoothedCrossEntropy
@@ -93,29 +94,23 @@ def _run(config, out_dir, strategy):
     train_pairs = masked_pairs(splits["train"], protection)
     dev_pairs = masked_pairs(splits["dev"], protection)
     with phases("tokenizers", f"SentencePiece models learnt from {len(train_pairs)} pairs"):
-        (source_tokenizer, source_proto), (target_tokenizer, target_proto) = train_tokenizers(
-            train_pairs, config
-        )
-    tokenizers = (source_tokenizer, target_tokenizer)
+        preprocessor = make_preprocessor(train_pairs, config)
 
     with strategy_scope(strategy):
-        seq2seq = Seq2Seq(
-            config, source_tokenizer.vocabulary_size(), target_tokenizer.vocabulary_size()
-        )
-        optimizer = make_optimizer(config)
-        seq2seq.model.compile(
-            optimizer=optimizer,
+        translator = build_translator(config, preprocessor)  # a toolkit.models.Translator
+        translator.compile(
+            optimizer=make_optimizer(config),
             loss=LabelSmoothedCrossEntropy(config.label_smoothing, ignore_class=PAD),
             metrics=["accuracy"],
         )
-        prepare_model_for_strategy(seq2seq.model, strategy)
-    train_data = pair_dataset(tokenizers, train_pairs, config, training=True)
-    dev_data = pair_dataset(tokenizers, dev_pairs, config, training=False)
+        prepare_model_for_strategy(translator, strategy)
+    train_data = pair_dataset(preprocessor, train_pairs, config, training=True)
+    dev_data = pair_dataset(preprocessor, dev_pairs, config, training=False)
 
     with staged_output(out_dir) as staging:
         epochs = planned_epochs(config)  # the schedule's budget, and fit's
-        callbacks = _callbacks(config, seq2seq, tokenizers, splits["dev"], staging / "logs", epochs)
-        history = seq2seq.model.fit(
+        callbacks = _callbacks(config, translator, splits["dev"], staging / "logs", epochs)
+        history = translator.fit(
             train_data,
             validation_data=dev_data,
             epochs=epochs,
@@ -123,17 +118,15 @@ def _run(config, out_dir, strategy):
             shuffle=False,
             verbose=config.verbose,
         ).history
-        training = restore_best(seq2seq.model, callbacks, history)
-        if config.strategy != "default":
-            seq2seq = Seq2Seq.from_model(local_copy(seq2seq.model, config.strategy), config)
+        training = restore_best(translator, callbacks, history)
+        translator = local_copy(translator, config.strategy)  # itself under "default"
 
         test = splits["test"]
         decode_start = time.monotonic()
         options = search_options(config)
         with phases("beam search", f"translating {len(test)} test sources"):
             translations, results = translate_batches(
-                seq2seq,
-                tokenizers,
+                translator,
                 test.sources,
                 {**options, "return_alignments": True},
                 protection=protection,
@@ -141,12 +134,11 @@ def _run(config, out_dir, strategy):
         decoding_seconds = time.monotonic() - decode_start
         scores = corpus_scores(translations, test.targets)
         with phases("greedy search", f"translating {len(test)} test sources"):
+            # The dev BLEU's compiled greedy search, reused (same options, same model).
             greedy, _ = translate_batches(
-                seq2seq,
-                tokenizers,
+                translator,
                 test.sources,
                 search_options(config, beam_width=1),
-                search=_dev_bleu_search(callbacks, seq2seq),
                 protection=protection,
             )
         greedy_scores = corpus_scores(greedy, test.targets)
@@ -179,21 +171,19 @@ def _run(config, out_dir, strategy):
             "dtype_policy": policy,
             "strategy": config.strategy,
             "vocabulary": {
-                "source": source_tokenizer.vocabulary_size(),
-                "target": target_tokenizer.vocabulary_size(),
+                "source": preprocessor.source_vocabulary_size(),
+                "target": preprocessor.target_vocabulary_size(),
             },
-            "parameters": seq2seq.model.count_params(),
+            "parameters": translator.count_params(),
         }
         plot_training_curves(history, staging / "training_curves.png")
         if config.attention != "none" and config.attention_examples:
-            _plot_alignments(config, tokenizers, results[0], translations, staging)
+            _plot_alignments(config, preprocessor, results[0], translations, staging)
 
-        save_run_files(staging, seq2seq, (source_proto, target_proto))
+        save_run_files(staging, translator)
         write_json(staging / "config.json", config_to_dict(config))
         with phases("export", "model.keras, the SavedModel and their checks"):
-            metrics["export"] = _check_exports(
-                seq2seq, tokenizers, config, test, translations, staging
-            )
+            metrics["export"] = _check_exports(translator, config, test, translations, staging)
         metrics["phase_seconds"] = {"training": training.get("seconds"), **phases.seconds}
         metrics["seconds"] = round(time.monotonic() - start, 1)
         write_json(staging / "data.json", data_record)
@@ -204,7 +194,7 @@ def _run(config, out_dir, strategy):
     return metrics
 
 
-def _callbacks(config, seq2seq, tokenizers, dev, log_dir, epochs):
+def _callbacks(config, translator, dev, log_dir, epochs):
     """The runner's callbacks on dev loss, or on dev BLEU (computed first, ties to the loss)."""
     bleu = config.monitor == "bleu"
     callbacks = fit_callbacks(
@@ -218,23 +208,11 @@ def _callbacks(config, seq2seq, tokenizers, dev, log_dir, epochs):
         lr_schedule=config.lr_schedule,
     )
     if bleu:
-        callbacks.insert(0, DevBleu(seq2seq, tokenizers, dev, config, config.dev_bleu_pairs))
+        callbacks.insert(0, DevBleu(translator, dev, config, config.dev_bleu_pairs))
     return callbacks
 
 
-def _dev_bleu_search(callbacks, seq2seq):
-    """The dev BLEU's compiled greedy search if it serves `seq2seq` (else `None`).
-
-    After training under a distribution strategy, `seq2seq` is a local copy
-    of the trained model, which that search does not read.
-    """
-    for callback in callbacks:
-        if isinstance(callback, DevBleu) and callback.seq2seq is seq2seq:
-            return callback.search
-    return None
-
-
-def _check_exports(seq2seq, tokenizers, config, test, translations, staging):
+def _check_exports(translator, config, test, translations, staging):
     """Reloads the run folder and the SavedModel (when written); translations must agree.
 
     Under TensorFlow the SavedModel is written in-process and must translate
@@ -255,9 +233,11 @@ def _check_exports(seq2seq, tokenizers, config, test, translations, staging):
 
     same_backend = keras.backend.backend() == "tensorflow"
     if same_backend:
-        export_saved_model(seq2seq, tokenizers, config, staging / "saved_model")
+        # `export_translator` verifies the ops it wrote and returns the summary.
+        ops = ops_report(export_saved_model(translator, config, staging / "saved_model"))
     else:
         export_in_tensorflow_process("recipes.translation", staging)
+        ops = verified_ops(staging / "saved_model", SENTENCEPIECE_OPS)  # the report only
     loaded = tf.saved_model.load(str(staging / "saved_model"))
     served = getattr(loaded, SIGNATURE)(tf.constant(sample, tf.string))["translation"]
     served = [value.decode("utf-8") for value in served.numpy().tolist()]
@@ -265,16 +245,17 @@ def _check_exports(seq2seq, tokenizers, config, test, translations, staging):
     if same_backend and agreement < 1:
         raise RuntimeError("The exported SavedModel translates test sentences differently")
     report["saved_model"] = "saved_model/"
-    report["saved_model_ops"] = verified_ops(staging / "saved_model", SENTENCEPIECE_OPS)
+    report["saved_model_ops"] = ops
     report["saved_model_same_translations"] = agreement == 1
     report["saved_model_agreement"] = agreement
     return report
 
 
-def _plot_alignments(config, tokenizers, result, translations, staging):
+def _plot_alignments(config, preprocessor, result, translations, staging):
     from toolkit.inspect import plot_attention
 
-    source_tokenizer, target_tokenizer = tokenizers
+    source_tokenizer = preprocessor.source_tokenizer
+    target_tokenizer = preprocessor.target_tokenizer
     folder = staging / "attention"
     folder.mkdir()
     count = min(config.attention_examples, len(result["tokens"]))

@@ -172,3 +172,73 @@ def test_bad_search_and_preprocessor_arguments(preprocessor):
         toolkit.models.TranslatorPreprocessor(
             preprocessor.source_tokenizer, preprocessor.target_tokenizer, max_length=1
         )
+
+
+def reference_graph(source_vocabulary, target_vocabulary, cell, attention, units, embedding_dim):
+    """The translation recipe's first model, as it built it: a plain functional graph.
+
+    One encoder layer; dropout 0 (its layers are made all the same: they hold
+    random seeds).
+    """
+    layer_class = toolkit.layers.get(cell)
+    source_ids = keras.Input((None,), dtype="int32")
+    decoder_ids = keras.Input((None,), dtype="int32")
+    x = keras.layers.Embedding(
+        source_vocabulary, embedding_dim, mask_zero=True, name="source_embedding"
+    )(source_ids)
+    x = keras.layers.Dropout(0.0)(x)
+    outputs = keras.layers.Bidirectional(
+        layer_class(units, return_sequences=True, return_state=True), name="encoder_0"
+    )(x)
+    memory, final_states = outputs[0], outputs[1:]
+    bridged = 2 if cell == "lstm" else 1
+    total = len(layer_class.cell_class(1).state_size)
+    initial_state = [
+        keras.layers.Dense(units, activation="tanh", name=f"bridge_{i}")(
+            keras.layers.Concatenate()([final_states[i], final_states[total + i]])
+        )
+        for i in range(bridged)
+    ]
+    y = keras.layers.Embedding(
+        target_vocabulary, embedding_dim, mask_zero=True, name="target_embedding"
+    )(decoder_ids)
+    y = keras.layers.Dropout(0.0)(y)
+    decoder_cell = layer_class.cell_class(units)
+    if attention == "none":
+        y = toolkit.layers.Recurrent(decoder_cell, return_sequences=True, name="decoder")(
+            y, initial_state=initial_state
+        )
+    else:
+        mechanism = toolkit.attention.get(attention, units, name="attention")
+        y = toolkit.attention.AttentionDecoder(
+            toolkit.attention.AttentionDecoderCell(
+                decoder_cell, mechanism, attention_layer_size=units, input_feeding=True
+            ),
+            name="decoder",
+        )(y, memory, initial_state=initial_state)
+    y = keras.layers.Dropout(0.0)(y)
+    logits = keras.layers.Dense(
+        target_vocabulary, kernel_initializer="lecun_normal", dtype="float32", name="projection"
+    )(y)
+    return keras.Model([source_ids, decoder_ids], logits)
+
+
+@pytest.mark.parametrize("cell, attention", [("gru", "luong-general"), ("lstm", "none")])
+def test_same_seed_same_weights_and_logits_as_the_recipes_first_graph(cell, attention):
+    """The layers are made in the recipe's order: its seed gives the same model."""
+    sizes = dict(units=6, embedding_dim=4)
+    keras.utils.set_random_seed(3)
+    reference = reference_graph(11, 13, cell, attention, **sizes)
+    keras.utils.set_random_seed(3)
+    model = toolkit.models.Translator(
+        None, 11, 13, cell=cell, attention=attention, dropout=0.0, **sizes
+    )
+    for layer in (layer for layer in reference.layers if layer.weights):
+        for expected, got in zip(layer.get_weights(), model.get_layer(layer.name).get_weights()):
+            np.testing.assert_array_equal(got, expected)
+    inputs = [np.array([[4, 5, 6, 0], [7, 8, 0, 0]]), np.array([[2, 9, 10], [2, 11, 0]])]
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(model(inputs)),
+        keras.ops.convert_to_numpy(reference(inputs)),
+        atol=1e-6,
+    )

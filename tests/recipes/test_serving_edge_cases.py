@@ -153,21 +153,17 @@ def test_translate_signature_answers_empty_sources_as_model_keras(translation_ru
 
     from recipes.translation.export import load_run
     from recipes.translation.export import search_options
-    from recipes.translation.pipeline import compiled_search
     from recipes.translation.pipeline import translate_batches
     from recipes.translation.protection import SpanProtection
 
     saved_model = tf.saved_model.load(str(translation_run / "saved_model"))
-    seq2seq, tokenizers, config = load_run(translation_run)
+    translator, config = load_run(translation_run)
     options = search_options(config)
-    search = compiled_search(seq2seq, options)
     protection = SpanProtection.from_config(config)
     for name, sources in TRANSLATION_SOURCES.items():
         result = saved_model.translate(tf.constant(sources, tf.string))
         assert_spec(result, "translation", "string", (len(sources),))
-        expected, _ = translate_batches(
-            seq2seq, tokenizers, sources, options, search=search, protection=protection
-        )
+        expected, _ = translate_batches(translator, sources, options, protection=protection)
         assert decoded(result["translation"]) == expected, name
         # Nothing to translate, nothing translated (it was up to 10 made-up tokens).
         blank = [i for i, source in enumerate(sources) if not source.strip()]

@@ -17,17 +17,15 @@ from recipes.runner import ConfigError
 from recipes.runner import load_config
 from recipes.runner.outputs import OUTPUT_MARKER
 from recipes.translation import TranslationConfig
-from recipes.translation import callbacks as translation_callbacks
-from recipes.translation import pipeline as translation_pipeline
 from recipes.translation import run
 from recipes.translation import translate_texts
 from recipes.translation.cli import main
 from recipes.translation.export import search_options
 from recipes.translation.model import ATTENTIONS
-from recipes.translation.model import Seq2Seq
-from recipes.translation.pipeline import compiled_search
+from recipes.translation.model import build_translator
 from tests.recipes.run_folders import export_a_copy
 from tests.serving import serve_without_toolkit
+from toolkit.models import translator as translator_module
 
 PAIRS = [
     ("one two three", "uno dos tres"),
@@ -67,7 +65,7 @@ def write_splits(folder, pairs=PAIRS):
 
 @pytest.fixture(scope="module")
 def compiled_searches():
-    """The options of each search that `compiled_search` made in the `memorized` run."""
+    """The options of each search the translators compiled in the `memorized` run."""
     return []
 
 
@@ -82,13 +80,14 @@ def memorized(tmp_path_factory, compiled_searches):
     )
     keras.config.set_dtype_policy("float32")
 
-    def recorded(seq2seq, options):
+    compile_search = translator_module._compile_search
+
+    def recorded(model, options):
         compiled_searches.append(dict(options))
-        return compiled_search(seq2seq, options)
+        return compile_search(model, options)
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(translation_pipeline, "compiled_search", recorded)
-        patch.setattr(translation_callbacks, "compiled_search", recorded)
+        patch.setattr(translator_module, "_compile_search", recorded)
         metrics = run(config, root / "run")
     return root / "run", metrics
 
@@ -201,6 +200,27 @@ def test_saved_model_translates_strings_without_the_project(memorized, tmp_path)
         assert sum(a == b for a, b in zip(served, expected)) >= len(PAIRS)
 
 
+def test_a_run_folder_of_the_old_functional_model_still_translates(memorized, tmp_path):
+    """Run folders written before the recipe used `toolkit.models.Translator` hold a
+    plain functional `model.keras` ("seq2seq", the same layer names) and the `.spm`
+    files: `translate` and `export` rebuild the translator from them."""
+    import shutil
+
+    from recipes.translation.export import load_run
+
+    out, _ = memorized
+    old = tmp_path / "old"
+    shutil.copytree(out, old)
+    translator, _ = load_run(out)
+    functional = keras.Model(translator.inputs, translator.outputs, name="seq2seq")
+    functional.save(old / "model.keras")
+    assert type(keras.models.load_model(old / "model.keras")).__name__ == "Functional"
+    rebuilt, _ = load_run(old)
+    assert isinstance(rebuilt, toolkit.models.Translator)
+    sources = [s for s, _ in PAIRS] + ["the red cat", ""]
+    assert translate_texts(old, sources) == translate_texts(out, sources)
+
+
 def test_export_command_rewrites_the_saved_model(memorized, tmp_path, capsys):
     out, _ = memorized
     export_a_copy(main, out, tmp_path, capsys)
@@ -256,12 +276,21 @@ def test_other_attentions_and_cells_train(tmp_path, attention, cell, monitor):
     assert not (tmp_path / "run" / "saved_model").exists()
 
 
+def tiny_translator(config, source_vocabulary_size, target_vocabulary_size):
+    return build_translator(
+        config,
+        None,
+        source_vocabulary_size=source_vocabulary_size,
+        target_vocabulary_size=target_vocabulary_size,
+    )
+
+
 def test_projection_is_scaled_by_fan_in():
     # Regression: Glorot over (units, vocabulary) gave logit weights of std
     # sqrt(2 / (256 + 4000)) = 0.022, and the bundled-data run sat on the
     # unigram plateau (dev token accuracy 0.06 after 375 steps; 0.20 now).
-    seq2seq = Seq2Seq(TranslationConfig(units=256), 100, 4000)
-    kernel = keras.ops.convert_to_numpy(seq2seq.projection.kernel)
+    translator = tiny_translator(TranslationConfig(units=256), 100, 4000)
+    kernel = keras.ops.convert_to_numpy(translator.projection.kernel)
     assert kernel.shape == (256, 4000)
     assert kernel.std() == pytest.approx(256**-0.5, rel=0.05)
 
@@ -271,18 +300,18 @@ def test_projection_is_scaled_by_fan_in():
 def test_every_attention_name_builds_a_translator_that_searches(attention):
     """Every name of `toolkit.attention.available()` (and none) is a translation choice."""
     config = TranslationConfig(**{**TINY, "units": 8, "embedding_dim": 4, "attention": attention})
-    seq2seq = Seq2Seq(config, 12, 12)
+    translator = tiny_translator(config, 12, 12)
     if attention != "none":
         expected = toolkit.attention.get(attention, 8)
-        assert type(seq2seq.decoder.cell.attention) is type(expected)
-        assert getattr(seq2seq.decoder.cell.attention, "score", None) == getattr(
+        assert type(translator.decoder.cell.attention) is type(expected)
+        assert getattr(translator.decoder.cell.attention, "score", None) == getattr(
             expected, "score", None
         )
     source_ids = np.array([[3, 4, 5, 2], [6, 7, 2, 0]], "int32")
-    logits = seq2seq.model([source_ids, np.array([[2, 5, 6], [2, 8, 0]], "int32")])
+    logits = translator([source_ids, np.array([[2, 5, 6], [2, 8, 0]], "int32")])
     assert tuple(logits.shape) == (2, 3, 12)
     for beam_width in (None, 2):
-        result = seq2seq.search(source_ids, beam_width=beam_width, max_length=5)
+        result = translator.generate(source_ids, beam_width=beam_width, max_length=5)
         assert tuple(result["tokens"].shape) == (2, 5)
 
 
@@ -292,21 +321,21 @@ def test_compiled_search_reads_the_current_weights_and_traces_once():
     # every epoch (about 2.5 s each; the memorized fixture took 480 s on JAX
     # against 87 s on TensorFlow).
     config = TranslationConfig(**{**TINY, "units": 8, "embedding_dim": 4})
-    seq2seq = Seq2Seq(config, 12, 12)
+    translator = tiny_translator(config, 12, 12)
     options = search_options(config, beam_width=1)
     traces = []
-    original = seq2seq.search
+    original = translator.generate
 
     def counted(*args, **kwargs):
         traces.append(1)
         return original(*args, **kwargs)
 
-    seq2seq.search = counted
-    search = compiled_search(seq2seq, options)
+    translator.generate = counted
+    search = translator.compiled_generate(**options)
     source_ids = np.array([[3, 4, 5, 2], [6, 7, 2, 0]], "int32")
     before = keras.ops.convert_to_numpy(search(source_ids)["tokens"])
     rng = np.random.default_rng(0)
-    for variable in seq2seq.model.trainable_variables:
+    for variable in translator.trainable_variables:
         variable.assign(rng.normal(size=variable.shape).astype("float32"))
     after = {k: keras.ops.convert_to_numpy(v) for k, v in search(source_ids).items()}
     eager = {k: keras.ops.convert_to_numpy(v) for k, v in original(source_ids, **options).items()}

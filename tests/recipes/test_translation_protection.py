@@ -22,17 +22,18 @@ from recipes.translation.export import export_saved_model
 from recipes.translation.export import load_run
 from recipes.translation.export import save_run_files
 from recipes.translation.export import search_options
-from recipes.translation.model import Seq2Seq
-from recipes.translation.pipeline import detokenize
+from recipes.translation.model import build_translator
 from recipes.translation.pipeline import translate_batches
-from recipes.translation.pipeline import vocabulary_tensor
 from recipes.translation.protection import SpanProtection
 from recipes.translation.protection import masked_pairs
 from recipes.translation.protection import placeholder_symbols
 from recipes.translation.scoring import span_copies
-from recipes.translation.tokenizers import tokenizer_from_proto
-from recipes.translation.tokenizers import train_proto
 from toolkit.data import ParallelTexts
+from toolkit.models import TranslatorPreprocessor
+from toolkit.models.sentencepiece import tokenizer_from_proto
+from toolkit.models.sentencepiece import train_proto
+from toolkit.models.translator_preprocessor import detokenize_pieces
+from toolkit.models.translator_preprocessor import target_pieces
 
 # === Masking one source at a time: hand-written expectations ===
 
@@ -328,7 +329,7 @@ def test_placeholders_are_single_pieces(options):
     assert set(symbol_ids[:6]) | {symbol_ids[10], symbol_ids[15]} <= set(in_graph)
     # Joining the pieces, as the recipe's detokenizer does, gives the text back
     # (SentencePiece's normalization leaves the placeholders alone).
-    assert to_strings(detokenize(vocabulary_tensor(tokenizer), [in_graph]))[0] == text
+    assert to_strings(detokenize_pieces(target_pieces(tokenizer), [in_graph]))[0] == text
 
 
 def test_byte_fallback_pieces_detokenize_to_their_characters():
@@ -338,7 +339,7 @@ def test_byte_fallback_pieces_detokenize_to_their_characters():
     ids = tf.function(tokenizer)(tf.constant(["files ß日本 copied"])).to_list()[0]
     pieces = [str(tokenizer.id_to_token(i)) for i in ids]
     assert "<0xC3>" in pieces and "<0xE6>" in pieces  # ß and 日 are unseen: UTF-8 bytes
-    assert to_strings(detokenize(vocabulary_tensor(tokenizer), [ids])) == ["files ß日本 copied"]
+    assert to_strings(detokenize_pieces(target_pieces(tokenizer), [ids])) == ["files ß日本 copied"]
 
 
 # === The recipe: SavedModel and run folders ===
@@ -363,7 +364,7 @@ SOURCES = [
 
 @pytest.fixture
 def echo_translator():
-    """A Seq2Seq whose search copies the source ids, with one vocabulary on both sides.
+    """A Translator whose search copies the source ids, with one vocabulary on both sides.
 
     Its translation of a source is the masked source, so the final text must be
     the source itself: every span restored from it, wherever it was.
@@ -380,28 +381,26 @@ def echo_translator():
     tokenizers = (tokenizer_from_proto(proto), tokenizer_from_proto(proto))
     for tokenizer in tokenizers:
         tokenizer.build(None)
-    size = tokenizers[0].vocabulary_size()
-    seq2seq = Seq2Seq(config, size, size)
-    seq2seq.search = lambda source_ids, **options: {
+    translator = build_translator(config, TranslatorPreprocessor(*tokenizers))
+    translator.generate = lambda source_ids, **options: {
         "tokens": keras.ops.convert_to_tensor(source_ids, "int32")
     }
-    return seq2seq, tokenizers, config, proto
+    return translator, config
 
 
 @pytest.mark.tensorflow_only
 def test_saved_model_restores_the_sources_spans(echo_translator, tmp_path):
     import tensorflow as tf
 
-    seq2seq, tokenizers, config, _ = echo_translator
+    translator, config = echo_translator
     python_path, _ = translate_batches(
-        seq2seq,
-        tokenizers,
+        translator,
         SOURCES,
         search_options(config),
         protection=SpanProtection.from_config(config),
     )
     assert python_path == SOURCES
-    export_saved_model(seq2seq, tokenizers, config, tmp_path / "saved_model")
+    export_saved_model(translator, config, tmp_path / "saved_model")
     loaded = tf.saved_model.load(str(tmp_path / "saved_model"))
     served = getattr(loaded, SIGNATURE)(tf.constant(SOURCES))["translation"]
     assert to_strings(served) == SOURCES
@@ -410,20 +409,20 @@ def test_saved_model_restores_the_sources_spans(echo_translator, tmp_path):
 
 @pytest.mark.tensorflow_only
 def test_without_protection_the_copies_are_the_vocabularys(echo_translator):
-    seq2seq, tokenizers, config, _ = echo_translator
-    plain, _ = translate_batches(seq2seq, tokenizers, SOURCES[2:3], search_options(config))
+    translator, config = echo_translator
+    plain, _ = translate_batches(translator, SOURCES[2:3], search_options(config))
     assert "例え" not in plain[0] and "https" not in plain[0]  # unknown pieces are dropped
 
 
 def test_old_run_folders_load_without_protection(echo_translator, tmp_path):
-    seq2seq, _, config, proto = echo_translator
+    translator, config = echo_translator
     saved = config_to_dict(config)
     for name, keys in [("new", saved), ("old", {k: v for k, v in saved.items() if k != "protect"})]:
         folder = tmp_path / name
         folder.mkdir()
-        save_run_files(folder, seq2seq, (proto, proto))
+        save_run_files(folder, translator)
         (folder / "config.json").write_text(json.dumps(keys))
-        _, _, loaded = load_run(folder)
+        _, loaded = load_run(folder)
         assert loaded.protect is (name == "new")
         assert (SpanProtection.from_config(loaded) is None) is (name == "old")
 

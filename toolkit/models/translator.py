@@ -176,18 +176,17 @@ class Translator(Task):
             None if preprocessor is None else preprocessor.target_vocabulary_size(),
         )
         cell = check_choice("cell", cell, layer_names.available())
-        if not isinstance(attention, str) or attention.strip().lower() != "none":
-            attention_names.get(attention, 1)  # the library's error for an unknown name
-            attention = attention.strip().lower()
-            attention = "luong-general" if attention == "luong" else attention
-        else:
-            attention = "none"
+        # Checked by name, not by making one: a layer made here would draw from
+        # the seeded random state before the model's layers do.
+        attention = check_choice(
+            "attention", attention, (*attention_names.available(), "luong", "none")
+        )
+        attention = "luong-general" if attention == "luong" else attention
         units = check_positive_int("units", units)
         embedding_dim = check_positive_int("embedding_dim", embedding_dim)
         encoder_layers = check_positive_int("encoder_layers", encoder_layers)
         dropout = check_rate("dropout", dropout)
         layer_class = layer_names.get(cell)
-        bridged, total = decoder_state_counts(cell)
 
         # === Functional Model ===
         # Layers are made and called in the order (and with the names) of the
@@ -198,7 +197,8 @@ class Translator(Task):
         source_embedding = keras.layers.Embedding(
             source_vocabulary_size, embedding_dim, mask_zero=True, name="source_embedding"
         )
-        x = keras.layers.Dropout(dropout)(source_embedding(source_ids))
+        x = source_embedding(source_ids)  # built (weights drawn) before the dropout is made
+        x = keras.layers.Dropout(dropout)(x)
         encoders = []
         for index in range(encoder_layers):
             last = index == encoder_layers - 1
@@ -212,6 +212,7 @@ class Translator(Task):
             if not last:
                 x = keras.layers.Dropout(dropout)(x)
         memory, final_states = x[0], x[1:]
+        bridged, total = decoder_state_counts(cell)  # here: it makes a cell (see above)
         # Bidirectional returns forward states, then backward states.
         bridges = []
         initial_state = []
@@ -230,7 +231,8 @@ class Translator(Task):
         target_embedding = keras.layers.Embedding(
             target_vocabulary_size, embedding_dim, mask_zero=True, name="target_embedding"
         )
-        y = keras.layers.Dropout(dropout)(target_embedding(decoder_ids))
+        y = target_embedding(decoder_ids)
+        y = keras.layers.Dropout(dropout)(y)
         decoder_cell = layer_class.cell_class(units)
         if attention == "none":
             decoder = layer_names.Recurrent(decoder_cell, return_sequences=True, name="decoder")
