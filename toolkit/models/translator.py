@@ -22,6 +22,8 @@ from toolkit.models.sentencepiece import BOS_ID
 from toolkit.models.sentencepiece import EOS_ID
 from toolkit.models.sentencepiece import PAD_ID
 from toolkit.models.task import Task
+from toolkit.models.task import _dataset_holds_strings
+from toolkit.models.task import _holds_strings
 from toolkit.models.task import _is_dataset
 
 # Each model's compiled searches by their options, kept off the model (a
@@ -302,13 +304,13 @@ class Translator(Task):
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """`keras.Model.predict` on token ids (teacher-forced logits); `translate` for texts."""
-        if self._wants_preprocessing(x) or (_is_dataset(x) and self.preprocessor is None):
-            if not _is_dataset(x):
-                raise ValueError(
-                    "Translator.predict runs the teacher-forced model on "
-                    "`[source_ids, decoder_input_ids]`. Received: texts; use "
-                    "`translate(texts)` for translations"
-                )
+        texts = _dataset_holds_strings(x) if _is_dataset(x) else _holds_strings(x)
+        if texts:
+            raise ValueError(
+                "Translator.predict runs the teacher-forced model on "
+                "`[source_ids, decoder_input_ids]`. Received: texts; use "
+                "`translate(texts)` for translations"
+            )
         return super().predict(
             x, batch_size=batch_size, verbose=verbose, steps=steps, callbacks=callbacks
         )
