@@ -154,6 +154,19 @@ def test_recurrent_config_names_the_cell():
     assert revived.cell.reset_after is False
 
 
+@pytest.mark.parametrize("name", toolkit.layers.available())
+def test_named_layers_forward_cell_options_and_find_their_cell(name):
+    """On torch a layer is a `torch.nn.Module`, which keeps the cell in `_modules`:
+    the cell-option forwarding (`CellLayer.__getattr__`) must still find it, before and
+    after the layer builds (it once failed there with "no attribute 'cell'")."""
+    layer = toolkit.layers.get(name)(3, return_sequences=True)
+    assert isinstance(layer.cell, layer.cell_class) and layer.units == 3
+    outputs = layer(np.zeros((2, 4, F), "float32"))
+    assert tuple(outputs.shape) == (2, 4, 3) and layer.cell.built
+    with pytest.raises(AttributeError, match="no attribute 'not_an_option'"):
+        _ = layer.not_an_option
+
+
 # === An explicit dtype policy on the layer (global policy float32) ===
 
 DTYPE_CASES = {
