@@ -3,7 +3,9 @@
 The suite runs once per Keras backend (`KERAS_BACKEND=tensorflow`, then
 `KERAS_BACKEND=jax`; see `scripts/test.sh`). Tests that need TensorFlow itself
 (SavedModel export, tf.data) carry the `tensorflow_only` marker and are
-skipped on the other backends.
+skipped on the other backends. The library's test files also pass on
+`KERAS_BACKEND=torch` (docs/DESIGN.md, "The PyTorch backend"); CI runs no torch
+pass yet.
 
 Tests marked `tensorflow_pass` run in the TensorFlow pass only although they
 could run on JAX: recipe variations (other cells, attentions, feature
