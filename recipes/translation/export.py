@@ -23,6 +23,7 @@ functional `model.keras` (named `"seq2seq"`); `load_run` rebuilds a
 
 import dataclasses
 import json
+import warnings
 
 from recipes.runner.exporting import require_tensorflow_backend
 from recipes.runner.exporting import write_run_saved_model
@@ -92,7 +93,11 @@ def load_run(run_dir):
     run_dir, config = read_run_config(run_dir, TranslationConfig, needed)
     if "protect" not in json.loads((run_dir / "config.json").read_text(encoding="utf-8")):
         config = dataclasses.replace(config, protect=False)
-    model = load_run_model(run_dir, compile=False)
+    with warnings.catch_warnings():
+        # The translator compiles itself when built, so Keras offers the saved
+        # optimizer state to its unbuilt optimizer; serving needs none.
+        warnings.filterwarnings("ignore", "Skipping variable loading for optimizer")
+        model = load_run_model(run_dir, compile=False)
     if not isinstance(model, Translator):
         model = _from_functional_model(run_dir, model, config)
     return model, config
