@@ -56,7 +56,7 @@ setup(
         ],
         "notebooks": ["jupyter", "nbformat", "nbclient", "ipykernel"],
         "jax": ["jax[cpu]"],
-        # The CPU build: scripts/setup_env.sh installs it with pip from PyTorch's CPU index.
+        # The CPU build: scripts/setup_env.sh installs it with pip (see its comment).
         "torch": ["torch==2.13.0"],
         "gpu": ["tensorflow[and-cuda]==2.21.*"],
     },

@@ -14,11 +14,11 @@
 # The torch extra (Keras' PyTorch backend) is installed first and with pip, not
 # uv: PyPI's Linux torch wheel is the CUDA build (several GB of nvidia-* wheels),
 # and uv would resolve it from PyPI with the rest of the project. pip takes
-# torch==2.13.0 from PyTorch's CPU index ($TORCH_INDEX_URL, by default
-# https://download.pytorch.org/whl/cpu, where 2.13.0+cpu outranks PyPI's 2.13.0)
-# or from what pip.conf configures (a local CPU wheel); the project then
-# installs without the extra, so nothing swaps that build. For the CUDA build,
-# install torch==2.13.0 from PyPI (or the CUDA index) yourself.
+# torch==2.13.0 from what pip.conf / PIP_FIND_LINKS offer (on this project's
+# machines a CPU wheel lies on disk), or from $TORCH_INDEX_URL when it is set
+# (e.g. https://download.pytorch.org/whl/cpu, where 2.13.0+cpu outranks PyPI's
+# 2.13.0); the project then installs without the extra, so nothing swaps that
+# build. For the CUDA build, install torch==2.13.0 from PyPI yourself.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PYTHON="${PYTHON:-python3}"
@@ -30,7 +30,7 @@ if [ ! -f "$stamp" ] || [ setup.py -nt "$stamp" ]; then
   extras="${EXTRAS:-}"
   if [[ ",$extras," == *",torch,"* ]]; then
     .venv/bin/python -m pip install --quiet "torch==2.13.0" \
-      --extra-index-url "${TORCH_INDEX_URL:-https://download.pytorch.org/whl/cpu}"
+      ${TORCH_INDEX_URL:+--extra-index-url "$TORCH_INDEX_URL"}
     extras="$(echo ",$extras," | sed 's/,torch,/,/; s/^,//; s/,$//')"
   fi
   project=".${extras:+[$extras]}"

@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# The whole test suite: lint, then pytest on the TensorFlow and the JAX backends.
-# Extra arguments go to both pytest runs, e.g. `bash scripts/test.sh -k lstm`.
+# The whole test suite: lint, then pytest on the TensorFlow, the JAX and the PyTorch
+# backends (the torch pass runs the library's contract tests: tests/conftest.py, TORCH_PASS).
+# Extra arguments go to every pytest run, e.g. `bash scripts/test.sh -k lstm`.
 # Two pytest-xdist workers (the machine's two cores; most tests are bound by Python and
 # compilation, not by TensorFlow's thread pool), each taking whole files so that the recipes'
 # module-scoped training fixtures run once; the 25 slowest tests are listed at the end.
-EXTRAS="test,jax" source "$(dirname "$0")/setup_env.sh"
+EXTRAS="test,jax,torch" source "$(dirname "$0")/setup_env.sh"
 .venv/bin/python -m ruff check toolkit recipes tests benchmarks
 PYTEST_ARGS="-n 2 --dist loadfile --durations=25"
 echo "== pytest, KERAS_BACKEND=tensorflow"
 KERAS_BACKEND=tensorflow .venv/bin/python -m pytest $PYTEST_ARGS "$@"
 echo "== pytest, KERAS_BACKEND=jax"
 KERAS_BACKEND=jax .venv/bin/python -m pytest $PYTEST_ARGS "$@"
+echo "== pytest, KERAS_BACKEND=torch"
+# Status 5 (no test collected) is fine here: arguments may name only tests outside the torch pass.
+KERAS_BACKEND=torch .venv/bin/python -m pytest $PYTEST_ARGS "$@" || [ $? -eq 5 ]
