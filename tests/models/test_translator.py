@@ -1,5 +1,10 @@
 """`toolkit.models.Translator` and `TranslatorPreprocessor`: against independent references."""
 
+import json
+import os
+import subprocess
+import sys
+
 import keras
 import numpy as np
 import pytest
@@ -127,6 +132,22 @@ def test_keras_file_and_preset_round_trips_translate_identically(preprocessor, t
     reloaded = keras.models.load_model(tmp_path / "model.keras")
     assert type(reloaded) is toolkit.models.Translator
     assert reloaded.translate(SOURCES[:4], beam_width=2) == expected
+    # A fresh interpreter needs nothing but `import toolkit` (the tokenizers'
+    # models are in the file) to load and translate.
+    script = (
+        "import json, sys, keras, toolkit\n"
+        "model = keras.models.load_model(sys.argv[1])\n"
+        f"print(json.dumps(model.translate({SOURCES[:4]!r}, beam_width=2)))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "model.keras")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == expected
     model.save_to_preset(tmp_path / "preset")
     from_preset = toolkit.models.Translator.from_preset(tmp_path / "preset")
     assert from_preset.translate(SOURCES[:4], beam_width=2) == expected
