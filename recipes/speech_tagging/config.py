@@ -148,17 +148,16 @@ class SpeechTaggingConfig:
 
     def streaming_blockers(self):
         """Why this config cannot stream: each entry names a key and its value."""
-        blockers = []
-        if self.bidirectional:
-            blockers.append("bidirectional=true (the backward pass needs the whole utterance)")
-        if self.mode != "framewise":
-            blockers.append(f"mode={self.mode!r} (streaming emits frame labels)")
-        if self.cmvn == "utterance":
-            blockers.append("cmvn='utterance' (needs the whole utterance's statistics)")
-        if self.deltas:
-            blockers.append(f"deltas={self.deltas} (deltas look at future frames)")
-        if self.stack_right or self.stack_left or self.stride != 1:
-            blockers.append("frame stacking (stack_left/stack_right/stride)")
-        if self.attention != "none":
-            blockers.append(f"attention={self.attention!r} (attends over the whole utterance)")
-        return blockers
+        from toolkit.models.frame_tagger import streaming_blockers
+
+        return streaming_blockers(
+            feature_channels=None,  # a corpus of features is found when the data is read
+            bidirectional=self.bidirectional,
+            mode=self.mode,
+            cmvn=self.cmvn,
+            deltas=self.deltas,
+            stack_left=self.stack_left,
+            stack_right=self.stack_right,
+            stride=self.stride,
+            attention=self.attention,
+        )

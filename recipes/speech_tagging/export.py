@@ -124,7 +124,7 @@ def tag_signals(tagger, labels, config, signals, ids=None):
     from recipes.speech_tagging.pipeline import Example
     from recipes.speech_tagging.pipeline import predict
     from recipes.speech_tagging.scoring import ctc_decode_outputs
-    from recipes.speech_tagging.scoring import segments
+    from toolkit.models.frame_tagger import segments
 
     waveform = tagger.takes_waveform
     ids = [str(index) for index in range(len(signals))] if ids is None else ids

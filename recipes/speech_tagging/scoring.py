@@ -1,4 +1,4 @@
-"""Scores and decoding: frame accuracy, phone error rate, segments, CTC search.
+"""Scores and decoding: frame accuracy, phone error rate, CTC search.
 
 Phone error rate (PER): the edit distance between the reference label
 sequence (the aligned segments in order, repeats merged) and the hypothesis
@@ -67,24 +67,6 @@ def phone_error_rate(references, hypotheses, silence_label):
         "utterances": len(references),
         "silence_label": silence_label,
     }
-
-
-def segments(frame_labels, seconds_per_frame, offset_seconds):
-    """`(start, end, label)` runs of equal frame labels, in seconds.
-
-    Frame `t` stands for `[offset + t * step, offset + (t + 1) * step)`
-    seconds, where `offset` places the interval around the window's centre.
-    """
-    runs = []
-    for index, label in enumerate(frame_labels):
-        if runs and runs[-1][2] == label:
-            runs[-1][1] = index + 1
-        else:
-            runs.append([index, index + 1, label])
-    return [
-        (offset_seconds + start * seconds_per_frame, offset_seconds + end * seconds_per_frame, lab)
-        for start, end, lab in runs
-    ]
 
 
 def frame_timing(config):

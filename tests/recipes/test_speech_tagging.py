@@ -30,9 +30,9 @@ from recipes.speech_tagging.model import build_tagger
 from recipes.speech_tagging.scoring import ctc_decode
 from recipes.speech_tagging.scoring import ctc_decode_outputs
 from recipes.speech_tagging.scoring import phone_error_rate
-from recipes.speech_tagging.scoring import segments
 from tests.serving import serve_without_toolkit
 from toolkit.attention import LuongAttention
+from toolkit.models.frame_tagger import segments
 
 RATE = 16000
 TONES = {"sil": None, "a": 440.0, "b": 1250.0, "c": 2600.0, "d": 3600.0}

@@ -431,22 +431,17 @@ class FrameTagger(keras.Model):
         Returns:
             A list of strings, each naming an argument and its value.
         """
-        blockers = []
-        if self.feature_channels is not None:
-            blockers.append("feature_channels is set (streaming reads waveforms)")
-        if self.bidirectional:
-            blockers.append("bidirectional=True (the backward pass needs the whole utterance)")
-        if self.mode != "framewise":
-            blockers.append(f"mode={self.mode!r} (streaming emits frame labels)")
-        if self.cmvn == "utterance":
-            blockers.append("cmvn='utterance' (needs the whole utterance's statistics)")
-        if self.deltas:
-            blockers.append(f"deltas={self.deltas} (deltas look at future frames)")
-        if self.stack_left or self.stack_right or self.stride != 1:
-            blockers.append("frame stacking (stack_left/stack_right/stride)")
-        if self.attention != "none":
-            blockers.append(f"attention={self.attention!r} (attends over the whole utterance)")
-        return blockers
+        return streaming_blockers(
+            feature_channels=self.feature_channels,
+            bidirectional=self.bidirectional,
+            mode=self.mode,
+            cmvn=self.cmvn,
+            deltas=self.deltas,
+            stack_left=self.stack_left,
+            stack_right=self.stack_right,
+            stride=self.stride,
+            attention=self.attention,
+        )
 
     def _has_layer(self, name):
         return any(layer.name == name for layer in self.layers)
@@ -676,7 +671,12 @@ def ctc_greedy(best_classes):
 
 
 def segments(frame_labels, seconds_per_frame, offset_seconds):
-    """`(start, end, label)` runs of equal frame labels, in seconds."""
+    """`(start, end, label)` runs of equal frame labels, in seconds.
+
+    Frame `t` stands for `[offset + t * step, offset + (t + 1) * step)`
+    seconds, where `offset` places the interval around the window's centre
+    (`toolkit.models.streaming.frame_timing`).
+    """
     runs = []
     for index, label in enumerate(frame_labels):
         if runs and runs[-1][2] == label:
@@ -687,3 +687,38 @@ def segments(frame_labels, seconds_per_frame, offset_seconds):
         (offset_seconds + start * seconds_per_frame, offset_seconds + end * seconds_per_frame, lab)
         for start, end, lab in runs
     ]
+
+
+def streaming_blockers(
+    *,
+    feature_channels,
+    bidirectional,
+    mode,
+    cmvn,
+    deltas,
+    stack_left,
+    stack_right,
+    stride,
+    attention,
+):
+    """Why a tagger of these `FrameTagger` arguments cannot stream (empty: it can).
+
+    Returns:
+        A list of strings, each naming an argument and its value.
+    """
+    blockers = []
+    if feature_channels is not None:
+        blockers.append("feature_channels is set (streaming reads waveforms)")
+    if bidirectional:
+        blockers.append("bidirectional=True (the backward pass needs the whole utterance)")
+    if mode != "framewise":
+        blockers.append(f"mode={mode!r} (streaming emits frame labels)")
+    if cmvn == "utterance":
+        blockers.append("cmvn='utterance' (needs the whole utterance's statistics)")
+    if deltas:
+        blockers.append(f"deltas={deltas} (deltas look at future frames)")
+    if stack_left or stack_right or stride != 1:
+        blockers.append("frame stacking (stack_left/stack_right/stride)")
+    if attention != "none":
+        blockers.append(f"attention={attention!r} (attends over the whole utterance)")
+    return blockers
