@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: lint, then pytest on the TensorFlow, the JAX and the PyTorch
-# backends (the torch pass runs the library's contract tests: tests/conftest.py, TORCH_PASS).
+# backends (the torch pass runs the library's contract tests and the task models:
+# tests/conftest.py, TORCH_PASS).
 # Extra arguments go to every pytest run, e.g. `bash scripts/test.sh -k lstm`.
 # Two pytest-xdist workers (the machine's two cores; most tests are bound by Python and
 # compilation, not by TensorFlow's thread pool), each taking whole files so that the recipes'

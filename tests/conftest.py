@@ -4,8 +4,8 @@ The suite runs once per Keras backend (`KERAS_BACKEND=tensorflow`, then
 `jax`, then `torch`; see `scripts/test.sh`). Tests that need TensorFlow itself
 (SavedModel export, tf.data) carry the `tensorflow_only` marker and are
 skipped on the other backends. The torch pass runs the library's contract
-tests only (`TORCH_PASS`; docs/DESIGN.md, "The PyTorch backend"): the rest is
-deselected there.
+tests and the task models only (`TORCH_PASS`; docs/DESIGN.md, "The PyTorch
+backend"): the rest is deselected there.
 
 Tests marked `tensorflow_pass` run in the TensorFlow pass only although they
 could run on JAX: recipe variations (other cells, attentions, feature
@@ -84,10 +84,11 @@ def pytest_configure(config):
 
 
 # What the torch pass runs: the library's contract tests (cells, layers, attention,
-# decoding, features, losses, inspection, serialization and the Keras interchange).
-# The task models, export, data readers, recipes, notebooks and benchmarks are
-# left to the TensorFlow and JAX passes: `toolkit.models` does not build on
-# torch yet, and what the rest adds is TensorFlow's (tf.data, SavedModels).
+# decoding, features, losses, inspection, serialization and the Keras interchange)
+# and the task models (tests/models: build, fit, predict, translate / tag, .keras
+# round trips; their SavedModel export tests are `tensorflow_only`). Export, data
+# readers, recipes, notebooks and benchmarks are left to the TensorFlow and JAX
+# passes: what they add is TensorFlow's (tf.data, SavedModels).
 TORCH_PASS = (
     "tests/cells/",
     "tests/layers/",
@@ -100,6 +101,7 @@ TORCH_PASS = (
     "tests/test_keras_wrappers.py",
     "tests/test_errors.py",
     "tests/test_backend_portability.py",
+    "tests/models/",
 )
 
 

@@ -12,12 +12,13 @@ from toolkit.layers.names import get
 from toolkit.models.masked_mean import MaskedMeanPooling
 from toolkit.models.presets import load_backbone_preset
 from toolkit.models.presets import save_backbone_preset
+from toolkit.models.task import FunctionalAttributes
 
 POOLINGS = ("attention", "last", "mean")
 
 
 @keras.saving.register_keras_serializable(package="toolkit")
-class RecurrentTextBackbone(keras.Model):
+class RecurrentTextBackbone(FunctionalAttributes, keras.Model):
     """Token ids -> pooled features: embedding, recurrent layers, pooling.
 
     The backbone of `toolkit.models.TextClassifier`, in keras-hub's sense: the

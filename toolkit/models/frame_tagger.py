@@ -18,6 +18,7 @@ from toolkit.losses import BlankPadding
 from toolkit.losses import MaskedCTC
 from toolkit.models import presets
 from toolkit.models.streaming import frame_timing
+from toolkit.models.task import FunctionalAttributes
 
 MODES = ("framewise", "ctc")
 FEATURES = ("logmel", "mfcc")
@@ -59,7 +60,7 @@ def _check_attention(attention):
 
 
 @keras.saving.register_keras_serializable(package="toolkit")
-class FrameTagger(keras.Model):
+class FrameTagger(FunctionalAttributes, keras.Model):
     """Recurrent frame tagger: waveforms -> label probabilities per frame, or CTC logits.
 
     One functional `keras.Model`, audio front-end included, so the saved

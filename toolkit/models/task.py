@@ -83,7 +83,32 @@ def _split_for_validation(arrays, validation_split):
     return part(0, split_at), part(split_at, count)
 
 
-class Task(keras.Model):
+class FunctionalAttributes:
+    """Lets a functional model set its sublayers as attributes before `super().__init__`.
+
+    The task models (and `RecurrentTextBackbone`) build their layers, set them
+    as attributes, call them on `keras.Input`s and only then call
+    `keras.Model.__init__(inputs=..., outputs=...)`, as keras-hub's do. On the
+    torch backend a Keras layer is a `torch.nn.Module`, and torch refuses a
+    module attribute before `Module.__init__` ran ("cannot assign module
+    before Module.__init__() call"). Until then the attribute goes into the
+    instance's `__dict__` directly (keras-hub's `Backbone` and `Task` do the
+    same): the functional graph holds every layer, so the model still tracks
+    their weights (Keras' torch layers collect all variables, sublayers'
+    included, as their `torch_params`) and `.keras` saving still finds them by
+    attribute. Other backends, and attributes set after `__init__`, take the
+    usual path. Put it before `keras.Model` among the bases.
+    """
+
+    def __setattr__(self, name, value):
+        if keras.config.backend() == "torch" and "_modules" not in self.__dict__:
+            # torch.nn.Module.__init__ makes `_modules`: not run yet.
+            object.__setattr__(self, name, value)
+            return
+        super().__setattr__(name, value)
+
+
+class Task(FunctionalAttributes, keras.Model):
     """Base of the toolkit's task models: backbone, preprocessor, raw-input verbs.
 
     Subclasses build `self.backbone`, set `self.preprocessor` and call
