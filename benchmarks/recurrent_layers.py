@@ -6,6 +6,8 @@ Run (the full suite; several minutes on a 2-core CPU machine):
     python -m benchmarks.recurrent_layers --layers lstm,gru --configs base,masked
     python -m benchmarks.recurrent_layers --frameworks toolkit,keras --jit-compile true
     python -m benchmarks.recurrent_layers --quick        # tiny shapes, a smoke test
+    KERAS_BACKEND=torch python -m benchmarks.recurrent_layers --layers lstm,gru \
+        --configs base,masked,masked_left,masked_holes,bidirectional   # on PyTorch
     python -m benchmarks.recurrent_layers --layers gru,mingru --frameworks toolkit \
         --configs length128,length512,length2048     # the parallel scan against the GRU loop
 
@@ -20,6 +22,13 @@ On a GPU (no TensorFlow needed): `KERAS_BACKEND=jax python -m benchmarks.recurre
 --torch-device cuda` runs the Keras models on JAX's default device, the GPU, and PyTorch's
 modules on cuDNN; the report names both devices.
 
+On PyTorch: `KERAS_BACKEND=torch python -m benchmarks.recurrent_layers` runs the toolkit's
+and Keras' layers on Keras' torch backend beside `torch.nn`, all three in the same torch
+runtime (on a GPU the Keras models go to it by themselves; add `--torch-device cuda` for
+`torch.nn`). The backend is Keras' usual environment variable, read when Keras is imported.
+On torch `--jit-compile auto` resolves to False (eager, the Keras default there); `true`
+compiles the Keras models' steps with `torch.compile`, which takes minutes on a CPU.
+
 What is timed, for each configuration x layer x framework:
 
 * the toolkit layer (`toolkit.layers.LSTM/GRU/SimpleRNN`) and Keras' own
@@ -28,7 +37,7 @@ What is timed, for each configuration x layer x framework:
   `model.train_on_batch`, inference is `model.predict_on_batch`;
 * `torch.nn.LSTM/GRU/RNN`, eager, `torch.optim.SGD`, inference under `torch.no_grad()`.
   PyTorch is optional (`pip install torch`, CPU wheels suffice); without it its rows read
-  "not installed". The suite runs on `KERAS_BACKEND=tensorflow` and `jax`.
+  "not installed". The suite runs on `KERAS_BACKEND=tensorflow`, `jax` and `torch`.
 
 The loss is the same everywhere: the MSE of the layer's last output (`return_sequences=False`;
 in PyTorch the final hidden state `h_n`, both directions concatenated) against fixed random
@@ -41,10 +50,14 @@ of the layer, so the toolkit and Keras layers see the same mask; PyTorch gets
 `pack_padded_sequence`, packed inside the timed step), `bidirectional` (base shapes;
 `keras.layers.Bidirectional` around both Keras-API layers, `bidirectional=True` in
 PyTorch) and `latency` (batch 1, time 100, features 128, units 256; inference only) run by
-default; `length128`, `length512`, `length2048` (batch 16, features 64, units 128, that many
+default; `masked_left` and `masked_holes` (the rows and valid steps of `masked`, with the
+padding first, or with the masked steps spread out between a valid first and last step, so
+that no right-padding fast path applies; `torch.nn` cannot skip such steps, its rows read
+"n/a"), `length128`, `length512`, `length2048` (batch 16, features 64, units 128, that many
 time steps) and `length128_units256`, ..., `length2048_units512` (the same with 256 or 512 units) on
 request. With several `--layers`, the report adds a table of each toolkit
-layer's times against the first one's.
+layer's times against the first one's; with `masked` and `masked_left` or `masked_holes`, a
+table of each framework's left/right and holes/right time ratios.
 
 Method: everything runs in one process, on the same shapes and the same input data (one
 NumPy array per configuration, shared by all frameworks; weights are each framework's own
@@ -60,7 +73,7 @@ Keras' `*_on_batch` calls return NumPy values, so each timed call includes waiti
 result.
 
 Reported: ms per step; tokens per second = tokens / seconds, where tokens = batch x time
-(for `masked`, the valid steps only: 3/4 of batch x time); the time ratio toolkit / peer
+(masked: the valid steps only, 3/4 of batch x time); the time ratio toolkit / peer
 (below 1: the toolkit is faster), on each peer's row; the achieved GFLOP/s and its fraction
 of the machine's matmul rate. That rate is measured in the same run by NumPy (its BLAS):
 the median time of a float32 2048 x 2048 @ 2048 x 2048 product (`--quick`: 256), counted
@@ -75,7 +88,7 @@ with F features, U units, G_in and G_rec the widths of the input and recurrent m
 units (`MATMUL_WIDTHS`: 4 and 4 for the LSTM and the one-head sLSTM, 3 and 3 for the GRU,
 2 and 2 for MGU, 1 and 1 for SimpleRNN, 2 and 0 for MinGRU and 3 and 0 for MinLSTM, whose gates
 read only the input), D = 2 if bidirectional
-else 1, and valid tokens = batch x time, or for `masked` the unpadded steps only (the
+else 1, and valid tokens = batch x time, or when masked the unpadded steps only (the
 useful work; a layer that computes padded steps too does not get credit for them).
 Element-wise gate math, biases and the loss are not counted.
 
@@ -92,6 +105,7 @@ import argparse
 import dataclasses
 import json
 import pathlib
+import re
 import statistics
 import sys
 import time
@@ -126,6 +140,7 @@ KERAS_LAYERS = {
     "simple": keras.layers.SimpleRNN,
 }
 TORCH_MODULES = {"lstm": "LSTM", "gru": "GRU", "simple": "RNN"}
+TORCH_RIGHT_PADDING_ONLY = "n/a: torch.nn packs right-padded rows only"
 DEFAULT_OUT = pathlib.Path("runs/benchmarks/recurrent_layers")
 LEARNING_RATE = 0.01
 BLOCK = 3  # timed calls per framework per interleaved round (see `interleaved_medians`)
@@ -143,20 +158,38 @@ class Config:
     time: int
     features: int
     units: int
-    masked: bool = False
+    padding: str | None = None  # "right", "left" or "holes": where a masked row's padding is
     bidirectional: bool = False
     train: bool = True
+
+    @property
+    def masked(self):
+        return self.padding is not None
 
     @property
     def directions(self):
         return 2 if self.bidirectional else 1
 
     def lengths(self):
-        """Valid steps per row: every other row is padded to half length when masked."""
+        """Valid steps per row: every other row has half of them when masked."""
         lengths = np.full(self.batch, self.time, dtype="int64")
         if self.masked:
             lengths[1::2] = max(1, self.time // 2)
         return lengths
+
+    def step_mask(self):
+        """`(batch, time)` booleans, True at valid steps: `lengths()` of them per row, at
+        the start (right padding), at the end (left padding) or spread evenly from the
+        first step to the last (holes)."""
+        lengths = self.lengths()
+        steps = np.arange(self.time)
+        if self.padding == "left":
+            return steps[None, :] >= (self.time - lengths)[:, None]
+        if self.padding == "holes":
+            # Spaced at least one step apart, so rounding keeps `length` distinct steps.
+            spread = [np.round(np.linspace(0, self.time - 1, length)) for length in lengths]
+            return np.stack([np.isin(steps, valid) for valid in spread])
+        return steps[None, :] < lengths[:, None]
 
     def tokens(self):
         return int(self.lengths().sum())
@@ -170,7 +203,7 @@ class Config:
         text = f"batch {self.batch}, time {self.time}, features {self.features}, "
         text += f"units {self.units}"
         if self.masked:
-            text += ", every other row padded to half length"
+            text += f", every other row {PADDING_TEXT[self.padding]}"
         if self.bidirectional:
             text += ", bidirectional"
         if not self.train:
@@ -178,10 +211,18 @@ class Config:
         return text
 
 
+PADDING_TEXT = {
+    "right": "padded to half length",
+    "left": "left-padded to half length",
+    "holes": "with half its steps masked, spread from its first step to its last",
+}
 FULL_CONFIGS = (
     Config("base", 64, 100, 128, 256),
     Config("long", 32, 500, 64, 128),
-    Config("masked", 64, 100, 128, 256, masked=True),
+    Config("masked", 64, 100, 128, 256, padding="right"),
+    # The same valid steps as `masked`, placed where no right-padding fast path applies.
+    Config("masked_left", 64, 100, 128, 256, padding="left"),
+    Config("masked_holes", 64, 100, 128, 256, padding="holes"),
     Config("bidirectional", 64, 100, 128, 256, bidirectional=True),
     Config("latency", 1, 100, 128, 256, train=False),
     # Sequence length against cost: recurrent loops grow linearly in time steps, a
@@ -218,7 +259,7 @@ class Data:
     """The inputs every framework sees for one configuration."""
 
     inputs: np.ndarray  # (batch, time, features) float32; padded steps are zeros
-    lengths: np.ndarray  # (batch,) int64 valid steps
+    lengths: np.ndarray  # (batch,) int64 valid steps (torch.nn packs right-padded rows)
     targets: np.ndarray  # (batch, directions * units) float32
 
 
@@ -227,7 +268,7 @@ def make_data(config, seed=0):
     shape = (config.batch, config.time, config.features)
     inputs = rng.normal(size=shape).astype("float32")
     lengths = config.lengths()
-    inputs[np.arange(config.time)[None, :] >= lengths[:, None]] = 0.0
+    inputs[~config.step_mask()] = 0.0
     targets = rng.normal(size=(config.batch, config.directions * config.units))
     return Data(inputs, lengths, targets.astype("float32"))
 
@@ -248,7 +289,12 @@ def median_seconds(function, repeats, warmup):
 
 
 def keras_device():
-    """The device Keras' backend computes on by default, e.g. `"cpu:0"` or `"gpu:0"`."""
+    """The device Keras' backend computes on by default, e.g. `"cpu:0"` or `"gpu:0"`
+    (on torch `"cpu:0"` or `"cuda:0"`)."""
+    if keras.backend.backend() == "torch":
+        # keras.distribution has no torch implementation: ask a tensor where it lives.
+        device = keras.ops.zeros(()).device
+        return f"{device.type}:{device.index or 0}"
     return keras.distribution.list_devices()[0]
 
 
@@ -336,7 +382,7 @@ def torch_forward(torch, module, config, data, device):
 
     def forward():
         sequence = inputs
-        if config.masked:
+        if config.padding == "right":
             sequence = pack(inputs, lengths, batch_first=True, enforce_sorted=False)
         _, state = module(sequence)
         last = state[0] if isinstance(state, tuple) else state  # (directions, batch, units)
@@ -412,6 +458,9 @@ def measure_group(layer, config, data, settings, frameworks, peak_gflops):
     for framework in frameworks:
         if framework != "toolkit" and layer not in KERAS_LAYERS:
             rows[framework]["status"] = "no such layer"
+            continue
+        if framework == "torch" and config.padding in ("left", "holes"):
+            rows[framework]["status"] = TORCH_RIGHT_PADDING_ONLY
             continue
         if framework == "torch" and import_torch() is None:
             rows[framework]["status"] = "not installed"
@@ -535,9 +584,17 @@ TABLE_HEADER = (
 )
 
 
+def status_cell(status, limit=200):
+    """A row's status on one table line: a failure's message (in full in `results.json`)
+    can span lines and carry terminal colours and `|`, as Keras' and dynamo's do."""
+    text = " ".join(re.sub(r"\x1b\[[0-9;]*m", "", status).split()).replace("|", "\\|")
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def table_row(row):
     if row["status"] != "ok":
-        return [row["config"], row["layer"], row["framework"], row["status"]] + ["-"] * 11
+        cells = [row["config"], row["layer"], row["framework"], status_cell(row["status"])]
+        return cells + ["-"] * 11
     cells = [row["config"], row["layer"], row["framework"]]
     cells += phase_cells(row, "train") + phase_cells(row, "infer")
     return cells + [path_cell(row), str(row["jit_compile"])]
@@ -559,14 +616,17 @@ def markdown_report(results):
         f"{results['settings']['warmup']} warm-up calls; jit_compile requested: "
         f"{results['settings']['jit_compile']}. Matmul peak ({matmul['library']}, "
         f"{matmul['shape']}): {matmul['gflops']:.1f} GFLOP/s. "
-        "toolkit/this: time ratio, below 1 the toolkit is faster.",
+        "toolkit/this: time ratio, below 1 the toolkit is faster. Frameworks: `toolkit` "
+        "(`toolkit.layers`) and `keras` (`keras.layers`) on the backend, `torch` "
+        "(`torch.nn`) eager.",
         "",
     ]
     lines += [f"* `{name}`: {text}" for name, text in results["configs"].items()]
     lines += ["", "| " + " | ".join(TABLE_HEADER) + " |"]
     lines.append("|" + " --- |" * len(TABLE_HEADER))
     lines += ["| " + " | ".join(table_row(row)) + " |" for row in results["rows"]]
-    return "\n".join(lines + layers_side_by_side(results["rows"])) + "\n"
+    lines += layers_side_by_side(results["rows"]) + paddings_side_by_side(results["rows"])
+    return "\n".join(lines) + "\n"
 
 
 def layers_side_by_side(rows):
@@ -592,6 +652,42 @@ def layers_side_by_side(rows):
             base_ms = base.get(phase, {}).get("ms")
             ratio = ms / base_ms if ms is not None and base_ms else None
             cells += [number(ms, ".2f"), number(ratio, ".2f")]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def paddings_side_by_side(rows):
+    """With `masked` and `masked_left` or `masked_holes`: each framework's time on left
+    padding and on holes against right padding (the same valid steps per row)."""
+    padding = {config.name: config.padding for config in FULL_CONFIGS if config.masked}
+    groups = {}  # (layer, framework) -> {padding: row}
+    for row in rows:
+        if row["config"] in padding:
+            groups.setdefault((row["layer"], row["framework"]), {})[padding[row["config"]]] = row
+    if not any("right" in group and len(group) > 1 for group in groups.values()):
+        return []
+    lines = [
+        "",
+        "Paddings side by side (time ratio to right padding `masked`, the same valid steps; "
+        "below 1 faster):",
+        "",
+        "| layer | framework | train ms right | train left/right | train holes/right "
+        "| infer ms right | infer left/right | infer holes/right |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for (layer, framework), group in groups.items():
+        right = group.get("right", {})
+        cells = [layer, framework]
+        for phase in ("train", "infer"):
+            right_ms = right.get(phase, {}).get("ms")
+            cells.append(number(right_ms, ".2f"))
+            for other in ("left", "holes"):
+                row = group.get(other, {})
+                if row.get("status", "").startswith("n/a"):
+                    cells.append("n/a")
+                    continue
+                ms = row.get(phase, {}).get("ms")
+                cells.append(number(ms / right_ms if ms and right_ms else None, ".2f"))
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
@@ -698,7 +794,7 @@ def main(argv=None):
     args = parse_args(argv)
     results = run_suite(args)
     print(write_results(results, args.out))
-    return results
+    return 0
 
 
 if __name__ == "__main__":

@@ -3,14 +3,17 @@
 Runs its `--quick` mode in-process on tiny shapes with 2 repeats and checks the structure
 of `results.json` and `results.md`, not the timings. One layer (GRU) and every variant
 except `long` keep it to a few seconds; all three frameworks run. PyTorch rows read
-"not installed" when torch is absent. Also the shell glue of `scripts/gpu_check.sh`, the
-GPU machine's command, with a stand-in interpreter.
+"not installed" when torch is absent. The suite on Keras' torch backend runs in a
+subprocess (this file is not in the torch pass of `tests/conftest.py`). Also the shell
+glue of `scripts/gpu_check.sh`, the GPU machine's command, with a stand-in interpreter.
 """
 
 import importlib.util
 import json
+import os
 import pathlib
 import subprocess
+import sys
 
 import pytest
 
@@ -18,7 +21,10 @@ from benchmarks import recurrent_layers
 
 LAYERS = ("gru",)
 # Every variant; "long" only differs from "base" in shape, and --quick shrinks both alike.
-CONFIGS = ("base", "masked", "bidirectional", "latency")
+CONFIGS = ("base", "masked", "masked_left", "masked_holes", "bidirectional", "latency")
+# torch.nn has no left padding or holes: its rows read "n/a" there.
+TORCH_CONFIGS = ("base", "masked", "bidirectional", "latency")
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.slow
@@ -36,12 +42,15 @@ def test_quick_suite_writes_rows_ratios_and_flop_rates(tmp_path, capsys):
     rows = results["rows"]
     expected = {(c, layer, f) for c in CONFIGS for layer in LAYERS for f in ("toolkit", "keras")}
     if has_torch:
-        expected |= {(c, layer, "torch") for c in CONFIGS for layer in LAYERS}
+        expected |= {(c, layer, "torch") for c in TORCH_CONFIGS for layer in LAYERS}
     assert {(r["config"], r["layer"], r["framework"]) for r in rows if r["status"] == "ok"} == (
         expected
     )
     assert len(rows) == len(CONFIGS) * len(LAYERS) * 3
     for row in rows:
+        if row["framework"] == "torch" and row["config"] not in TORCH_CONFIGS:
+            assert row["status"] == recurrent_layers.TORCH_RIGHT_PADDING_ONLY
+            continue
         if row["framework"] == "torch" and not has_torch:
             assert row["status"] == "not installed"
             continue
@@ -55,18 +64,109 @@ def test_quick_suite_writes_rows_ratios_and_flop_rates(tmp_path, capsys):
         if row["framework"] != "torch":
             assert row["jit_compile"] in (True, False)
             assert set(row["path"]) == set(phases)
-    peers = {"toolkit/keras", "toolkit/torch"} if has_torch else {"toolkit/keras"}
     for config in CONFIGS:
+        peers = {"toolkit/keras"}
+        if has_torch and config in TORCH_CONFIGS:
+            peers.add("toolkit/torch")
         for layer in LAYERS:
             ratios = [r for r in results["ratios"] if (r["config"], r["layer"]) == (config, layer)]
             assert {r["ratio"] for r in ratios} == peers
             assert all(r["infer"] > 0 for r in ratios)
 
     table = (tmp_path / "results.md").read_text()
-    table_rows = [line for line in table.splitlines() if line.startswith("| ")]
+    main_table, paddings = table.split("Paddings side by side")
+    table_rows = [line for line in main_table.splitlines() if line.startswith("| ")]
     assert len(table_rows) == 2 + len(rows)  # header, rule, one per config x layer x framework
     assert "train toolkit/this" in table_rows[0] and "% peak" in table_rows[0]
+    assert_paddings_table(paddings, LAYERS, has_torch)
     assert table in capsys.readouterr().out
+
+
+def table_cells(text):
+    """The cells of each markdown table line in `text`."""
+    lines = [line.strip("| ") for line in text.splitlines() if line.startswith("| ")]
+    return [line.split(" | ") for line in lines]
+
+
+def assert_paddings_table(text, layers, has_torch):
+    """One line per layer x framework: right-padding ms, then left/right and holes/right,
+    for training and for inference; "n/a" for torch.nn's left padding and holes."""
+    header, _, *lines = table_cells(text)
+    assert header[3] == "train left/right" and header[7] == "infer holes/right"
+    frameworks = ("toolkit", "keras", "torch")
+    assert {tuple(line[:2]) for line in lines} == {(y, f) for y in layers for f in frameworks}
+    for line in lines:
+        framework, train_ms, infer_ms = line[1], line[2], line[5]
+        ratios = line[3:5] + line[6:8]  # left/right and holes/right, train then infer
+        if framework == "torch":
+            assert ratios == ["n/a"] * 4
+            assert (train_ms != "-") == has_torch
+        else:
+            assert float(train_ms) > 0 and float(infer_ms) > 0
+            assert all(float(ratio) > 0 for ratio in ratios)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="torch is not installed")
+def test_quick_suite_runs_on_the_torch_backend(tmp_path):
+    """`KERAS_BACKEND=torch`, in a subprocess: the toolkit's and Keras' layers on Keras'
+    torch backend beside torch.nn, eager (`--jit-compile auto` is False on torch), every
+    padding and bidirectional; the toolkit's rows name the execution path they took."""
+    configs = ("base", "masked", "masked_left", "masked_holes", "bidirectional")
+    command = [sys.executable, "-m", "benchmarks.recurrent_layers", "--quick", "--repeats", "1"]
+    command += ["--layers", ",".join(LAYERS), "--configs", ",".join(configs)]
+    done = subprocess.run(
+        command + ["--out", str(tmp_path)],
+        cwd=ROOT,
+        env={**os.environ, "KERAS_BACKEND": "torch"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["machine"]["backend"] == "torch"
+    assert results["machine"]["keras_device"].startswith(("cpu:", "cuda:"))
+    rows = results["rows"]
+    assert len(rows) == len(configs) * len(LAYERS) * 3
+    for row in rows:
+        if row["framework"] == "torch" and row["config"] in ("masked_left", "masked_holes"):
+            assert row["status"] == recurrent_layers.TORCH_RIGHT_PADDING_ONLY
+            continue
+        assert row["status"] == "ok", row
+        assert set(row["toolkit_over_this"]) == {"train", "infer"}
+        if row["framework"] != "torch":
+            assert row["jit_compile"] is False
+        if row["framework"] == "toolkit":
+            assert set(row["path"]) == {"train", "infer"}
+            assert "n/a" not in row["path"].values()
+    table = (tmp_path / "results.md").read_text()
+    assert "backend torch on " in table
+    assert_paddings_table(table.split("Paddings side by side")[1], LAYERS, has_torch=True)
+
+
+@pytest.mark.no_keras_state
+def test_paddings_keep_each_rows_valid_steps_and_move_the_padding():
+    def mask(padding):
+        config = recurrent_layers.Config("x", batch=2, time=6, features=1, units=1, padding=padding)
+        return config.step_mask().astype(int).tolist()
+
+    assert mask("right") == [[1, 1, 1, 1, 1, 1], [1, 1, 1, 0, 0, 0]]
+    assert mask("left") == [[1, 1, 1, 1, 1, 1], [0, 0, 0, 1, 1, 1]]
+    assert mask("holes") == [[1, 1, 1, 1, 1, 1], [1, 0, 1, 0, 0, 1]]  # first and last valid
+    holes = recurrent_layers.Config("x", 2, 100, 1, 1, padding="holes").step_mask()
+    assert holes.sum(axis=1).tolist() == [100, 50] and holes[1, 0] and holes[1, -1]
+
+
+@pytest.mark.no_keras_state
+def test_a_failure_takes_one_table_line():
+    """Keras' and dynamo's error messages span lines, with terminal colours and `|`."""
+    row = {"config": "base", "layer": "gru", "framework": "toolkit"}
+    row["status"] = "failed: Error: Exception in GRU.call().\n\n\x1b[1mValueError: a | b\x1b[0m\n"
+    cells = recurrent_layers.table_row(row)
+    assert cells[3] == "failed: Error: Exception in GRU.call(). ValueError: a \\| b"
+    assert len(cells) == len(recurrent_layers.TABLE_HEADER)
 
 
 @pytest.mark.slow
