@@ -4,9 +4,9 @@ cuDNN itself runs only on an NVIDIA GPU. Here the GPU check is patched to true a
 kernel replaced by JAX's own CPU reference of it, `jax.experimental.rnn.lstm_ref`, which
 takes the same flat weight vector (unpacked by `jax.experimental.rnn.unpack_lstm_weights`)
 and the same per-row lengths. So these tests pin everything the toolkit does around the
-kernel - the weight packing and gate order, lengths from masks, the run-time choice
-between cuDNN and the step loop, `go_backwards` within each row's length, states and
-gradients - to the step loop at 1e-5. `test_on_the_gpu_cudnn_equals_the_step_loop` runs
+kernel - the weight packing and gate order, any mask compacted to right padding and
+the outputs moved back, `go_backwards`, empty rows, states and gradients - to the step
+loop at 1e-5. `test_on_the_gpu_cudnn_equals_the_step_loop` runs
 the real kernel where JAX has a GPU and is skipped elsewhere.
 """
 
@@ -124,8 +124,8 @@ def test_cudnn_path_equals_the_step_loop_with_gradients(kernel_runs, mask_name, 
     assert slow.execution_path == "step loop (fused=False)"
     for ours, reference in zip(fast_outputs + fast_gradients, slow_outputs + slow_gradients):
         np.testing.assert_allclose(ours, reference, atol=1e-5, rtol=1e-5)
-    # cuDNN ran for no mask and right padding; any other mask ran the step loop instead.
-    assert bool(kernel_runs) == (mask_name in ("none", "right"))
+    # cuDNN ran for every mask: left padding, holes and empty rows compacted.
+    assert kernel_runs
 
 
 def test_padded_outputs_are_zero_and_the_last_output_is_the_last_valid_one(kernel_runs):
@@ -235,7 +235,7 @@ def test_without_a_gpu_the_step_loop_runs_and_fused_true_says_why():
 @pytest.mark.skipif(
     keras.backend.backend() != "jax" or not cudnn.jax_on_gpu(), reason="needs JAX on a GPU"
 )
-@pytest.mark.parametrize("mask_name", ["none", "right", "holes"])
+@pytest.mark.parametrize("mask_name", ["none", "right", "left", "holes", "empty"])
 @pytest.mark.parametrize("go_backwards", [False, True])
 def test_on_the_gpu_cudnn_equals_the_step_loop(mask_name, go_backwards):
     """The real kernel, at full float32 precision (cuDNN and XLA may otherwise use TF32)."""

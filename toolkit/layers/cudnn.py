@@ -11,13 +11,12 @@ when a function is traced, not when a model is built: a model trained on a GPU s
 the same `model.keras`, and an export traced on a CPU-only machine (the recipes export
 with the TensorFlow backend) runs the portable loops.
 
-Masks: cuDNN takes one length per sequence, so it runs a mask that is right padding
-(every row `True` for its first `length >= 1` steps and `False` after). Whether a
-mask is one is a property of its values, so it is decided on the device, per batch,
-by `jax.lax.cond`: any other mask (left padding, holes, an empty row) runs the
-generic step loop, with the same results. With `go_backwards`, right padding is
-reversed within each row's length for cuDNN and the outputs shifted back, which is
-what the step loop computes over the flipped sequence.
+Masks: cuDNN takes one length per sequence, so it runs right padding. Any other mask
+(left padding, holes, an empty row) is compacted first (`compaction.py`): each row's
+valid steps are gathered to its front, cuDNN runs them with the row's length, and the
+outputs are gathered back to their steps - exactly the step loop's results, since a
+masked step only carries the state. `go_backwards` flips the time axis (inputs and
+mask) first, as the step loop does.
 
 Precision: the kernel follows JAX's matmul precision setting as
 `jax.experimental.rnn.lstm` reads it (`jax_default_matmul_precision`: unset, cuDNN
@@ -29,6 +28,9 @@ import keras
 from keras import ops
 
 from toolkit.cells.lstm import LSTMCell
+from toolkit.layers.compaction import compaction
+from toolkit.layers.compaction import gather_steps
+from toolkit.layers.compaction import keep_empty_rows
 from toolkit.layers.fused import plain_cell_reason
 from toolkit.layers.time_loop import jax_platform
 
@@ -87,16 +89,8 @@ def _lstm_kernel(inputs, hidden, carry, weights, lengths, input_size, hidden_siz
     )
 
 
-def _row_gather(values, index):
-    """`values[b, index[b, t]]` for batch-major `values` `(batch, time, width)`."""
-    import jax.numpy as jnp
-
-    return jnp.take_along_axis(values, index[:, :, None], axis=1)
-
-
-def cudnn_lstm(cell, sequences, states, mask, go_backwards, return_sequences, step_loop):
-    """Runs an LSTM layer's call with cuDNN; masks that are not right padding take
-    `step_loop`.
+def cudnn_lstm(cell, sequences, states, mask, go_backwards, return_sequences):
+    """Runs an LSTM layer's call with cuDNN, any mask compacted to right padding.
 
     Args:
         cell: A `LSTMCell` for which `cudnn_unsupported_reason` is `None`.
@@ -105,18 +99,18 @@ def cudnn_lstm(cell, sequences, states, mask, go_backwards, return_sequences, st
         mask: Boolean `(batch, time)` or `None`, in input order.
         go_backwards: Whether the layer runs over reversed time.
         return_sequences: Whether the outputs are wanted.
-        step_loop: A function of no arguments running the generic loop and
-            returning `(last_output, outputs, states)`, `outputs` `None` unless
-            `return_sequences`.
 
     Returns:
         `(last_output, outputs, [h, c])` as the step loop gives them: `outputs`
-        `(batch, time, units)` in the layer's output order, zero at masked steps.
+        `(batch, time, units)` in the layer's output order, zero at masked steps,
+        or `None` unless `return_sequences`.
     """
-    import jax
     import jax.numpy as jnp
 
     batch, steps, features = sequences.shape
+    if go_backwards:
+        sequences = jnp.flip(sequences, axis=1)
+        mask = None if mask is None else jnp.flip(mask, axis=1)
     hidden, carry = states
     weights = cudnn_weights(cell)
 
@@ -124,29 +118,18 @@ def cudnn_lstm(cell, sequences, states, mask, go_backwards, return_sequences, st
         outputs, h, c = _lstm_kernel(
             inputs, hidden[None], carry[None], weights, lengths, features, cell.units
         )
-        return outputs, h[0], c[0]
+        return outputs, [h[0], c[0]]
 
     if mask is None:
-        inputs = jnp.flip(sequences, axis=1) if go_backwards else sequences
-        outputs, h, c = run(inputs, jnp.full((batch,), steps, "int32"))
-        return h, outputs if return_sequences else None, [h, c]
+        outputs, final = run(sequences, jnp.full((batch,), steps, "int32"))
+        return final[0], outputs if return_sequences else None, final
 
-    lengths = jnp.sum(mask, axis=1, dtype="int32")
-    time = jnp.arange(steps, dtype="int32")[None, :]
-    right_padded = jnp.all(mask == (time < lengths[:, None])) & jnp.all(lengths > 0)
-
-    def with_cudnn():
-        if not go_backwards:
-            outputs, h, c = run(sequences, lengths)
-            outputs = jnp.where(mask[:, :, None], outputs, 0.0)
-        else:
-            # Each row's valid steps reversed, padding kept at the end; the outputs then
-            # moved to where the flipped sequence has them (its valid steps last).
-            reversed_inputs = _row_gather(sequences, (lengths[:, None] - 1 - time) % steps)
-            outputs, h, c = run(reversed_inputs, lengths)
-            shift = steps - lengths[:, None]
-            outputs = _row_gather(outputs, (time - shift) % steps)
-            outputs = jnp.where((time >= shift)[:, :, None], outputs, 0.0)
-        return h, outputs if return_sequences else None, [h, c]
-
-    return jax.lax.cond(right_padded, with_cudnn, step_loop)
+    source, destination, lengths = compaction(mask)
+    # cuDNN takes no zero length: an empty row runs one step, and keeps its initial states.
+    outputs, final = run(gather_steps(sequences, source), jnp.maximum(lengths, 1))
+    final = keep_empty_rows(lengths, final, states)
+    last_output = jnp.where((lengths > 0)[:, None], final[0], 0.0)
+    if not return_sequences:
+        return last_output, None, final
+    outputs = jnp.where(mask[:, :, None], gather_steps(outputs, destination), 0.0)
+    return last_output, outputs, final

@@ -82,13 +82,19 @@ def plain_cell_reason(cell, training, return_gates=False, unroll=False):
     for name, value in plain.items():
         if getattr(cell, name, value) != value:
             return f"{name}={getattr(cell, name)!r}"
-    activation = keras.activations.serialize(cell.activation)
-    recurrent_activation = keras.activations.serialize(cell.recurrent_activation)
-    if activation != "tanh" or recurrent_activation != "sigmoid":
-        return f"activations {activation!r}/{recurrent_activation!r} (fused: tanh/sigmoid)"
+    # Keras' own functions, compared by identity: `keras.activations.serialize` does
+    # not trace under `torch.compile` (Keras' `jit_compile=True` on torch).
+    tanh, sigmoid = keras.activations.tanh, keras.activations.sigmoid
+    if cell.activation is not tanh or cell.recurrent_activation is not sigmoid:
+        names = [_name(cell.activation), _name(cell.recurrent_activation)]
+        return f"activations {names[0]!r}/{names[1]!r} (fused: tanh/sigmoid)"
     if training and cell.recurrent_dropout:
         return f"recurrent_dropout={cell.recurrent_dropout}"
     return None
+
+
+def _name(activation):
+    return getattr(activation, "__name__", type(activation).__name__)
 
 
 def fused_sequence(cell, projected, states, mask, training=False):

@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from toolkit.cells.base import RecurrentCell
+from toolkit.cells.lstm import LSTMCell
 from toolkit.layers.cudnn import cudnn_lstm
 from toolkit.layers.cudnn import cudnn_unsupported_reason
 from toolkit.layers.fused import fused_sequence
@@ -15,6 +16,8 @@ from toolkit.layers.scan import parallel_sequence
 from toolkit.layers.scan import parallel_unsupported_reason
 from toolkit.layers.time_loop import jax_on_cpu
 from toolkit.layers.time_loop import scan
+from toolkit.layers.torch_kernels import torch_recurrent
+from toolkit.layers.torch_kernels import torch_unsupported_reason
 
 
 def _projects_per_step():
@@ -77,8 +80,11 @@ class Recurrent(keras.layers.Layer):
             standard LSTM or GRU cell on the TensorFlow backend, the fused
             loop with a hand-written backward pass through time
             (`toolkit/layers/fused.py`); for a standard LSTM cell on JAX with
-            a GPU, cuDNN's kernel (`toolkit/layers/cudnn.py`; masks other
-            than right padding run the step loop). `"auto"` uses it whenever
+            a GPU, cuDNN's kernel (`toolkit/layers/cudnn.py`); for a standard
+            LSTM or GRU cell on PyTorch, PyTorch's own kernels (`torch.lstm`,
+            `torch.gru`: `toolkit/layers/torch_kernels.py`). The last two take
+            any mask, compacted to right padding (`toolkit/layers/compaction.py`).
+            `"auto"` uses it whenever
             the cell and call qualify, `True` raises where they do not, `False` always runs
             the generic step loop. After a call, `execution_path` says which
             path ran and why (as Keras' `use_cudnn` does for cuDNN), e.g.
@@ -319,13 +325,10 @@ class Recurrent(keras.layers.Layer):
             recurrent_mask = cell.recurrent_dropout_mask(states[0])
 
         path = self._fast_path(training, return_gates)
-        if path == "cudnn":
-
-            def step_loop(initial=states):
-                return self._time_major_run(sequences, initial, mask, training, recurrent_mask)[:3]
-
-            last_output, outputs, states = cudnn_lstm(
-                cell, sequences, states, mask, self.go_backwards, self.return_sequences, step_loop
+        if path in ("cudnn", "torch"):  # kernels that take lengths: any mask compacted
+            kernel = cudnn_lstm if path == "cudnn" else torch_recurrent
+            last_output, outputs, states = kernel(
+                cell, sequences, states, mask, self.go_backwards, self.return_sequences
             )
             return last_output, outputs, states, None
         return self._time_major_run(
@@ -430,7 +433,12 @@ class Recurrent(keras.layers.Layer):
         elif keras.backend.backend() == "jax":
             reason = cudnn_unsupported_reason(self.cell, training, return_gates, self.unroll)
             path, needs = "cudnn", "a standard LSTM cell, on JAX only on a GPU (cuDNN)"
-            ran = "cuDNN (jax.experimental.rnn.lstm; masks not right padding: step loop)"
+            ran = "cuDNN (jax.experimental.rnn.lstm; any mask compacted to right padding)"
+        elif keras.backend.backend() == "torch":
+            reason = torch_unsupported_reason(self.cell, training, return_gates, self.unroll)
+            path, needs = "torch", "a standard LSTM or GRU cell"
+            kernel = "lstm" if isinstance(self.cell, LSTMCell) else "gru"
+            ran = f"PyTorch's fused kernel (torch.{kernel}; any mask compacted and packed)"
         else:
             reason = fused_unsupported_reason(self.cell, training, return_gates, self.unroll)
             path, needs = "fused", "a standard LSTM or GRU cell on the TensorFlow backend"

@@ -1,0 +1,281 @@
+"""PyTorch's fused kernels on the torch backend (`toolkit/layers/torch_kernels.py`).
+
+The standard LSTM and GRU run `torch.lstm` / `torch.gru` there. These tests pin them to
+two independent references: the toolkit's generic step loop (`fused=False`) with the
+same weights, outputs and gradients (inputs, initial states, every weight) at 1e-5 for
+every mask (none, right and left padding, holes, an empty row) in both directions; and
+`torch.nn.LSTM` / `torch.nn.GRU` modules given the converted weights. The kernels run on
+a CPU here; on a GPU (`scripts/gpu_check.sh`) the same tests run cuDNN's.
+"""
+
+import keras
+import numpy as np
+import pytest
+
+import toolkit
+from toolkit.layers import torch_kernels
+
+pytestmark = pytest.mark.skipif(
+    keras.backend.backend() != "torch", reason="PyTorch's kernels need the torch backend"
+)
+
+BATCH, TIME, FEATURES, UNITS = 4, 7, 5, 3
+LAYERS = {"lstm": toolkit.layers.LSTM, "gru": toolkit.layers.GRU}
+
+
+def _masks():
+    right = np.ones((BATCH, TIME), bool)
+    right[1, 4:] = False
+    right[3, 1:] = False
+    left = np.ones((BATCH, TIME), bool)
+    left[2, :3] = False
+    left[0, :6] = False
+    holes = np.ones((BATCH, TIME), bool)
+    holes[0, 2::3] = False
+    holes[3, ::2] = False
+    empty = right.copy()
+    empty[2, :] = False
+    return {
+        "none": None,
+        "full": np.ones((BATCH, TIME), bool),
+        "right": right,
+        "left": left,
+        "holes": holes,
+        "empty": empty,
+    }
+
+
+MASKS = _masks()
+
+
+@pytest.fixture
+def kernel_runs(monkeypatch):
+    """Counts the calls of PyTorch's kernels (a list that gets one entry per call)."""
+    runs = []
+    for name in ("_lstm", "_gru"):
+        original = getattr(torch_kernels, name)
+
+        def counted(*args, original=original, name=name):
+            runs.append(name)
+            return original(*args)
+
+        monkeypatch.setattr(torch_kernels, name, counted)
+    return runs
+
+
+def _pair(kind, go_backwards=False, use_bias=True):
+    layers = [
+        LAYERS[kind](
+            UNITS,
+            return_sequences=True,
+            return_state=True,
+            go_backwards=go_backwards,
+            use_bias=use_bias,
+            fused=fused,
+        )
+        for fused in ("auto", False)
+    ]
+    for layer in layers:
+        layer.build((BATCH, TIME, FEATURES))
+    rng = np.random.default_rng(3)
+    weights = [rng.normal(scale=0.5, size=w.shape).astype("float32") for w in layers[0].weights]
+    for layer in layers:
+        layer.set_weights(weights)
+    return layers
+
+
+def _data(kind):
+    rng = np.random.default_rng(11)
+    inputs = rng.normal(size=(BATCH, TIME, FEATURES)).astype("float32")
+    states = [
+        rng.normal(size=(BATCH, UNITS)).astype("float32") for _ in LAYERS[kind](1).cell.state_size
+    ]
+    return inputs, states
+
+
+def _outputs_and_gradients(layer, inputs, states, mask):
+    """The layer's outputs and the gradients of a loss using all of them, with respect to
+    the inputs, the initial states and every weight (torch autograd)."""
+    import torch
+
+    inputs = torch.tensor(inputs, requires_grad=True)
+    states = [torch.tensor(state, requires_grad=True) for state in states]
+    mask = None if mask is None else torch.tensor(mask)
+    for variable in layer.trainable_variables:
+        variable.value.grad = None
+    outputs = layer(inputs, initial_state=states, mask=mask)
+    scale = torch.linspace(-1.0, 1.0, UNITS)
+    loss = (outputs[0] * scale).sum()
+    loss = loss + sum((state * (index + 2.0)).sum() for index, state in enumerate(outputs[1:]))
+    loss.backward()
+    gradients = [inputs.grad, *(s.grad for s in states)]
+    gradients += [v.value.grad for v in layer.trainable_variables]
+    assert all(gradient is not None for gradient in gradients)
+    numpy = lambda tensor: tensor.detach().cpu().numpy()
+    return [numpy(o) for o in outputs], [numpy(g) for g in gradients]
+
+
+@pytest.mark.parametrize("kind", list(LAYERS))
+@pytest.mark.parametrize("mask_name", list(MASKS))
+@pytest.mark.parametrize("go_backwards", [False, True])
+def test_torch_kernel_equals_the_step_loop_with_gradients(
+    kernel_runs, kind, mask_name, go_backwards
+):
+    inputs, states = _data(kind)
+    fast, slow = _pair(kind, go_backwards=go_backwards)
+    mask = MASKS[mask_name]
+    fast_outputs, fast_gradients = _outputs_and_gradients(fast, inputs, states, mask)
+    assert kernel_runs == [f"_{kind}"]
+    slow_outputs, slow_gradients = _outputs_and_gradients(slow, inputs, states, mask)
+    assert kernel_runs == [f"_{kind}"]
+    assert fast.execution_path.startswith(f"PyTorch's fused kernel (torch.{kind}")
+    assert slow.execution_path == "step loop (fused=False)"
+    for ours, reference in zip(fast_outputs + fast_gradients, slow_outputs + slow_gradients):
+        np.testing.assert_allclose(ours, reference, atol=1e-5, rtol=1e-5)
+    if mask is not None:
+        np.testing.assert_array_equal(fast_outputs[0][~mask[:, ::-1] if go_backwards else ~mask], 0)
+
+
+@pytest.mark.parametrize("kind", list(LAYERS))
+def test_without_bias_the_kernel_runs_without_bias(kernel_runs, kind):
+    inputs, states = _data(kind)
+    fast, slow = _pair(kind, use_bias=False)
+    mask = MASKS["holes"]
+    fast_results = _outputs_and_gradients(fast, inputs, states, mask)
+    slow_results = _outputs_and_gradients(slow, inputs, states, mask)
+    assert kernel_runs
+    for ours, reference in zip(sum(fast_results, []), sum(slow_results, [])):
+        np.testing.assert_allclose(ours, reference, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("kind", list(LAYERS))
+def test_converted_weights_give_torch_nn_modules_the_same_outputs(kind):
+    """An independent reference: `torch.nn.LSTM` / `torch.nn.GRU` loaded with
+    `torch_weights` compute what the toolkit's step loop computes."""
+    import torch
+
+    inputs, states = _data(kind)
+    _, slow = _pair(kind)
+    module = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[kind](FEATURES, UNITS, batch_first=True)
+    converted = torch_kernels.torch_weights(slow.cell)
+    names = ["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"]
+    with torch.no_grad():
+        for name, value in zip(names, converted):
+            getattr(module, name).copy_(value)
+        hidden = [torch.tensor(state)[None] for state in states]
+        outputs, final = module(
+            torch.tensor(inputs), tuple(hidden) if kind == "lstm" else hidden[0]
+        )
+    expected = slow(inputs, initial_state=states)
+    np.testing.assert_allclose(outputs.numpy(), keras.ops.convert_to_numpy(expected[0]), atol=1e-6)
+    final = final if kind == "lstm" else [final]
+    for ours, reference in zip(final, expected[1:]):
+        np.testing.assert_allclose(
+            ours[0].numpy(), keras.ops.convert_to_numpy(reference), atol=1e-6
+        )
+
+
+@pytest.mark.parametrize("kind", list(LAYERS))
+def test_bidirectional_masked_batch_matches_the_step_loop(kernel_runs, kind):
+    inputs, _ = _data(kind)
+    mask = MASKS["left"]
+    layers = [
+        keras.layers.Bidirectional(LAYERS[kind](UNITS, return_sequences=True, fused=f))
+        for f in ("auto", False)
+    ]
+    for layer in layers:
+        layer.build(inputs.shape)
+    layers[1].set_weights(layers[0].get_weights())
+    fast, slow = (keras.ops.convert_to_numpy(layer(inputs, mask=mask)) for layer in layers)
+    assert layers[0].forward_layer.execution_path.startswith("PyTorch's fused kernel")
+    assert layers[0].backward_layer.execution_path.startswith("PyTorch's fused kernel")
+    assert len(kernel_runs) == 2
+    np.testing.assert_allclose(fast, slow, atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", list(LAYERS))
+def test_a_model_trained_on_the_kernel_saves_the_keras_layout(kernel_runs, kind, tmp_path):
+    """`model.fit` runs the kernel; the saved model, loaded with the step loop forced, gives
+    the same outputs (the weights never left the toolkit's layout)."""
+    inputs, _ = _data(kind)
+    mask_inputs = np.where(MASKS["left"][:, :, None], inputs, 0.0)
+    targets = np.random.default_rng(5).normal(size=(BATCH, UNITS)).astype("float32")
+    model = keras.Sequential(
+        [keras.Input((TIME, FEATURES)), keras.layers.Masking(0.0), LAYERS[kind](UNITS)]
+    )
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    before = model.get_weights()
+    model.fit(mask_inputs, targets, epochs=2, batch_size=BATCH, verbose=0)
+    assert kernel_runs and model.layers[-1].execution_path.startswith("PyTorch's fused kernel")
+    assert any(not np.allclose(a, b) for a, b in zip(before, model.get_weights()))
+    expected = keras.ops.convert_to_numpy(model(mask_inputs))
+    model.save(tmp_path / "model.keras")
+    loaded = keras.saving.load_model(tmp_path / "model.keras")
+    loaded.layers[-1].fused = False
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(loaded(mask_inputs)), expected, atol=1e-5)
+    assert loaded.layers[-1].execution_path == "step loop (fused=False)"
+
+
+@pytest.mark.parametrize(
+    "make, reason",
+    [
+        (lambda: toolkit.layers.LSTM(UNITS, peephole=True), "peephole=True"),
+        (lambda: toolkit.layers.GRU(UNITS, reset_after=False), "reset_after=False"),
+        (lambda: toolkit.layers.LSTM(UNITS, activation="relu"), "activations 'relu'"),
+        (lambda: toolkit.layers.SimpleRNN(UNITS), "cell SimpleRNNCell has no fused loop"),
+    ],
+)
+def test_calls_the_kernels_cannot_run_take_the_step_loop_and_say_why(kernel_runs, make, reason):
+    inputs, _ = _data("lstm")
+    layer = make()
+    layer(inputs)
+    assert layer.execution_path.startswith("step loop (") and reason in layer.execution_path
+    assert not kernel_runs
+
+
+def test_recurrent_dropout_in_training_takes_the_step_loop(kernel_runs):
+    inputs, _ = _data("gru")
+    layer = toolkit.layers.GRU(UNITS, recurrent_dropout=0.5)
+    layer(inputs, training=True)
+    assert layer.execution_path == "step loop (recurrent_dropout=0.5)" and not kernel_runs
+    layer(inputs, training=False)
+    assert layer.execution_path.startswith("PyTorch's fused kernel") and kernel_runs
+
+
+def test_fused_true_with_a_cell_the_kernels_cannot_run_says_why():
+    inputs, _ = _data("lstm")
+    with pytest.raises(ValueError, match="`fused=True` needs a standard LSTM or GRU cell"):
+        toolkit.layers.LSTM(UNITS, peephole=True, fused=True)(inputs)
+
+
+def test_bfloat16_runs_the_kernel_in_bfloat16(kernel_runs):
+    inputs, states = _data("lstm")
+    fast = toolkit.layers.LSTM(UNITS, return_sequences=True, dtype="mixed_bfloat16")
+    slow = toolkit.layers.LSTM(UNITS, return_sequences=True, dtype="mixed_bfloat16", fused=False)
+    fast.build(inputs.shape)
+    slow.build(inputs.shape)
+    slow.set_weights(fast.get_weights())
+    ours, reference = fast(inputs, mask=MASKS["holes"]), slow(inputs, mask=MASKS["holes"])
+    assert kernel_runs and str(ours.dtype) == "torch.bfloat16"
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(ours).astype("float32"),
+        keras.ops.convert_to_numpy(reference).astype("float32"),
+        atol=0.03,
+    )
+
+
+def test_under_jit_compile_the_kernel_runs_between_compiled_parts(kernel_runs):
+    """Keras' `jit_compile=True` on torch is `torch.compile`, which cannot trace oneDNN's
+    LSTM: the kernel runs eagerly inside the compiled step, with the same results."""
+    inputs, _ = _data("lstm")
+    targets = np.zeros((BATCH, UNITS), "float32")
+    models = []
+    for jit_compile in (True, False):
+        keras.utils.set_random_seed(7)
+        model = keras.Sequential([keras.Input((TIME, FEATURES)), toolkit.layers.LSTM(UNITS)])
+        model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse", jit_compile=jit_compile)
+        model.fit(inputs, targets, epochs=1, batch_size=BATCH, verbose=0)
+        models.append(model)
+    assert models[0].jit_compile and kernel_runs
+    for ours, reference in zip(models[0].get_weights(), models[1].get_weights()):
+        np.testing.assert_allclose(ours, reference, atol=1e-5)
