@@ -5,7 +5,8 @@ two independent references: the toolkit's generic step loop (`fused=False`) with
 same weights, outputs and gradients (inputs, initial states, every weight) at 1e-5 for
 every mask (none, right and left padding, holes, an empty row) in both directions; and
 `torch.nn.LSTM` / `torch.nn.GRU` modules given the converted weights. The kernels run on
-a CPU here; on a GPU (`scripts/gpu_check.sh`) the same tests run cuDNN's.
+a CPU here; on a GPU (`scripts/gpu_check.sh`) the same tests run cuDNN's, in full
+float32.
 """
 
 import keras
@@ -46,6 +47,17 @@ def _masks():
 
 
 MASKS = _masks()
+
+
+@pytest.fixture(autouse=True)
+def _full_float32_on_gpus():
+    """cuDNN may compute in TF32 on Ampere and later GPUs; the parity checks want float32."""
+    import torch
+
+    allowed = torch.backends.cudnn.allow_tf32
+    torch.backends.cudnn.allow_tf32 = False
+    yield
+    torch.backends.cudnn.allow_tf32 = allowed
 
 
 @pytest.fixture
@@ -98,13 +110,14 @@ def _outputs_and_gradients(layer, inputs, states, mask):
     the inputs, the initial states and every weight (torch autograd)."""
     import torch
 
-    inputs = torch.tensor(inputs, requires_grad=True)
-    states = [torch.tensor(state, requires_grad=True) for state in states]
-    mask = None if mask is None else torch.tensor(mask)
+    # On Keras' device (a GPU where there is one), as leaves of the autograd graph.
+    leaf = lambda array: keras.ops.convert_to_tensor(array).detach().requires_grad_(True)
+    inputs, states = leaf(inputs), [leaf(state) for state in states]
+    mask = None if mask is None else keras.ops.convert_to_tensor(mask)
     for variable in layer.trainable_variables:
         variable.value.grad = None
     outputs = layer(inputs, initial_state=states, mask=mask)
-    scale = torch.linspace(-1.0, 1.0, UNITS)
+    scale = torch.linspace(-1.0, 1.0, UNITS, device=inputs.device)
     loss = (outputs[0] * scale).sum()
     loss = loss + sum((state * (index + 2.0)).sum() for index, state in enumerate(outputs[1:]))
     loss.backward()
