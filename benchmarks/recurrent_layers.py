@@ -4,7 +4,7 @@ Run (the full suite; several minutes on a 2-core CPU machine):
 
     python -m benchmarks.recurrent_layers
     python -m benchmarks.recurrent_layers --layers lstm,gru --configs base,masked
-    python -m benchmarks.recurrent_layers --frameworks toolkit,keras --jit-compile true
+    python -m benchmarks.recurrent_layers --frameworks toolkit,keras --jit-compile auto
     python -m benchmarks.recurrent_layers --quick        # tiny shapes, a smoke test
     KERAS_BACKEND=torch python -m benchmarks.recurrent_layers --layers lstm,gru \
         --configs base,masked,masked_left,masked_holes,bidirectional   # on PyTorch
@@ -13,10 +13,10 @@ Run (the full suite; several minutes on a 2-core CPU machine):
 
 Flags: `--layers` (default lstm, gru, simple; any cell name of `toolkit.layers.available()`
 with a FLOP count in `MATMUL_WIDTHS`; Keras and PyTorch rows read "no such layer" for cells
-they lack), `--configs` (below), `--frameworks` (toolkit, keras,
-torch), `--repeats`, `--warmup`, `--jit-compile true|false|auto`, `--torch-device cpu|cuda`
-(default cpu), `--out DIR` (default `runs/benchmarks/recurrent_layers/`, receives
-`results.json` and `results.md`), `--quick`.
+they lack), `--configs` (below), `--frameworks` (toolkit, keras, torch), `--repeats`,
+`--warmup`, `--jit-compile best|true|false|auto` (default best, below), `--torch-device
+cpu|cuda` (default cpu), `--out DIR` (default `runs/benchmarks/recurrent_layers/`,
+receives `results.json` and `results.md`), `--quick`.
 
 On a GPU (no TensorFlow needed): `KERAS_BACKEND=jax python -m benchmarks.recurrent_layers
 --torch-device cuda` runs the Keras models on JAX's default device, the GPU, and PyTorch's
@@ -26,15 +26,21 @@ On PyTorch: `KERAS_BACKEND=torch python -m benchmarks.recurrent_layers` runs the
 and Keras' layers on Keras' torch backend beside `torch.nn`, all three in the same torch
 runtime (on a GPU the Keras models go to it by themselves; add `--torch-device cuda` for
 `torch.nn`). The backend is Keras' usual environment variable, read when Keras is imported.
-On torch `--jit-compile auto` resolves to False (eager, the Keras default there); `true`
-compiles the Keras models' steps with `torch.compile`, which takes minutes on a CPU.
+On torch `--jit-compile best` and `auto` run False alone (eager, the Keras default
+there); `true` compiles the Keras models' steps with `torch.compile`, which takes minutes
+on a CPU, so it is measured apart, on request.
 
 What is timed, for each configuration x layer x framework:
 
 * the toolkit layer (`toolkit.layers.LSTM/GRU/SimpleRNN`) and Keras' own
   (`keras.layers.LSTM/GRU/SimpleRNN`), each alone in a `keras.Model` compiled identically
-  (SGD, MSE; `jit_compile` as given, Keras' default `"auto"` otherwise): a training step is
-  `model.train_on_batch`, inference is `model.predict_on_batch`;
+  (SGD, MSE): a training step is `model.train_on_batch`, inference is
+  `model.predict_on_batch`. With `--jit-compile best` (the default) each is built twice,
+  with `jit_compile=True` and with `False` (on torch False alone), both timed in the same
+  interleaved rounds, and its row takes the faster one, phase by phase, for its time,
+  rates and ratios: every peer at its best setting, both times shown (on JAX `False` runs
+  the step op by op, far slower: it costs run time). `true`, `false` and `auto` (Keras'
+  default) build one model with that value;
 * `torch.nn.LSTM/GRU/RNN`, eager, `torch.optim.SGD`, inference under `torch.no_grad()`.
   PyTorch is optional (`pip install torch`, CPU wheels suffice); without it its rows read
   "not installed". The suite runs on `KERAS_BACKEND=tensorflow`, `jax` and `torch`.
@@ -61,25 +67,36 @@ table of each framework's left/right and holes/right time ratios.
 
 Method: everything runs in one process, on the same shapes and the same input data (one
 NumPy array per configuration, shared by all frameworks; weights are each framework's own
-random initialisation). For one configuration and layer, each framework's timed function is
-first called `--warmup` times (tracing and compilation happen there), then the frameworks are
-timed in interleaved rounds, in an order rotating from round to round: per round one untimed
-call, then 3 timed ones (`time.perf_counter`), until each has `--repeats` timings; each
-framework's median is reported. Interleaving spreads a slow spell of a shared machine over
-every framework, so the ratios hold when absolute times drift; the untimed call keeps the
-timed ones a steady state rather than a cold switch from another framework (right after
-PyTorch, a TensorFlow step ran up to a fifth slower).
+random initialisation). For one configuration and layer, each model's timed function (every
+`jit_compile` variant and the PyTorch module) is first called `--warmup` times (tracing and
+compilation happen there), then they are timed in interleaved rounds, in an order rotating
+from round to round: per round one untimed call, then 3 timed ones (`time.perf_counter`),
+until each has `--repeats` timings; each model's median is reported. Interleaving spreads
+a slow spell of a shared machine over every model, so the ratios hold when absolute times
+drift; the untimed call keeps the timed ones a steady state rather than a cold switch from
+another framework (right after PyTorch, a TensorFlow step ran up to a fifth slower).
 Keras' `*_on_batch` calls return NumPy values, so each timed call includes waiting for the
 result.
 
 Reported: ms per step; tokens per second = tokens / seconds, where tokens = batch x time
 (masked: the valid steps only, 3/4 of batch x time); the time ratio toolkit / peer
 (below 1: the toolkit is faster), on each peer's row; the achieved GFLOP/s and its fraction
-of the machine's matmul rate. That rate is measured in the same run by NumPy (its BLAS):
-the median time of a float32 2048 x 2048 @ 2048 x 2048 product (`--quick`: 256), counted
-as 2 N^3 FLOPs; where Keras computes on an accelerator, by `keras.ops.matmul` there, at
-8192 x 8192, at the backend's default float32 matmul precision. A layer's FLOPs are
-counted analytically from its gate matmuls only:
+of the limit, the float32 matmul rate measured in the same run (`measure_limits`):
+
+* `% limit`: of the best of `tf.matmul` (oneDNN; whenever TensorFlow can be imported, on any
+  backend) and `torch.matmul` (whenever PyTorch can) at the layer's own input projection,
+  `(batch * time, features) @ (features, G_in * units)`;
+* `% square`: of their best at a large square, 2048 and 4096 (`--quick`: 128 and 256).
+
+Both libraries are also timed at one recurrent step, `(batch, units) @ (units, G_rec *
+units)`, a call at a time, so its rate includes a call's overhead: shown, not a limit.
+NumPy is timed at the squares for reference only: its BLAS may run older kernels than the
+CPU has (issue 31 found OpenBLAS pinned to Haswell's by `OPENBLAS_CORETYPE`, at about half
+of oneDNN's rate; the report names the kernels it ran). Each rate is the median of samples
+taken in interleaved rounds as the layers are, a small product repeated within a sample.
+Where Keras computes on an accelerator the limit is `keras.ops.matmul` there (at the
+backend's default float32 precision) and `torch.matmul` on cuda with `--torch-device
+cuda`, the square 8192. A layer's FLOPs are counted analytically from its gate matmuls only:
 
     forward FLOPs = 2 * (F * G_in + U * G_rec) * U * valid tokens * D
     training FLOPs = 3 * forward FLOPs (forward, gradient of inputs, gradient of weights)
@@ -94,8 +111,9 @@ Element-wise gate math, biases and the loss are not counted.
 
 Also reported: for toolkit layers, the execution path the layer says it ran
 (`layer.execution_path`, "n/a" if the layer does not expose it; the forward layer inside
-`Bidirectional`), and the `jit_compile` value each Keras model resolved to (`model.jit_compile`
-after its first step), so XLA or not is visible; PyTorch rows read "eager".
+`Bidirectional`), and the `jit_compile` value each row's time ran with (`model.jit_compile`
+after its first step, per phase), so XLA or not is visible; PyTorch rows read "eager". A
+variant that fails is named in its row (`jit_compile_failures`) and the other one stands.
 
 Timings on shared machines are noisy: compare ratios from one run, not absolute numbers
 across runs, and do not run the suite while other heavy jobs run.
@@ -108,7 +126,6 @@ import pathlib
 import re
 import statistics
 import sys
-import time
 import traceback
 
 import keras
@@ -273,19 +290,7 @@ def make_data(config, seed=0):
     return Data(inputs, lengths, targets.astype("float32"))
 
 
-# ---------------------------------------------------------------- timing
-
-
-def median_seconds(function, repeats, warmup):
-    """Median wall-clock seconds of `function()` over `repeats` calls after `warmup` calls."""
-    for _ in range(warmup):
-        function()
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
+# ---------------------------------------------------------------- the limit: matmul rates
 
 
 def keras_device():
@@ -298,30 +303,260 @@ def keras_device():
     return keras.distribution.list_devices()[0]
 
 
-def matmul_rate(size, repeats, device="cpu:0"):
-    """The float32 matmul rate on `device`: median of `size`^3 products, in GFLOP/s.
+# The large squares the limit is also measured at, by where Keras computes.
+SQUARE_SIZES = {"cpu": (2048, 4096), "accelerator": (8192,), "quick": (128, 256)}
+SAMPLE_FLOPS = 2e9  # a timed sample of a small product repeats it up to about this many FLOPs
+MAX_CALLS = 100  # ... in at most this many calls
 
-    On the CPU by NumPy (its BLAS); on an accelerator by `keras.ops.matmul` on the
-    backend's arrays, each timed product waiting for its result (the sum of its entries
-    fetched, a cost negligible beside the product at accelerator sizes).
+
+@dataclasses.dataclass(frozen=True)
+class MatmulShape:
+    """A float32 product `(rows, inner) @ (inner, columns)` and what it stands for."""
+
+    rows: int
+    inner: int
+    columns: int
+    kind: str = "square"  # "square", "projection" (a layer's inputs) or "step" (its state)
+
+    @property
+    def flops(self):
+        return 2 * self.rows * self.inner * self.columns
+
+    def describe(self):
+        return f"{self.rows}x{self.inner} @ {self.inner}x{self.columns}"
+
+    def calls(self):
+        """Products per timed sample: a small product is repeated until the sample holds
+        about `SAMPLE_FLOPS` (at most `MAX_CALLS` calls), so each call's overhead counts
+        as it does in a layer's loop and the timer's resolution does not."""
+        return int(min(MAX_CALLS, max(1, round(SAMPLE_FLOPS / self.flops))))
+
+
+def layer_shapes(config, layer):
+    """The matmuls of `layer` at `config`: the input projection of the whole sequence,
+    `(batch * time, features) @ (features, input width * units)`, and one recurrent step,
+    `(batch, units) @ (units, recurrent width * units)` (None for a cell without one)."""
+    input_width, recurrent_width = MATMUL_WIDTHS[layer]
+    tokens = config.batch * config.time
+    projection = MatmulShape(tokens, config.features, input_width * config.units, "projection")
+    if not recurrent_width:
+        return projection, None
+    return projection, MatmulShape(
+        config.batch, config.units, recurrent_width * config.units, "step"
+    )
+
+
+def import_tensorflow():
+    try:
+        import tensorflow as tf
+    except ImportError:
+        return None
+    return tf
+
+
+def tensorflow_matmul(tf):
+    """`tf.matmul` on the CPU (oneDNN's kernels), eager: a CPU op returns when done."""
+    on_cpu = tf.device("/CPU:0") if tf.config.list_physical_devices("GPU") else None
+
+    def make(a, b):
+        if on_cpu is None:
+            a, b = tf.constant(a), tf.constant(b)
+            return lambda: tf.matmul(a, b)
+        with on_cpu:
+            a, b = tf.constant(a), tf.constant(b)
+
+        def product():
+            with on_cpu:
+                tf.matmul(a, b)
+
+        return product
+
+    return make
+
+
+def torch_matmul(torch, device):
+    """`torch.matmul` on `device`; on cuda each product waits for the GPU."""
+
+    def make(a, b):
+        a, b = torch.from_numpy(a).to(device), torch.from_numpy(b).to(device)
+        if device == "cpu":
+            return lambda: torch.matmul(a, b)
+
+        def product():
+            torch.matmul(a, b)
+            torch.cuda.synchronize()
+
+        return product
+
+    return make
+
+
+def keras_matmul(a, b):
+    """`keras.ops.matmul` on the backend's default device, waiting for the result (the sum
+    of its entries fetched, a cost negligible beside the product at accelerator sizes)."""
+    a, b = keras.ops.convert_to_tensor(a), keras.ops.convert_to_tensor(b)
+    return lambda: keras.ops.convert_to_numpy(keras.ops.sum(keras.ops.matmul(a, b)))
+
+
+def numpy_matmul(a, b):
+    return lambda: a @ b
+
+
+def matmul_libraries(device="cpu:0", torch_device="cpu"):
+    """The products whose best rate is the limit: `{name: (description, make)}`, where
+    `make(a, b)` takes two float32 NumPy arrays and returns a function that computes their
+    product once and waits for it.
+
+    Where Keras computes on the CPU: `tf.matmul` (oneDNN) whenever TensorFlow can be
+    imported, on any Keras backend, and `torch.matmul` whenever PyTorch can. On an
+    accelerator: `keras.ops.matmul` there (the backend's default float32 precision), and
+    `torch.matmul` on cuda with `torch_device="cuda"`. With none of these, `keras.ops.matmul`.
+    NumPy is not among them: its BLAS may run generic kernels (here OpenBLAS pinned to
+    Haswell's, about half the machine); `numpy_reference` times it beside, for reference.
+    """
+    libraries = {}
+    torch = import_torch()
+    if device.startswith("cpu"):
+        tf = import_tensorflow()
+        if tf is not None:
+            description = f"tensorflow {tf.__version__}, oneDNN, CPU"
+            libraries["tf.matmul"] = (description, tensorflow_matmul(tf))
+        if torch is not None:
+            description = f"torch {torch.__version__}, CPU, {torch.get_num_threads()} threads"
+            libraries["torch.matmul"] = (description, torch_matmul(torch, "cpu"))
+    elif torch is not None and torch_device == "cuda":
+        description = f"torch {torch.__version__}, cuda, TF32 "
+        description += "on" if torch.backends.cuda.matmul.allow_tf32 else "off"
+        libraries["torch.matmul"] = (description, torch_matmul(torch, "cuda"))
+    if not device.startswith("cpu") or not libraries:
+        description = f"{keras.backend.backend()} on {device}, its default float32 precision"
+        libraries = {"keras.ops.matmul": (description, keras_matmul), **libraries}
+    return libraries
+
+
+def numpy_reference():
+    """NumPy's product, `{"numpy": (description, make)}`: the description names its BLAS
+    and the kernels it picked, where `threadpoolctl` can tell."""
+    description = f"numpy {np.__version__}"
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return {"numpy": (description + ", its BLAS", numpy_matmul)}
+    for library in threadpool_info():
+        # NumPy's own: torch or TensorFlow may have loaded another BLAS into the process.
+        if library.get("user_api") == "blas" and "numpy" in library.get("filepath", ""):
+            description += f", {library['internal_api']} {library['version']}"
+            if library.get("architecture"):
+                description += f" ({library['architecture']} kernels)"
+            description += f", {library['num_threads']} threads"
+            break
+    return {"numpy": (description, numpy_matmul)}
+
+
+def matmul_rates(shape, libraries, repeats, warmup=1):
+    """GFLOP/s of each library's product at `shape`: the median of samples of
+    `shape.calls()` products each, the libraries timed in interleaved rounds as the layers
+    are. Returns `{name: GFLOP/s}`; a library that fails is left out (traceback on stderr).
     """
     rng = np.random.default_rng(1)
-    a = rng.normal(size=(size, size)).astype("float32")
-    b = rng.normal(size=(size, size)).astype("float32")
-    library = f"numpy {np.__version__}"
-    product = lambda: a @ b
-    if not device.startswith("cpu"):
-        library = f"keras.ops.matmul ({keras.backend.backend()}, {device})"
-        a, b = keras.ops.convert_to_tensor(a), keras.ops.convert_to_tensor(b)
-        product = lambda: keras.ops.convert_to_numpy(keras.ops.sum(keras.ops.matmul(a, b)))
-    seconds = median_seconds(product, repeats, warmup=1)
+    a = rng.normal(size=(shape.rows, shape.inner)).astype("float32")
+    b = rng.normal(size=(shape.inner, shape.columns)).astype("float32")
+    calls = shape.calls()
+    samples = {}
+    for name, (_, make) in libraries.items():
+        try:
+            product = make(a, b)
+        except Exception:  # e.g. out of memory on a small accelerator: the others go on
+            traceback.print_exc()
+            continue
+
+        def sample(product=product):
+            for _ in range(calls):
+                product()
+
+        samples[name] = sample
+    medians, _ = interleaved_medians(samples, repeats, warmup)
+    return {name: calls * shape.flops / seconds / 1e9 for name, seconds in medians.items()}
+
+
+def measure_limits(configs, layers, repeats, quick, device="cpu:0", torch_device="cpu"):
+    """The limit every row is measured against, from matmul rates taken in this run.
+
+    At each large square (`SQUARE_SIZES`) and at each layer's own shapes (`layer_shapes`:
+    the input projection, one recurrent step), every library of `matmul_libraries` is
+    timed; at the squares NumPy too, for reference. A row's limit is the best library's
+    rate at its layer's input-projection shape, the largest matmul the layer makes (a
+    recurrent step is timed call by call, so its rate includes a call's overhead: shown,
+    not a limit); the square limit is the best rate at any square.
+
+    Returns a JSON-ready dict: `libraries` and `reference` (name -> description),
+    `shapes` (one entry per product: `shape`, `kind`, `calls` per sample, `gflops` per
+    library, the `best` limit library's rate and its name, `used_by` config-layer names),
+    `square` (the best square: `shape`, `gflops`, `library`) and `layers`
+    (`"config layer"` -> its `projection` and `step` shapes and `limit_gflops`, the
+    projection's best rate).
+    """
+    libraries = matmul_libraries(device, torch_device)
+    reference = numpy_reference()
+    where = "quick" if quick else ("cpu" if device.startswith("cpu") else "accelerator")
+    wanted = {MatmulShape(size, size, size): [] for size in SQUARE_SIZES[where]}
+    layer_entries = {}
+    for config in configs:
+        for layer in layers:
+            projection, step = layer_shapes(config, layer)
+            name = f"{config.name} {layer}"
+            layer_entries[name] = {
+                "projection": projection.describe(),
+                "step": step.describe() if step else None,
+            }
+            for shape in (projection, step):
+                if shape is not None:
+                    wanted.setdefault(shape, []).append(name)
+    shapes = []
+    for shape, used_by in wanted.items():
+        square = shape.kind == "square"
+        timed = {**libraries, **reference} if square else libraries
+        rates = matmul_rates(shape, timed, repeats)
+        limit_rates = {name: rate for name, rate in rates.items() if name in libraries}
+        best = max(limit_rates, key=limit_rates.get, default=None)
+        shapes.append(
+            {
+                "shape": shape.describe(),
+                "kind": shape.kind,
+                "calls": shape.calls(),
+                "gflops": rates,
+                "best": limit_rates.get(best),
+                "best_library": best,
+                "used_by": used_by,
+            }
+        )
+        rate_text = ", ".join(f"{name} {rate:.1f}" for name, rate in rates.items())
+        print(f"matmul {shape.describe()} ({shape.kind}): {rate_text} GFLOP/s", file=sys.stderr)
+    squares = [entry for entry in shapes if entry["kind"] == "square" and entry["best"]]
+    best_square = max(squares, key=lambda entry: entry["best"], default=None)
+    projection_rates = {e["shape"]: e["best"] for e in shapes if e["kind"] == "projection"}
+    for entry in layer_entries.values():
+        entry["limit_gflops"] = projection_rates.get(entry["projection"])
     return {
-        "library": library,
-        "shape": f"{size}x{size} @ {size}x{size} float32",
+        "libraries": {name: description for name, (description, _) in libraries.items()},
+        "reference": {name: description for name, (description, _) in reference.items()},
         "repeats": repeats,
-        "median_seconds": seconds,
-        "gflops": 2 * size**3 / seconds / 1e9,
+        "shapes": shapes,
+        "square": best_square
+        and {
+            "shape": best_square["shape"],
+            "gflops": best_square["best"],
+            "library": best_square["best_library"],
+        },
+        "layers": layer_entries,
     }
+
+
+def limit_of(limits, config_name, layer):
+    """`(projection limit, square limit)` in GFLOP/s for one config and layer (None where
+    nothing was measured)."""
+    square = limits["square"] or {}
+    return limits["layers"][f"{config_name} {layer}"]["limit_gflops"], square.get("gflops")
 
 
 # ---------------------------------------------------------------- Keras-API layers
@@ -346,9 +581,9 @@ def execution_path(layer):
     return str(getattr(layer, "execution_path", "n/a"))
 
 
-def prepare_keras(framework, layer, config, data, settings):
+def prepare_keras(framework, layer, config, data, jit_compile):
     """The timed functions of one Keras-API layer, and a function reporting how it ran."""
-    model, running = keras_model(framework, layer, config, settings["jit_compile"])
+    model, running = keras_model(framework, layer, config, jit_compile)
     phases = {"infer": lambda: model.predict_on_batch(data.inputs)}
     if config.train:
         phases["train"] = lambda: model.train_on_batch(data.inputs, data.targets)
@@ -427,10 +662,20 @@ def prepare_torch(layer, config, data, device="cpu"):
 # ---------------------------------------------------------------- one measurement
 
 
-def prepare(framework, layer, config, data, settings):
+def jit_compile_variants(setting, backend=None):
+    """The `jit_compile` values each Keras-API model is built with: for `"best"` both
+    True and False on TensorFlow and JAX, False alone on torch (True there is
+    `torch.compile`, minutes of compiling on a CPU: asked for with `true`); otherwise the
+    one value asked for."""
+    if setting != "best":
+        return (setting,)
+    return (False,) if (backend or keras.backend.backend()) == "torch" else (True, False)
+
+
+def prepare(framework, layer, config, data, settings, jit_compile):
     if framework == "torch":
         return prepare_torch(layer, config, data, settings["torch_device"])
-    return prepare_keras(framework, layer, config, data, settings)
+    return prepare_keras(framework, layer, config, data, jit_compile)
 
 
 def interleaved_medians(functions, repeats, warmup, block=BLOCK):
@@ -445,16 +690,26 @@ def interleaved_medians(functions, repeats, warmup, block=BLOCK):
     return {name: statistics.median(values) for name, values in timings.items() if values}, errors
 
 
-def measure_group(layer, config, data, settings, frameworks, peak_gflops):
+def failure(error):
+    return f"failed: {type(error).__name__}: {error}"
+
+
+def measure_group(layer, config, data, settings, frameworks, limits):
     """The rows of one configuration and layer: every framework timed in interleaved rounds.
 
-    A failure is recorded in its framework's row, not raised, so the suite goes on.
+    Each Keras-API framework (toolkit, keras) runs one model per `jit_compile_variants`
+    value, `torch.nn` one eager module, all of them timed in the same rounds. Per phase a
+    row takes its fastest variant (its `jit_compile`) and lists every variant's time
+    (`variants`). `limits` is `(projection limit, square limit)` in GFLOP/s (`limit_of`).
+    A failure is recorded in its row, not raised, so the suite goes on: a failed variant
+    in `jit_compile_failures`, the row's status only when every variant failed.
     """
     rows = {
         framework: {"config": config.name, "layer": layer, "framework": framework}
         for framework in frameworks
     }
-    prepared = {}
+    prepared = {}  # (framework, requested jit_compile) -> (phases, record_path, details)
+    failures = {framework: {} for framework in frameworks}  # str(requested) -> failure
     for framework in frameworks:
         if framework != "toolkit" and layer not in KERAS_LAYERS:
             rows[framework]["status"] = "no such layer"
@@ -465,35 +720,79 @@ def measure_group(layer, config, data, settings, frameworks, peak_gflops):
         if framework == "torch" and import_torch() is None:
             rows[framework]["status"] = "not installed"
             continue
-        try:
-            prepared[framework] = prepare(framework, layer, config, data, settings)
-        except Exception as error:  # reported in the row and on stderr
-            traceback.print_exc()
-            rows[framework]["status"] = f"failed: {type(error).__name__}: {error}"
+        variants = ("eager",)
+        if framework != "torch":
+            variants = jit_compile_variants(settings["jit_compile"])
+        for jit_compile in variants:
+            try:
+                prepared[framework, jit_compile] = prepare(
+                    framework, layer, config, data, settings, jit_compile
+                )
+            except Exception as error:  # reported in the row and on stderr
+                traceback.print_exc()
+                failures[framework][str(jit_compile)] = failure(error)
     for phase, multiplier in (("train", 3), ("infer", 1)):
         functions = {
-            framework: phases[phase]
-            for framework, (phases, _, _) in prepared.items()
-            if phase in phases
+            key: phases[phase] for key, (phases, _, _) in prepared.items() if phase in phases
         }
         if not functions:
             continue
         medians, errors = interleaved_medians(functions, settings["repeats"], settings["warmup"])
-        for framework, error in errors.items():
-            rows[framework]["status"] = f"failed: {type(error).__name__}: {error}"
-            prepared.pop(framework)
-        for framework, seconds in medians.items():
-            prepared[framework][1](phase)
-            gflops = multiplier * config.forward_flops(layer) / seconds / 1e9
-            rows[framework][phase] = {
-                "ms": seconds * 1e3,
-                "tokens_per_s": config.tokens() / seconds,
-                "gflops": gflops,
-                "peak_fraction": gflops / peak_gflops,
-            }
-    for framework, (_, _, details) in prepared.items():
-        rows[framework].update(status="ok", **details())
+        for (framework, jit_compile), error in errors.items():
+            failures[framework][str(jit_compile)] = failure(error)
+            prepared.pop((framework, jit_compile))
+        for key in medians:
+            prepared[key][1](phase)
+        flops = multiplier * config.forward_flops(layer)
+        for framework in frameworks:
+            timed = {jit: seconds for (name, jit), seconds in medians.items() if name == framework}
+            if timed:
+                details = {jit: prepared[framework, jit][2]() for jit in timed}
+                result = phase_result(timed, details, phase)
+                result.update(rates(flops, config.tokens(), limits, result["ms"] / 1e3))
+                rows[framework][phase] = result
+    for framework in frameworks:
+        row = rows[framework]
+        if "status" in row:
+            continue
+        phases = [phase for phase in ("train", "infer") if phase in row]
+        alive = any(name == framework for name, _ in prepared)
+        row["status"] = "ok" if alive else next(iter(failures[framework].values()))
+        paths = {phase: row[phase].pop("path") for phase in phases}
+        row["path"] = {phase: path for phase, path in paths.items() if path is not None}
+        row["jit_compile"] = {phase: row[phase]["jit_compile"] for phase in phases}
+        if failures[framework]:
+            row["jit_compile_failures"] = failures[framework]
     return [rows[framework] for framework in frameworks]
+
+
+def phase_result(seconds, details, phase):
+    """One phase of a row from each variant's median `seconds` and `details()` (keyed by
+    the requested `jit_compile`): the fastest variant's time, the `jit_compile` it ran
+    and its execution path, and every variant's time."""
+    best = min(seconds, key=seconds.get)
+    variants = [
+        {"jit_compile_requested": jit, "jit_compile": details[jit]["jit_compile"], "ms": s * 1e3}
+        for jit, s in seconds.items()
+    ]
+    return {
+        "ms": seconds[best] * 1e3,
+        "jit_compile": details[best]["jit_compile"],
+        "path": details[best]["path"].get(phase),  # None for torch.nn
+        "variants": variants,
+    }
+
+
+def rates(flops, tokens, limits, seconds):
+    """Tokens/s, GFLOP/s and the GFLOP/s as a fraction of each limit (None if unmeasured)."""
+    gflops = flops / seconds / 1e9
+    limit, square = limits
+    return {
+        "tokens_per_s": tokens / seconds,
+        "gflops": gflops,
+        "limit_fraction": gflops / limit if limit else None,
+        "square_fraction": gflops / square if square else None,
+    }
 
 
 def add_ratios(rows):
@@ -545,24 +844,51 @@ def number(value, spec):
     return "-" if value is None else format(value, spec)
 
 
+def percent(value):
+    return "-" if value is None else f"{100 * value:.1f}"
+
+
+def jit_variants_cell(row, phase):
+    """A phase's time with `jit_compile` True, then False (`"-"` with one variant): a
+    variant that ran otherwise than asked says so, a failed one reads "failed"."""
+    variants = {v["jit_compile_requested"]: v for v in row.get(phase, {}).get("variants", [])}
+    failed = row.get("jit_compile_failures", {})
+    if len(variants) + len(failed) < 2:
+        return "-"
+    cells = []
+    for requested in (True, False):
+        if requested not in variants:
+            cells.append("failed" if str(requested) in failed else "-")
+            continue
+        variant = variants[requested]
+        text = f"{variant['ms']:.2f}"
+        if variant["jit_compile"] != requested:
+            text += f" (ran {variant['jit_compile']})"
+        cells.append(text)
+    return " / ".join(cells)
+
+
 def phase_cells(row, phase):
     values = row.get(phase, {})
     return [
         number(values.get("ms"), ".2f"),
+        jit_variants_cell(row, phase),
         number(values.get("tokens_per_s"), ",.0f"),
         number(row.get("toolkit_over_this", {}).get(phase), ".2f"),
         number(values.get("gflops"), ".2f"),
-        number(values.get("peak_fraction"), ".1%").rstrip("%"),
+        f"{percent(values.get('limit_fraction'))} / {percent(values.get('square_fraction'))}"
+        if values
+        else "-",
     ]
 
 
-def path_cell(row):
-    paths = row.get("path", {})
-    if not paths:
+def per_phase_cell(values):
+    """One value for both phases, or `train: a / infer: b`; `"-"` for none."""
+    if not values:
         return "-"
-    if len(set(paths.values())) == 1:
-        return next(iter(paths.values()))
-    return " / ".join(f"{phase}: {path}" for phase, path in paths.items())
+    if len(set(map(str, values.values()))) == 1:
+        return str(next(iter(values.values())))
+    return " / ".join(f"{phase}: {value}" for phase, value in values.items())
 
 
 TABLE_HEADER = (
@@ -570,15 +896,17 @@ TABLE_HEADER = (
     "layer",
     "framework",
     "train ms",
+    "train ms jit on / off",
     "train tok/s",
     "train toolkit/this",
     "train GFLOP/s",
-    "train % peak",
+    "train % limit / % square",
     "infer ms",
+    "infer ms jit on / off",
     "infer tok/s",
     "infer toolkit/this",
     "infer GFLOP/s",
-    "infer % peak",
+    "infer % limit / % square",
     "path",
     "jit_compile",
 )
@@ -592,16 +920,95 @@ def status_cell(status, limit=200):
 
 
 def table_row(row):
-    if row["status"] != "ok":
-        cells = [row["config"], row["layer"], row["framework"], status_cell(row["status"])]
-        return cells + ["-"] * 11
     cells = [row["config"], row["layer"], row["framework"]]
+    if row["status"] != "ok":
+        cells.append(status_cell(row["status"]))
+        return cells + ["-"] * (len(TABLE_HEADER) - len(cells))
     cells += phase_cells(row, "train") + phase_cells(row, "infer")
-    return cells + [path_cell(row), str(row["jit_compile"])]
+    return cells + [per_phase_cell(row.get("path")), per_phase_cell(row.get("jit_compile"))]
+
+
+def rules(results):
+    """The report's header paragraph: how each number was taken."""
+    settings, limits = results["settings"], results["limits"]
+    requested = settings["jit_compile"]
+    variants = jit_compile_variants(requested, results["machine"]["backend"])
+    if len(variants) == 2:
+        jit_rule = (
+            "Each Keras-API model (`toolkit`, `keras`) is built and timed twice, with "
+            "`jit_compile=True` and `False`, both in the same interleaved rounds; per phase "
+            "its row takes the faster (`jit_compile` column) for its time, rates and ratios, "
+            "and shows both (`ms jit on / off`)."
+        )
+    elif requested == "best":
+        jit_rule = (
+            "The Keras-API models run with `jit_compile=False`: on torch `True` is "
+            "`torch.compile`, minutes of compiling on a CPU, measured with `--jit-compile true`."
+        )
+    else:
+        jit_rule = (
+            f"The Keras-API models are compiled with `jit_compile={requested}` as requested "
+            "(not the best of True and False); the `jit_compile` column shows what it resolved to."
+        )
+    timing_rule = (
+        f"Times: medians of {settings['repeats']} timed calls per model and phase after "
+        f"{settings['warmup']} warm-up call(s), every model of a config and layer taken in "
+        f"interleaved rounds (order rotating; per round one untimed call, then up to {BLOCK} "
+        "timed ones); `toolkit/this` is the time ratio, below 1 the toolkit is faster."
+    )
+    square = limits["square"]
+    square_text = (
+        f"{square['gflops']:.1f} GFLOP/s, {square['library']} at {square['shape']}"
+        if square
+        else "not measured"
+    )
+    limit_rule = (
+        "The limit: float32 matmul rates measured in this run (table below) with "
+        + ", ".join(f"{name} ({text})" for name, text in limits["libraries"].items())
+        + ". `% limit` is a row's GFLOP/s as a share of the best of them at the layer's input "
+        "projection `(batch * time, features) @ (features, gates * units)`; `% square` as a "
+        f"share of the best at a large square ({square_text}). GFLOP/s counts the gate "
+        "matmuls only (forward `2 (F G_in + U G_rec) U` per valid token and direction, "
+        "training 3x). NumPy ("
+        + ", ".join(limits["reference"].values())
+        + ") is timed at the squares for reference only: it is not the limit."
+    )
+    frameworks = (
+        "Frameworks: `toolkit` (`toolkit.layers`) and `keras` (`keras.layers`) on the "
+        "backend, `torch` (`torch.nn`) eager."
+    )
+    return " ".join((jit_rule, timing_rule, limit_rule, frameworks))
+
+
+MATMUL_KINDS = {
+    "square": "large square",
+    "projection": "input projection",
+    "step": "one recurrent step (call overhead included: not a limit)",
+}
+
+
+def limits_table(limits):
+    """The matmul rates behind `% limit`: one line per product and library."""
+    names = list(limits["libraries"]) + list(limits["reference"])
+    lines = [
+        "",
+        f"Matmul rates, GFLOP/s (float32; medians of {limits['repeats']} interleaved samples, "
+        "a small product repeated in each sample; numpy: reference, not a limit):",
+        "",
+        "| product | kind | " + " | ".join(names) + " | limit | used by |",
+        "|" + " --- |" * (len(names) + 4),
+    ]
+    for entry in limits["shapes"]:
+        cells = [entry["shape"], MATMUL_KINDS[entry["kind"]]]
+        cells += [number(entry["gflops"].get(name), ".1f") for name in names]
+        cells.append("-" if entry["kind"] == "step" else number(entry["best"], ".1f"))
+        cells.append(", ".join(entry["used_by"]) or "-")
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
 
 
 def markdown_report(results):
-    machine, matmul = results["machine"], results["matmul"]
+    machine = results["machine"]
     lines = [
         "# Recurrent layers: toolkit vs Keras vs PyTorch",
         "",
@@ -611,20 +1018,16 @@ def markdown_report(results):
         + f", {machine['cpu']}, "
         f"os.cpu_count() {machine['os_cpu_count']}, "
         + ", ".join(f"{name} {version}" for name, version in machine["versions"].items())
-        + ".",
-        f"Median of {results['settings']['repeats']} repeats after "
-        f"{results['settings']['warmup']} warm-up calls; jit_compile requested: "
-        f"{results['settings']['jit_compile']}. Matmul peak ({matmul['library']}, "
-        f"{matmul['shape']}): {matmul['gflops']:.1f} GFLOP/s. "
-        "toolkit/this: time ratio, below 1 the toolkit is faster. Frameworks: `toolkit` "
-        "(`toolkit.layers`) and `keras` (`keras.layers`) on the backend, `torch` "
-        "(`torch.nn`) eager.",
+        + f"; `--jit-compile {jit_compile_text(results['settings']['jit_compile'])}`.",
+        "",
+        rules(results),
         "",
     ]
     lines += [f"* `{name}`: {text}" for name, text in results["configs"].items()]
     lines += ["", "| " + " | ".join(TABLE_HEADER) + " |"]
     lines.append("|" + " --- |" * len(TABLE_HEADER))
     lines += ["| " + " | ".join(table_row(row)) + " |" for row in results["rows"]]
+    lines += limits_table(results["limits"])
     lines += layers_side_by_side(results["rows"]) + paddings_side_by_side(results["rows"])
     return "\n".join(lines) + "\n"
 
@@ -708,11 +1111,18 @@ def name_list(choices):
     return parse
 
 
+JIT_COMPILE_VALUES = {"best": "best", "true": True, "false": False, "auto": "auto"}
+
+
 def jit_compile_value(text):
-    values = {"true": True, "false": False, "auto": "auto"}
-    if text not in values:
-        raise argparse.ArgumentTypeError(f"expected true, false or auto; got {text!r}")
-    return values[text]
+    if text not in JIT_COMPILE_VALUES:
+        raise argparse.ArgumentTypeError(f"expected best, true, false or auto; got {text!r}")
+    return JIT_COMPILE_VALUES[text]
+
+
+def jit_compile_text(value):
+    """The flag's text for a `--jit-compile` value: `best`, `true`, `false` or `auto`."""
+    return value if isinstance(value, str) else str(value).lower()
 
 
 def parse_args(argv):
@@ -726,7 +1136,13 @@ def parse_args(argv):
     parser.add_argument("--frameworks", type=name_list(FRAMEWORKS), default=list(FRAMEWORKS))
     parser.add_argument("--repeats", type=int, help="timed calls (default 10, --quick 2)")
     parser.add_argument("--warmup", type=int, help="untimed calls first (default 2, --quick 1)")
-    parser.add_argument("--jit-compile", type=jit_compile_value, default="auto")
+    parser.add_argument(
+        "--jit-compile",
+        type=jit_compile_value,
+        default="best",
+        help="best (default: each Keras-API model timed with True and with False, the faster "
+        "one taken; False alone on torch), true, false or auto (Keras' default)",
+    )
     parser.add_argument(
         "--torch-device",
         choices=("cpu", "cuda"),
@@ -760,14 +1176,15 @@ def run_suite(args):
         if torch is None or not torch.cuda.is_available():
             raise SystemExit("--torch-device cuda: PyTorch sees no CUDA device here")
     device = keras_device()
-    size = 256 if args.quick else (2048 if device.startswith("cpu") else 8192)
-    matmul = matmul_rate(size, repeats=3 if args.quick else 10, device=device)
-    print(f"matmul rate ({matmul['library']}): {matmul['gflops']:.1f} GFLOP/s", file=sys.stderr)
+    limits = measure_limits(
+        configs, args.layers, args.repeats, args.quick, device, args.torch_device
+    )
     rows = []
     for config in configs:
         data = make_data(config)
         for layer in args.layers:
-            group = measure_group(layer, config, data, settings, args.frameworks, matmul["gflops"])
+            limit = limit_of(limits, config.name, layer)
+            group = measure_group(layer, config, data, settings, args.frameworks, limit)
             for row in group:
                 print(f"{config.name} {layer} {row['framework']}: {row['status']}", file=sys.stderr)
             rows.extend(group)
@@ -775,7 +1192,7 @@ def run_suite(args):
     return {
         "machine": machine_info(args.torch_device),
         "settings": settings,
-        "matmul": matmul,
+        "limits": limits,
         "configs": {config.name: config.describe() for config in configs},
         "rows": rows,
         "ratios": ratio_summary(rows),

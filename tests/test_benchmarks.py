@@ -1,11 +1,14 @@
 """Smoke test of the recurrent-layer benchmark suite (`benchmarks/recurrent_layers.py`).
 
 Runs its `--quick` mode in-process on tiny shapes with 2 repeats and checks the structure
-of `results.json` and `results.md`, not the timings. One layer (GRU) and every variant
-except `long` keep it to a few seconds; all three frameworks run. PyTorch rows read
-"not installed" when torch is absent. The suite on Keras' torch backend runs in a
-subprocess (this file is not in the torch pass of `tests/conftest.py`). Also the shell
-glue of `scripts/gpu_check.sh`, the GPU machine's command, with a stand-in interpreter.
+of `results.json` and `results.md`, not the timings: each Keras-API model timed with
+`jit_compile` True and False and the faster taken (the default `--jit-compile best`), the
+matmul rates of the limit at the squares and at each layer's shapes, and each row's
+fraction of them. One layer (GRU) and every variant except `long` keep it to a few
+seconds; all three frameworks run. PyTorch rows read "not installed" when torch is
+absent. The suite on Keras' torch backend runs in a subprocess (this file is not in the
+torch pass of `tests/conftest.py`). Also the shell glue of `scripts/gpu_check.sh`, the
+GPU machine's command, with a stand-in interpreter.
 """
 
 import importlib.util
@@ -38,7 +41,7 @@ def test_quick_suite_writes_rows_ratios_and_flop_rates(tmp_path, capsys):
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["machine"]["os_cpu_count"] >= 1
     assert results["machine"]["backend"] in ("tensorflow", "jax")
-    assert results["matmul"]["gflops"] > 0
+    assert_limits(results["limits"], CONFIGS, LAYERS, has_torch)
     rows = results["rows"]
     expected = {(c, layer, f) for c in CONFIGS for layer in LAYERS for f in ("toolkit", "keras")}
     if has_torch:
@@ -60,9 +63,10 @@ def test_quick_suite_writes_rows_ratios_and_flop_rates(tmp_path, capsys):
             assert row[phase]["ms"] > 0
             assert row[phase]["tokens_per_s"] > 0
             assert row[phase]["gflops"] > 0
-            assert 0 < row[phase]["peak_fraction"]
+            assert row[phase]["limit_fraction"] > 0 and row[phase]["square_fraction"] > 0
+            assert_best_variant_taken(row, phase)
         if row["framework"] != "torch":
-            assert row["jit_compile"] in (True, False)
+            assert set(row["jit_compile"]) == set(phases)
             assert set(row["path"]) == set(phases)
     for config in CONFIGS:
         peers = {"toolkit/keras"}
@@ -74,12 +78,80 @@ def test_quick_suite_writes_rows_ratios_and_flop_rates(tmp_path, capsys):
             assert all(r["infer"] > 0 for r in ratios)
 
     table = (tmp_path / "results.md").read_text()
-    main_table, paddings = table.split("Paddings side by side")
+    main_table, rest = table.split("Matmul rates")
+    matmul_table, paddings = rest.split("Paddings side by side")
     table_rows = [line for line in main_table.splitlines() if line.startswith("| ")]
+    assert "jit_compile=True` and `False`" in table
+    assert "tf.matmul" in table.split("| config |")[0]  # the rules name the limit's libraries
+    matmul_header, _, *matmul_lines = table_cells(matmul_table)
+    assert matmul_header[-2:] == ["limit", "used by"] and "numpy" in matmul_header
+    assert {line[1].split(" (")[0] for line in matmul_lines} == {
+        "large square",
+        "input projection",
+        "one recurrent step",
+    }
     assert len(table_rows) == 2 + len(rows)  # header, rule, one per config x layer x framework
-    assert "train toolkit/this" in table_rows[0] and "% peak" in table_rows[0]
+    header, _, *lines = table_cells("\n".join(table_rows))
+    assert "train toolkit/this" in header and "train % limit / % square" in header
+    for line in lines:
+        cells = dict(zip(header, line))
+        if cells["infer ms"] == "-":  # torch.nn's left padding and holes, or no torch
+            continue
+        limit, square = cells["infer % limit / % square"].split(" / ")
+        assert float(limit) >= 0 and float(square) >= 0
+        on_off = cells["infer ms jit on / off"]
+        if cells["framework"] == "torch":
+            assert on_off == "-" and cells["jit_compile"] == "eager"
+        else:  # both times, the row's own the smaller
+            assert float(cells["infer ms"]) == min(map(float, on_off.split(" / ")))
     assert_paddings_table(paddings, LAYERS, has_torch)
     assert table in capsys.readouterr().out
+
+
+def assert_limits(limits, configs, layers, has_torch):
+    """The limit's matmul rates: every library at the squares and at each config x layer's
+    input projection and recurrent step (`--quick` shapes), NumPy at the squares only."""
+    names = set(limits["libraries"])
+    if importlib.util.find_spec("tensorflow") is not None:
+        assert "tf.matmul" in names
+    assert ("torch.matmul" in names) == has_torch
+    assert "numpy" not in names and set(limits["reference"]) == {"numpy"}
+    shapes = {(entry["kind"], entry["shape"]): entry for entry in limits["shapes"]}
+    assert {shape for kind, shape in shapes if kind == "square"} == {
+        "128x128 @ 128x128",
+        "256x256 @ 256x256",
+    }
+    for config in configs:
+        batch = 1 if config == "latency" else 4  # --quick: time 6, features 3, units 4
+        for layer in layers:
+            entry = limits["layers"][f"{config} {layer}"]
+            input_width, recurrent_width = recurrent_layers.MATMUL_WIDTHS[layer]
+            assert entry["projection"] == f"{batch * 6}x3 @ 3x{4 * input_width}"
+            assert entry["step"] == f"{batch}x4 @ 4x{4 * recurrent_width}"
+            projection = shapes["projection", entry["projection"]]
+            assert f"{config} {layer}" in projection["used_by"]
+            assert entry["limit_gflops"] == projection["best"] > 0
+            assert "step" in {kind for kind, shape in shapes if shape == entry["step"]}
+    for (kind, _), entry in shapes.items():
+        expected = names | {"numpy"} if kind == "square" else names
+        assert set(entry["gflops"]) == expected and min(entry["gflops"].values()) > 0
+        assert entry["best"] == max(entry["gflops"][name] for name in names)
+    assert limits["square"]["gflops"] == max(
+        entry["best"] for (kind, _), entry in shapes.items() if kind == "square"
+    )
+
+
+def assert_best_variant_taken(row, phase):
+    """A Keras-API row timed both `jit_compile` values and took the faster; torch.nn one."""
+    variants = row[phase]["variants"]
+    if row["framework"] == "torch":
+        assert [v["jit_compile_requested"] for v in variants] == ["eager"]
+        return
+    assert [v["jit_compile_requested"] for v in variants] == [True, False]
+    assert [v["jit_compile"] for v in variants] == [True, False]
+    fastest = min(variants, key=lambda variant: variant["ms"])
+    assert row[phase]["ms"] == fastest["ms"] > 0
+    assert row[phase]["jit_compile"] == row["jit_compile"][phase] == fastest["jit_compile"]
 
 
 def table_cells(text):
@@ -110,8 +182,9 @@ def assert_paddings_table(text, layers, has_torch):
 @pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="torch is not installed")
 def test_quick_suite_runs_on_the_torch_backend(tmp_path):
     """`KERAS_BACKEND=torch`, in a subprocess: the toolkit's and Keras' layers on Keras'
-    torch backend beside torch.nn, eager (`--jit-compile auto` is False on torch), every
-    padding and bidirectional; the toolkit's rows name the execution path they took."""
+    torch backend beside torch.nn, eager (`--jit-compile best` times False alone on torch:
+    True would be `torch.compile`), every padding and bidirectional; the toolkit's rows
+    name the execution path they took; the limit is measured there too."""
     configs = ("base", "masked", "masked_left", "masked_holes", "bidirectional")
     command = [sys.executable, "-m", "benchmarks.recurrent_layers", "--quick", "--repeats", "1"]
     command += ["--layers", ",".join(LAYERS), "--configs", ",".join(configs)]
@@ -136,13 +209,17 @@ def test_quick_suite_runs_on_the_torch_backend(tmp_path):
             continue
         assert row["status"] == "ok", row
         assert set(row["toolkit_over_this"]) == {"train", "infer"}
+        for phase in ("train", "infer"):
+            assert len(row[phase]["variants"]) == 1 and row[phase]["limit_fraction"] > 0
         if row["framework"] != "torch":
-            assert row["jit_compile"] is False
+            assert row["jit_compile"] == {"train": False, "infer": False}
         if row["framework"] == "toolkit":
             assert set(row["path"]) == {"train", "infer"}
             assert "n/a" not in row["path"].values()
     table = (tmp_path / "results.md").read_text()
-    assert "backend torch on " in table
+    assert "backend torch on " in table and "with `jit_compile=False`: on torch" in table
+    assert results["limits"]["square"]["gflops"] > 0
+    assert "torch.matmul" in results["limits"]["libraries"]
     assert_paddings_table(table.split("Paddings side by side")[1], LAYERS, has_torch=True)
 
 
@@ -171,11 +248,16 @@ def test_a_failure_takes_one_table_line():
 
 @pytest.mark.slow
 def test_length_configs_compare_toolkit_layers_side_by_side(tmp_path):
+    """Also a fixed `--jit-compile false`: one model per layer, its rows say so."""
     recurrent_layers.main(
         ["--quick", "--repeats", "1", "--warmup", "1", "--layers", "gru,simple"]
         + ["--configs", "length128,length2048", "--frameworks", "toolkit", "--out", str(tmp_path)]
+        + ["--jit-compile", "false"]
     )
     results = json.loads((tmp_path / "results.json").read_text())
+    for row in results["rows"]:
+        assert row["jit_compile"] == {"train": False, "infer": False}
+        assert [v["jit_compile_requested"] for v in row["train"]["variants"]] == [False]
     assert [(r["config"], r["layer"]) for r in results["rows"]] == [
         ("length128", "gru"),
         ("length128", "simple"),
@@ -183,6 +265,7 @@ def test_length_configs_compare_toolkit_layers_side_by_side(tmp_path):
         ("length2048", "simple"),
     ]
     table = (tmp_path / "results.md").read_text()
+    assert "compiled with `jit_compile=False` as requested" in table
     side = table.split("Toolkit layers side by side")[1].splitlines()
     rows = [line.split(" | ") for line in side if line.startswith("| length")]
     assert len(rows) == 4
@@ -197,13 +280,74 @@ def test_flop_counts_cover_the_matmuls_of_each_cell():
     assert config.forward_flops("mingru") == 2 * (5 * 2) * 7 * tokens  # no recurrent matmul
 
 
+@pytest.mark.no_keras_state
+def test_the_limit_is_measured_at_the_layers_own_shapes():
+    base = next(config for config in recurrent_layers.FULL_CONFIGS if config.name == "base")
+    projection, step = recurrent_layers.layer_shapes(base, "lstm")
+    assert projection.describe() == "6400x128 @ 128x1024" and projection.kind == "projection"
+    assert step.describe() == "64x256 @ 256x1024" and step.kind == "step"
+    assert recurrent_layers.layer_shapes(base, "mingru")[1] is None  # no recurrent matmul
+    assert projection.calls() == 1  # 1.7 GFLOP: one product per timed sample
+    assert 1 < step.calls() <= recurrent_layers.MAX_CALLS  # 34 MFLOP: repeated
+
+
+def test_matmul_rates_come_from_oned_nn_and_torch_not_numpy_on_a_cpu():
+    libraries = recurrent_layers.matmul_libraries()
+    expected = {"tf.matmul"} if importlib.util.find_spec("tensorflow") else set()
+    if importlib.util.find_spec("torch"):
+        expected.add("torch.matmul")
+    assert set(libraries) == (expected or {"keras.ops.matmul"})
+    shape = recurrent_layers.MatmulShape(8, 16, 32, "projection")
+    rates = recurrent_layers.matmul_rates(shape, libraries, repeats=2)
+    assert set(rates) == set(libraries) and min(rates.values()) > 0
+    assert set(recurrent_layers.numpy_reference()) == {"numpy"}
+
+
 def test_matmul_rate_on_an_accelerator_uses_the_backend_and_waits_for_the_result():
     """The branch a GPU run takes (here on the CPU: the branch is chosen by the device
     name, the arithmetic is the same)."""
-    rate = recurrent_layers.matmul_rate(64, repeats=2, device="gpu:0")
-    assert rate["library"].startswith("keras.ops.matmul (") and "gpu:0" in rate["library"]
-    assert rate["gflops"] > 0 and rate["shape"] == "64x64 @ 64x64 float32"
-    assert recurrent_layers.matmul_rate(64, repeats=2)["library"].startswith("numpy ")
+    libraries = recurrent_layers.matmul_libraries(device="gpu:0")
+    assert list(libraries) == ["keras.ops.matmul"] and "gpu:0" in libraries["keras.ops.matmul"][0]
+    square = recurrent_layers.MatmulShape(64, 64, 64)
+    assert recurrent_layers.matmul_rates(square, libraries, repeats=2)["keras.ops.matmul"] > 0
+
+
+@pytest.mark.no_keras_state
+def test_jit_compile_best_times_both_values_and_takes_the_faster():
+    variants = recurrent_layers.jit_compile_variants
+    assert variants("best", "tensorflow") == variants("best", "jax") == (True, False)
+    assert variants("best", "torch") == (False,)  # True there is torch.compile
+    assert variants(True, "tensorflow") == (True,) and variants("auto", "torch") == ("auto",)
+    assert recurrent_layers.parse_args([]).jit_compile == "best"
+    assert recurrent_layers.parse_args(["--jit-compile", "auto"]).jit_compile == "auto"
+    assert recurrent_layers.parse_args(["--jit-compile", "true"]).jit_compile is True
+    details = {
+        True: {"jit_compile": True, "path": {"infer": "fused"}},
+        False: {"jit_compile": False, "path": {"infer": "loop"}},
+    }
+    result = recurrent_layers.phase_result({True: 0.003, False: 0.002}, details, "infer")
+    assert (result["ms"], result["jit_compile"], result["path"]) == (2.0, False, "loop")
+    assert [v["ms"] for v in result["variants"]] == [3.0, 2.0]
+
+
+def test_a_failed_jit_compile_variant_leaves_the_other(monkeypatch):
+    """A model that fails with `jit_compile=True` (XLA cannot compile it, say) leaves its
+    row to the `False` model; the table says which failed."""
+    build = recurrent_layers.keras_model
+
+    def no_xla(framework, layer, config, jit_compile):
+        if jit_compile is True:
+            raise ValueError("no XLA here")
+        return build(framework, layer, config, jit_compile)
+
+    monkeypatch.setattr(recurrent_layers, "keras_model", no_xla)
+    (config,) = recurrent_layers.configs_for(["latency"], quick=True)
+    settings = {"repeats": 1, "warmup": 1, "jit_compile": "best", "torch_device": "cpu"}
+    data = recurrent_layers.make_data(config)
+    (row,) = recurrent_layers.measure_group("gru", config, data, settings, ["keras"], (1, 1))
+    assert row["status"] == "ok" and row["jit_compile"] == {"infer": False}
+    assert row["jit_compile_failures"] == {"True": "failed: ValueError: no XLA here"}
+    assert recurrent_layers.jit_variants_cell(row, "infer").startswith("failed / ")
 
 
 def test_torch_on_cuda_without_a_gpu_is_refused_before_anything_runs(tmp_path, monkeypatch):
@@ -240,9 +384,10 @@ def _fake_python(tmp_path, failing):
 @pytest.mark.parametrize("failing", ["nothing", "pytest", "benchmarks.recurrent_layers", "pip"])
 def test_gpu_check_runs_every_step_and_reports_a_failed_one(tmp_path, failing):
     """`scripts/gpu_check.sh` (for a lent GPU machine): the carried wheels installed first,
-    then on JAX the cuDNN tests and the benchmark with the extra arguments, PyTorch on the
-    CPU where it sees no GPU; a failed step fails the script but does not stop the next
-    one, except the install, which stops it."""
+    then on JAX the cuDNN tests and the benchmark with the extra arguments, then on torch
+    the kernel tests and the same benchmark, PyTorch on the CPU where it sees no GPU; a
+    failed step fails the script but does not stop the next one, except the install,
+    which stops it."""
     fake, log = _fake_python(tmp_path, failing)
     root = pathlib.Path(__file__).resolve().parents[1]
     out, wheels = tmp_path / "out", tmp_path / "wheels"
@@ -260,11 +405,17 @@ def test_gpu_check_runs_every_step_and_reports_a_failed_one(tmp_path, failing):
     if failing == "pip":
         assert calls == [] and not out.exists()
         return
-    assert all(call.startswith("jax ") for call in calls)
+    backends = [call.split()[0] for call in calls if " -m " in call]
+    assert backends == ["jax", "jax", "torch", "torch"]  # pytest, benchmark, on each backend
     assert any("-m pytest tests/layers/test_cudnn.py" in call for call in calls)
-    benchmark = f"-m benchmarks.recurrent_layers --torch-device cpu --out {out}/benchmark"
-    assert any(call.endswith(f"{benchmark} --configs base") for call in calls)
-    assert {p.name for p in out.iterdir()} == {"machine.txt", "test_cudnn.log", "benchmark.log"}
+    assert any("-m pytest tests/layers/test_torch_kernels.py" in call for call in calls)
+    benchmark = "-m benchmarks.recurrent_layers --torch-device cpu --out"
+    assert any(call.endswith(f"{benchmark} {out}/benchmark --configs base") for call in calls)
+    assert any(call.endswith(f"{benchmark} {out}/benchmark_torch --configs base") for call in calls)
+    logs = {"test_cudnn.log", "benchmark.log", "test_torch_kernels.log", "benchmark_torch.log"}
+    assert {p.name for p in out.iterdir()} == {"machine.txt"} | logs
     if failing != "nothing":
-        logged = "test_cudnn.log" if failing == "pytest" else "benchmark.log"
-        assert f"{failing} failed" in (out / logged).read_text()
+        logged = ("test_cudnn.log", "test_torch_kernels.log")
+        if failing != "pytest":
+            logged = ("benchmark.log", "benchmark_torch.log")
+        assert all(f"{failing} failed" in (out / name).read_text() for name in logged)
