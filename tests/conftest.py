@@ -1,21 +1,26 @@
 """Test configuration shared by the whole suite.
 
 The suite runs once per Keras backend (`KERAS_BACKEND=tensorflow`, then
-`jax`, then `torch`; see `scripts/test.sh`). Tests that need TensorFlow itself
-(SavedModel export, tf.data) carry the `tensorflow_only` marker and are
-skipped on the other backends. The torch pass runs the library's contract
-tests and the task models only (`TORCH_PASS`; docs/DESIGN.md, "The PyTorch
-backend"): the rest is deselected there.
+`jax`, then `torch`; see `scripts/test.sh`). The TensorFlow pass runs every
+test. The JAX and torch passes run the library's contract tests
+(`LIBRARY_PASS`), and the JAX pass a smoke set besides (`JAX_SMOKE`): each
+recipe trained under JAX once, the recipes' and the study's JAX-only code
+(`jax.jit` searches and decoders, `jax.grad`), the README's examples and the
+export functions' refusal of other backends. The rest (data readers, export,
+recipe and study tests, notebooks, benchmarks) is deselected there: it is
+TensorFlow's (tf.data, SavedModels) or Python that runs the same on every
+backend. Tests that need TensorFlow itself carry the `tensorflow_only` marker
+and are skipped on the other backends.
 
-Tests marked `tensorflow_pass` run in the TensorFlow pass only although they
-could run on JAX: recipe variations (other cells, attentions, feature
-settings) whose backend-dependent parts the JAX pass covers with the layer,
-cell and attention tests and one end-to-end run per recipe. They were the
-slowest tests of the JAX pass (about 500 of its 2,900 worker-seconds on the
-slower machine of the README's Performance section). The marker takes an
-optional `reason` for the skip message, e.g.
-`@pytest.mark.tensorflow_pass(reason="the notebooks call toolkit code the JAX
-pass covers")`.
+A test outside a pass is deselected even when the command line names it
+(`pytest tests/recipes` on JAX runs the smoke tests only); `ALL_TESTS=1`
+selects every test on any backend. Tests marked `tensorflow_pass` are skipped
+on JAX and torch although they could run there: recipe variations (other
+cells, attentions, feature settings), notebooks and the study's quick runs;
+none is in `LIBRARY_PASS` or `JAX_SMOKE` today, so the marker matters for a
+test moved into them or under `ALL_TESTS=1`. It takes an optional `reason` for
+the skip message, e.g. `@pytest.mark.tensorflow_pass(reason="the notebooks
+call toolkit code the JAX pass covers")`.
 
 Every test process keeps freed tensor memory for reuse, as the recipes'
 commands do (`toolkit.runtime.reuse_freed_memory`). The pytest-xdist
@@ -83,13 +88,13 @@ def pytest_configure(config):
         reuse_freed_memory()  # in each xdist worker: conftest is loaded there too
 
 
-# What the torch pass runs: the library's contract tests (cells, layers, attention,
-# decoding, features, losses, inspection, serialization and the Keras interchange)
-# and the task models (tests/models: build, fit, predict, translate / tag, .keras
-# round trips; their SavedModel export tests are `tensorflow_only`). Export, data
-# readers, recipes, notebooks and benchmarks are left to the TensorFlow and JAX
-# passes: what they add is TensorFlow's (tf.data, SavedModels).
-TORCH_PASS = (
+# The library's contract tests: cells, layers, attention, decoding, features, losses,
+# inspection, runtime, the task models (tests/models: build, fit, predict, translate /
+# tag, .keras round trips), serialization, the Keras interchange, the public API's
+# examples and `.keras` files across backends. The JAX and torch passes run these; the
+# TensorFlow pass runs everything. Data readers, export, recipes, the study, notebooks
+# and benchmarks are TensorFlow's (tf.data, SavedModels) or backend-independent Python.
+LIBRARY_PASS = (
     "tests/cells/",
     "tests/layers/",
     "tests/attention/",
@@ -97,32 +102,69 @@ TORCH_PASS = (
     "tests/features/",
     "tests/losses/",
     "tests/inspect/",
+    "tests/runtime/",
+    "tests/models/",
     "tests/test_serialization.py",
     "tests/test_keras_wrappers.py",
     "tests/test_errors.py",
     "tests/test_backend_portability.py",
-    "tests/models/",
+    "tests/test_public_api.py",
+)
+
+# What the JAX pass runs besides `LIBRARY_PASS`: a file, a test (all its parameters) or
+# one parametrized case. Only the code paths that differ under JAX: each recipe trained
+# under JAX once (the translation and speech runs export their SavedModels through a
+# TensorFlow subprocess; the text run says how to get one), the recipes' `jax.jit`
+# searches and decoders, the study's `jax.grad`, the README's examples (they branch on
+# the backend) and the export functions' refusal of other backends.
+JAX_SMOKE = (
+    "tests/test_readme.py",
+    "tests/recipes/test_text_classification.py::test_run_writes_every_output",
+    "tests/recipes/test_text_classification.py::"
+    "test_export_command_writes_the_saved_model_of_a_run_folder",
+    "tests/recipes/test_translation.py::test_memorized_pairs_are_translated_exactly",
+    "tests/recipes/test_translation.py::test_the_test_greedy_decode_reuses_the_dev_bleu_search",
+    "tests/recipes/test_translation.py::test_run_folder_and_metrics",
+    "tests/recipes/test_translation.py::test_saved_model_translates_strings_without_the_project",
+    "tests/recipes/test_translation.py::test_compiled_search_reads_the_current_weights_and_traces_once",
+    "tests/recipes/test_speech_tagging.py::"
+    "test_run_writes_every_output_and_scores_what_the_model_predicts",
+    "tests/recipes/test_speech_tagging.py::test_saved_model_serves_waveforms_without_the_project",
+    "tests/recipes/test_speech_tagging.py::test_batched_ctc_decoding_equals_decoding_each_utterance",
+    "tests/recipes/test_speech_tagging.py::test_ctc_decoding_compiles_once_per_shape_under_jax",
+    "tests/recipes/test_demo.py::test_demo_trains_evaluates_and_exports[lstm]",
+    "tests/recipes/test_study.py::test_gradient_norms_of_a_linear_rnn_are_powers_of_its_weight",
+    "tests/recipes/test_study.py::test_gradient_norms_of_a_tanh_rnn_match_numpy_backpropagation",
+    "tests/recipes/test_runner.py::test_strategies_by_name",
+    "tests/export/test_export_text_classifier.py::test_bad_arguments_name_what_was_expected",
+    "tests/export/test_export_translator.py::test_bad_arguments_name_what_was_expected",
+    "tests/export/test_export_frame_tagger.py::test_other_backends_are_told_to_use_tensorflow",
 )
 
 
-def in_torch_pass(path, root):
-    """Whether the test file at `path` belongs to the torch pass (`TORCH_PASS`)."""
-    relative = os.path.relpath(str(path), str(root)).replace(os.sep, "/")
-    return relative.startswith(TORCH_PASS)
+def in_pass(backend, nodeid):
+    """Whether the test `nodeid` (relative to the repository root) runs in `backend`'s pass."""
+    path = nodeid.split("::")[0]
+    if backend == "tensorflow" or path.startswith(LIBRARY_PASS):
+        return True
+    if backend != "jax":
+        return False
+    return path in JAX_SMOKE or nodeid in JAX_SMOKE or nodeid.split("[")[0] in JAX_SMOKE
 
 
 def pytest_collection_modifyitems(config, items):
     import keras
 
-    if keras.backend.backend() == "tensorflow":
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
         return
-    if keras.backend.backend() == "torch":
-        kept = [item for item in items if in_torch_pass(item.path, config.rootpath)]
-        left = [item for item in items if not in_torch_pass(item.path, config.rootpath)]
-        if left:
-            config.hook.pytest_deselected(items=left)
-            items[:] = kept
-    skip = pytest.mark.skip(reason=f"needs TensorFlow; backend is {keras.backend.backend()}")
+    every = os.environ.get("ALL_TESTS") == "1"
+    kept = [item for item in items if every or in_pass(backend, item.nodeid)]
+    left = [item for item in items if not (every or in_pass(backend, item.nodeid))]
+    if left:
+        config.hook.pytest_deselected(items=left)
+        items[:] = kept
+    skip = pytest.mark.skip(reason=f"needs TensorFlow; backend is {backend}")
     for item in items:
         if "tensorflow_only" in item.keywords:
             item.add_marker(skip)
