@@ -484,7 +484,13 @@ def test_layer_trace_called_directly_under_mixed_precision(policy):
     outputs = keras.ops.convert_to_numpy(keras.ops.cast(layer(inputs), "float32"))
     gates = layer.trace(inputs)
     hidden = keras.ops.convert_to_numpy(keras.ops.cast(gates["hidden_state"], "float32"))
-    np.testing.assert_allclose(hidden, outputs, atol=1e-6)
+    # The trace runs the step loop; the call may run a kernel (PyTorch's on torch) whose
+    # half-precision arithmetic differs from it within the dtype's precision.
+    tolerance = {"mixed_float16": 4e-3, "mixed_bfloat16": 3e-2}[policy]  # 4 eps of the dtype
+    np.testing.assert_allclose(hidden, outputs, atol=tolerance)
+    layer.fused = False
+    step_loop = keras.ops.convert_to_numpy(keras.ops.cast(layer(inputs), "float32"))
+    np.testing.assert_allclose(hidden, step_loop, atol=1e-6)
     assert keras.backend.standardize_dtype(gates["update_gate"].dtype) == policy.split("_")[1]
 
 
