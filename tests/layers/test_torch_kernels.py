@@ -75,12 +75,12 @@ def kernel_runs(monkeypatch):
     return runs
 
 
-def _pair(kind, go_backwards=False, use_bias=True):
+def _pair(kind, go_backwards=False, use_bias=True, return_state=True):
     layers = [
         LAYERS[kind](
             UNITS,
             return_sequences=True,
-            return_state=True,
+            return_state=return_state,
             go_backwards=go_backwards,
             use_bias=use_bias,
             fused=fused,
@@ -117,6 +117,7 @@ def _outputs_and_gradients(layer, inputs, states, mask):
     for variable in layer.trainable_variables:
         variable.value.grad = None
     outputs = layer(inputs, initial_state=states, mask=mask)
+    outputs = outputs if layer.return_state else [outputs]
     scale = torch.linspace(-1.0, 1.0, UNITS, device=inputs.device)
     loss = (outputs[0] * scale).sum()
     loss = loss + sum((state * (index + 2.0)).sum() for index, state in enumerate(outputs[1:]))
@@ -131,11 +132,15 @@ def _outputs_and_gradients(layer, inputs, states, mask):
 @pytest.mark.parametrize("kind", list(LAYERS))
 @pytest.mark.parametrize("mask_name", list(MASKS))
 @pytest.mark.parametrize("go_backwards", [False, True])
+@pytest.mark.parametrize("return_state", [True, False], ids=["states", "outputs_only"])
 def test_torch_kernel_equals_the_step_loop_with_gradients(
-    kernel_runs, kind, mask_name, go_backwards
+    kernel_runs, kind, mask_name, go_backwards, return_state
 ):
+    """With the states returned a masked batch runs packed; without, a masked LSTM (and
+    the GRU in training) runs the compacted batch padded, whose outputs and hidden
+    state after each row's last step are exact too."""
     inputs, states = _data(kind)
-    fast, slow = _pair(kind, go_backwards=go_backwards)
+    fast, slow = _pair(kind, go_backwards=go_backwards, return_state=return_state)
     mask = MASKS[mask_name]
     fast_outputs, fast_gradients = _outputs_and_gradients(fast, inputs, states, mask)
     assert kernel_runs == [f"_{kind}"]
@@ -147,6 +152,51 @@ def test_torch_kernel_equals_the_step_loop_with_gradients(
         np.testing.assert_allclose(ours, reference, atol=1e-5, rtol=1e-5)
     if mask is not None:
         np.testing.assert_array_equal(fast_outputs[0][~mask[:, ::-1] if go_backwards else ~mask], 0)
+
+
+@pytest.mark.parametrize("kind", list(LAYERS))
+@pytest.mark.parametrize("return_state", [True, False], ids=["packed", "padded"])
+def test_non_finite_values_at_masked_steps_do_not_reach_the_results(kind, return_state):
+    """Masked steps may hold anything (NaN padding): neither layout lets it through."""
+    inputs, states = _data(kind)
+    mask = MASKS["holes"] | MASKS["left"]
+    mask[2, :] = False
+    dirty = np.where(mask[:, :, None], inputs, np.nan).astype("float32")
+    clean = np.where(mask[:, :, None], inputs, 0.0).astype("float32")
+    fast, slow = _pair(kind, return_state=return_state)
+    fast_outputs, fast_gradients = _outputs_and_gradients(fast, dirty, states, mask)
+    slow_outputs, slow_gradients = _outputs_and_gradients(slow, clean, states, mask)
+    # The input gradient at masked steps is NaN times zero weights for the step loop too:
+    # compare it at valid steps only.
+    fast_gradients[0], slow_gradients[0] = fast_gradients[0][mask], slow_gradients[0][mask]
+    for ours, reference in zip(fast_outputs + fast_gradients, slow_outputs + slow_gradients):
+        assert np.isfinite(ours).all()
+        np.testing.assert_allclose(ours, reference, atol=1e-5, rtol=1e-5)
+
+
+@pytest.fixture
+def layouts(monkeypatch):
+    """Records the layout of each masked kernel call (`"_packed_layout"` or `"_padded_layout"`)."""
+    chosen = []
+    for name in ("_packed_layout", "_padded_layout"):
+        original = getattr(torch_kernels, name)
+        monkeypatch.setattr(
+            torch_kernels, name, lambda *a, o=original, n=name: chosen.append(n) or o(*a)
+        )
+    return chosen
+
+
+def test_without_the_states_a_masked_lstm_runs_the_padded_form(layouts):
+    """The layer tells the kernel whether its states are used: `return_state` and
+    `stateful` need the packed form's exact cell states."""
+    inputs, _ = _data("lstm")
+    mask = MASKS["left"]
+    toolkit.layers.LSTM(UNITS)(inputs, mask=mask)
+    toolkit.layers.LSTM(UNITS, return_state=True)(inputs, mask=mask)
+    stateful = toolkit.layers.LSTM(UNITS, stateful=True)
+    stateful.build(inputs.shape)
+    stateful(inputs, mask=mask)
+    assert layouts == ["_padded_layout", "_packed_layout", "_packed_layout"]
 
 
 @pytest.mark.parametrize("kind", list(LAYERS))
@@ -292,3 +342,24 @@ def test_under_jit_compile_the_kernel_runs_between_compiled_parts(kernel_runs):
     assert models[0].jit_compile and kernel_runs
     for ours, reference in zip(models[0].get_weights(), models[1].get_weights()):
         np.testing.assert_allclose(ours, reference, atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", list(LAYERS))
+@pytest.mark.parametrize("mask_name", ["right", "left", "holes", "empty"])
+def test_in_inference_a_masked_gru_runs_packed_and_equals_the_step_loop(layouts, kind, mask_name):
+    """Without gradients the GRU takes the packed form (it skips the padding's steps); in
+    training the padded one (the packed backward is slow)."""
+    import torch
+
+    inputs, states = _data(kind)
+    fast, slow = _pair(kind, go_backwards=mask_name == "holes")
+    with torch.no_grad():
+        ours = fast(inputs, initial_state=states, mask=MASKS[mask_name])
+        reference = slow(inputs, initial_state=states, mask=MASKS[mask_name])
+    for mine, theirs in zip(ours, reference):
+        np.testing.assert_allclose(
+            keras.ops.convert_to_numpy(mine), keras.ops.convert_to_numpy(theirs), atol=1e-5
+        )
+    assert layouts == ["_packed_layout"]  # return_state: the LSTM's too
+    _outputs_and_gradients(fast, inputs, states, MASKS[mask_name])
+    assert layouts[1] == ("_packed_layout" if kind == "lstm" else "_padded_layout")

@@ -327,9 +327,10 @@ class Recurrent(keras.layers.Layer):
         path = self._fast_path(training, return_gates)
         if path in ("cudnn", "torch"):  # kernels that take lengths: any mask compacted
             kernel = cudnn_lstm if path == "cudnn" else torch_recurrent
-            last_output, outputs, states = kernel(
-                cell, sequences, states, mask, self.go_backwards, self.return_sequences
-            )
+            arguments = (sequences, states, mask, self.go_backwards, self.return_sequences)
+            if path == "torch":
+                arguments += (self.return_state or self.stateful,)
+            last_output, outputs, states = kernel(cell, *arguments)
             return last_output, outputs, states, None
         return self._time_major_run(
             sequences, states, mask, training, recurrent_mask, path, return_gates
