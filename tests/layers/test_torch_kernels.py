@@ -363,3 +363,26 @@ def test_in_inference_a_masked_gru_runs_packed_and_equals_the_step_loop(layouts,
     assert layouts == ["_packed_layout"]  # return_state: the LSTM's too
     _outputs_and_gradients(fast, inputs, states, MASKS[mask_name])
     assert layouts[1] == ("_packed_layout" if kind == "lstm" else "_padded_layout")
+
+
+@pytest.mark.parametrize("kind", list(LAYERS))
+def test_inference_weights_follow_every_change_of_the_variables(kind):
+    """Without gradients the converted weights are kept between calls, until a variable
+    is assigned (`set_weights`, an optimizer step)."""
+    import torch
+
+    inputs, _ = _data(kind)
+    fast, slow = _pair(kind, return_state=False)
+    with torch.no_grad():
+        first = keras.ops.convert_to_numpy(fast(inputs))
+        assert torch_kernels.torch_weights(fast.cell) is torch_kernels.torch_weights(fast.cell)
+        new = [weight * 0.5 for weight in fast.get_weights()]
+        fast.set_weights(new)
+        slow.set_weights(new)
+        second = keras.ops.convert_to_numpy(fast(inputs))
+        fast.cell.kernel.assign(fast.cell.kernel * 2.0)
+        slow.cell.kernel.assign(slow.cell.kernel * 2.0)
+        third = keras.ops.convert_to_numpy(fast(inputs))
+        expected = keras.ops.convert_to_numpy(slow(inputs))
+    assert not np.allclose(first, second) and not np.allclose(second, third)
+    np.testing.assert_allclose(third, expected, atol=1e-5)

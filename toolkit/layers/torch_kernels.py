@@ -39,6 +39,8 @@ one of two forms:
 `go_backwards` reads each row's steps from its end (the gather's indices).
 """
 
+import weakref
+
 import keras
 from keras import ops
 
@@ -59,11 +61,32 @@ def torch_weights(cell, dtype=None):
     """The cell's weights as PyTorch's one-layer list `[w_ih, w_hh, b_ih, b_hh]`
     (`[w_ih, w_hh]` without bias), differentiable with respect to the variables.
 
+    Without gradients (inference) the list is kept until a variable changes
+    (torch counts in-place writes, which is how Keras assigns): the GRU's block
+    reordering took about 1.5 ms a call, 4% of a `base` inference, on 2 CPU cores.
+
     Args:
         cell: A standard `LSTMCell` or `GRUCell` (`reset_after=True`).
         dtype: The dtype to cast them to (the layer's compute dtype), or `None`.
     """
+    import torch
 
+    if torch.is_grad_enabled():
+        return _converted_weights(cell, dtype)
+    variables = [cell.kernel, cell.recurrent_kernel] + ([cell.bias] if cell.use_bias else [])
+    tensors = [ops.convert_to_tensor(variable) for variable in variables]
+    key = (str(dtype), *((id(tensor), tensor._version) for tensor in tensors))
+    cached = _INFERENCE_WEIGHTS.get(cell)
+    if cached is None or cached[0] != key:
+        cached = (key, _converted_weights(cell, dtype))
+        _INFERENCE_WEIGHTS[cell] = cached
+    return cached[1]
+
+
+_INFERENCE_WEIGHTS = weakref.WeakKeyDictionary()  # cell -> (variables' versions, weights)
+
+
+def _converted_weights(cell, dtype):
     def value(variable):
         tensor = ops.convert_to_tensor(variable)
         return tensor if dtype is None else ops.cast(tensor, dtype)
