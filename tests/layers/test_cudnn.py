@@ -13,6 +13,7 @@ the real kernel where JAX has a GPU and is skipped elsewhere.
 import keras
 import numpy as np
 import pytest
+from kernel_masks import kernel_masks
 
 import toolkit
 from toolkit.layers import cudnn
@@ -24,20 +25,7 @@ pytestmark = pytest.mark.skipif(
 BATCH, TIME, FEATURES, UNITS = 4, 7, 5, 3
 
 
-def _masks():
-    right = np.ones((BATCH, TIME), bool)
-    right[1, 4:] = False
-    right[3, 1:] = False
-    left = np.ones((BATCH, TIME), bool)
-    left[2, :3] = False
-    holes = np.ones((BATCH, TIME), bool)
-    holes[0, 2::3] = False
-    empty = right.copy()
-    empty[2, :] = False  # a row with no valid step: cuDNN takes no zero length
-    return {"none": None, "right": right, "left": left, "holes": holes, "empty": empty}
-
-
-MASKS = _masks()
+MASKS = kernel_masks()
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ float32.
 import keras
 import numpy as np
 import pytest
+from kernel_masks import kernel_masks
 
 import toolkit
 from toolkit.layers import torch_kernels
@@ -24,29 +25,7 @@ BATCH, TIME, FEATURES, UNITS = 4, 7, 5, 3
 LAYERS = {"lstm": toolkit.layers.LSTM, "gru": toolkit.layers.GRU}
 
 
-def _masks():
-    right = np.ones((BATCH, TIME), bool)
-    right[1, 4:] = False
-    right[3, 1:] = False
-    left = np.ones((BATCH, TIME), bool)
-    left[2, :3] = False
-    left[0, :6] = False
-    holes = np.ones((BATCH, TIME), bool)
-    holes[0, 2::3] = False
-    holes[3, ::2] = False
-    empty = right.copy()
-    empty[2, :] = False
-    return {
-        "none": None,
-        "full": np.ones((BATCH, TIME), bool),
-        "right": right,
-        "left": left,
-        "holes": holes,
-        "empty": empty,
-    }
-
-
-MASKS = _masks()
+MASKS = {**kernel_masks(), "full": np.ones((BATCH, TIME), bool)}
 
 
 @pytest.fixture(autouse=True)
