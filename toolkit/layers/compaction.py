@@ -16,7 +16,10 @@ packed at the front of the row is exact:
    the caller zeroes the masked steps (`ops.where(mask, ...)`).
 
 Both moves are gathers (`take_along_axis`), differentiable on every backend,
-so gradients flow back to the original positions. Rows with no valid step
+so gradients flow back to the original positions; JAX's cuDNN path makes them
+so. PyTorch's path (`torch_kernels.py`) takes only `source` and the lengths
+from here and moves the steps itself, with one `index_select` in and one
+`index_copy` out (into a packed sequence or a right-padded batch). Rows with no valid step
 have length 0, which cuDNN and `pack_padded_sequence` refuse: the kernels
 run them for one (ignored) step and the caller keeps their initial states
 (`keep_empty_rows`).

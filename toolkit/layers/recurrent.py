@@ -325,12 +325,16 @@ class Recurrent(keras.layers.Layer):
             recurrent_mask = cell.recurrent_dropout_mask(states[0])
 
         path = self._fast_path(training, return_gates)
-        if path in ("cudnn", "torch"):  # kernels that take lengths: any mask compacted
-            kernel = cudnn_lstm if path == "cudnn" else torch_recurrent
-            arguments = (sequences, states, mask, self.go_backwards, self.return_sequences)
-            if path == "torch":
-                arguments += (self.return_state or self.stateful,)
-            last_output, outputs, states = kernel(cell, *arguments)
+        # The kernels that take lengths (any mask compacted to the front of its row).
+        direction = (self.go_backwards, self.return_sequences)
+        if path == "cudnn":
+            last_output, outputs, states = cudnn_lstm(cell, sequences, states, mask, *direction)
+            return last_output, outputs, states, None
+        if path == "torch":
+            states_used = self.return_state or self.stateful
+            last_output, outputs, states = torch_recurrent(
+                cell, sequences, states, mask, *direction, states_used
+            )
             return last_output, outputs, states, None
         return self._time_major_run(
             sequences, states, mask, training, recurrent_mask, path, return_gates
@@ -439,7 +443,7 @@ class Recurrent(keras.layers.Layer):
             reason = torch_unsupported_reason(self.cell, training, return_gates, self.unroll)
             path, needs = "torch", "a standard LSTM or GRU cell"
             kernel = "lstm" if isinstance(self.cell, LSTMCell) else "gru"
-            ran = f"PyTorch's fused kernel (torch.{kernel}; any mask compacted and packed)"
+            ran = f"PyTorch's fused kernel (torch.{kernel}; any mask compacted)"
         else:
             reason = fused_unsupported_reason(self.cell, training, return_gates, self.unroll)
             path, needs = "fused", "a standard LSTM or GRU cell on the TensorFlow backend"
