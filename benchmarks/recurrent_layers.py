@@ -15,7 +15,8 @@ Flags: `--layers` (default lstm, gru, simple; any cell name of `toolkit.layers.a
 with a FLOP count in `MATMUL_WIDTHS`; Keras and PyTorch rows read "no such layer" for cells
 they lack), `--configs` (below), `--frameworks` (toolkit, keras, torch), `--repeats`,
 `--warmup`, `--jit-compile best|true|false|auto` (default best, below), `--torch-device
-cpu|cuda` (default cpu), `--out DIR` (default `runs/benchmarks/recurrent_layers/`,
+cpu|cuda` (default cpu), `--dtype-policy float32|mixed_bfloat16|float32,mixed_bfloat16`
+(default float32, below), `--out DIR` (default `runs/benchmarks/recurrent_layers/`,
 receives `results.json` and `results.md`), `--quick`.
 
 On a GPU (no TensorFlow needed): `KERAS_BACKEND=jax python -m benchmarks.recurrent_layers
@@ -115,6 +116,17 @@ Also reported: for toolkit layers, the execution path the layer says it ran
 after its first step, per phase), so XLA or not is visible; PyTorch rows read "eager". A
 variant that fails is named in its row (`jit_compile_failures`) and the other one stands.
 
+Mixed precision (`--dtype-policy`): each Keras-API model is built with the recurrent layer's
+(and the `Masking` layer's) `dtype` set to each policy named, `float32` and
+`mixed_bfloat16` (variables float32, compute bfloat16: oneDNN's AVX512_BF16 kernels on a CPU
+that has them), e.g. `--dtype-policy float32,mixed_bfloat16 --frameworks toolkit,keras`:
+every policy's models are timed in the same interleaved rounds, one row per framework and
+policy (the framework column reads `toolkit mixed_bfloat16`), and a table gives each
+framework's mixed_bfloat16 / float32 time ratio. `toolkit/this` compares rows of the same
+policy (`torch.nn` runs float32 only and is compared with the toolkit's first policy).
+`tf.matmul` in bfloat16 is then timed at every product of the limits table beside the
+float32 libraries, for reference: a row's `% limit` stays a share of the float32 limit.
+
 Timings on shared machines are noisy: compare ratios from one run, not absolute numbers
 across runs, and do not run the suite while other heavy jobs run.
 """
@@ -160,6 +172,7 @@ TORCH_MODULES = {"lstm": "LSTM", "gru": "GRU", "simple": "RNN"}
 TORCH_RIGHT_PADDING_ONLY = "n/a: torch.nn packs right-padded rows only"
 DEFAULT_OUT = pathlib.Path("runs/benchmarks/recurrent_layers")
 LEARNING_RATE = 0.01
+DTYPE_POLICIES = ("float32", "mixed_bfloat16")  # `--dtype-policy`
 BLOCK = 3  # timed calls per framework per interleaved round (see `interleaved_medians`)
 
 
@@ -354,16 +367,17 @@ def import_tensorflow():
     return tf
 
 
-def tensorflow_matmul(tf):
-    """`tf.matmul` on the CPU (oneDNN's kernels), eager: a CPU op returns when done."""
+def tensorflow_matmul(tf, dtype="float32"):
+    """`tf.matmul` on the CPU (oneDNN's kernels), eager: a CPU op returns when done. With
+    `dtype="bfloat16"` both factors are cast to it first (untimed)."""
     on_cpu = tf.device("/CPU:0") if tf.config.list_physical_devices("GPU") else None
 
     def make(a, b):
         if on_cpu is None:
-            a, b = tf.constant(a), tf.constant(b)
+            a, b = tf.constant(a, dtype), tf.constant(b, dtype)
             return lambda: tf.matmul(a, b)
         with on_cpu:
-            a, b = tf.constant(a), tf.constant(b)
+            a, b = tf.constant(a, dtype), tf.constant(b, dtype)
 
         def product():
             with on_cpu:
@@ -453,6 +467,16 @@ def numpy_reference():
     return {"numpy": (description, numpy_matmul)}
 
 
+def bfloat16_reference(dtype_policies, device="cpu:0"):
+    """`{"tf.matmul bfloat16": (description, make)}` when `mixed_bfloat16` is measured on a
+    CPU and TensorFlow can be imported, else `{}`: a reference beside the limit, not one."""
+    tf = import_tensorflow()
+    if "mixed_bfloat16" not in dtype_policies or not device.startswith("cpu") or tf is None:
+        return {}
+    description = f"tensorflow {tf.__version__}, oneDNN, CPU, bfloat16 inputs and output"
+    return {"tf.matmul bfloat16": (description, tensorflow_matmul(tf, "bfloat16"))}
+
+
 def matmul_rates(shape, libraries, repeats, warmup=1):
     """GFLOP/s of each library's product at `shape`: the median of samples of
     `shape.calls()` products each, the libraries timed in interleaved rounds as the layers
@@ -479,7 +503,9 @@ def matmul_rates(shape, libraries, repeats, warmup=1):
     return {name: calls * shape.flops / seconds / 1e9 for name, seconds in medians.items()}
 
 
-def measure_limits(configs, layers, repeats, quick, device="cpu:0", torch_device="cpu"):
+def measure_limits(
+    configs, layers, repeats, quick, device="cpu:0", torch_device="cpu", dtype_policies=()
+):
     """The limit every row is measured against, from matmul rates taken in this run.
 
     At each large square (`SQUARE_SIZES`) and at each layer's own shapes (`layer_shapes`:
@@ -487,7 +513,8 @@ def measure_limits(configs, layers, repeats, quick, device="cpu:0", torch_device
     timed; at the squares NumPy too, for reference. A row's limit is the best library's
     rate at its layer's input-projection shape, the largest matmul the layer makes (a
     recurrent step is timed call by call, so its rate includes a call's overhead: shown,
-    not a limit); the square limit is the best rate at any square.
+    not a limit); the square limit is the best rate at any square. With `mixed_bfloat16`
+    in `dtype_policies`, `bfloat16_reference` is timed at every product too, as a reference.
 
     Returns a JSON-ready dict: `libraries` and `reference` (name -> description),
     `shapes` (one entry per product: `shape`, `kind`, `calls` per sample, `gflops` per
@@ -497,7 +524,8 @@ def measure_limits(configs, layers, repeats, quick, device="cpu:0", torch_device
     projection's best rate).
     """
     libraries = matmul_libraries(device, torch_device)
-    reference = numpy_reference()
+    low_precision = bfloat16_reference(dtype_policies, device)
+    reference = {**numpy_reference(), **low_precision}
     where = "quick" if quick else ("cpu" if device.startswith("cpu") else "accelerator")
     wanted = {MatmulShape(size, size, size): [] for size in SQUARE_SIZES[where]}
     layer_entries = {}
@@ -515,7 +543,7 @@ def measure_limits(configs, layers, repeats, quick, device="cpu:0", torch_device
     shapes = []
     for shape, used_by in wanted.items():
         square = shape.kind == "square"
-        timed = {**libraries, **reference} if square else libraries
+        timed = {**libraries, **reference} if square else {**libraries, **low_precision}
         rates = matmul_rates(shape, timed, repeats)
         limit_rates = {name: rate for name, rate in rates.items() if name in libraries}
         best = max(limit_rates, key=limit_rates.get, default=None)
@@ -562,13 +590,18 @@ def limit_of(limits, config_name, layer):
 # ---------------------------------------------------------------- Keras-API layers
 
 
-def keras_model(framework, layer, config, jit_compile):
-    """A compiled model of one recurrent layer; returns it and the recurrent layer itself."""
+def keras_model(framework, layer, config, jit_compile, dtype_policy="float32"):
+    """A compiled model of one recurrent layer, its layers under `dtype_policy`; returns it
+    and the recurrent layer itself."""
     layer_class = toolkit.layers.get(layer) if framework == "toolkit" else KERAS_LAYERS[layer]
-    recurrent = layer_class(config.units)
-    wrapped = keras.layers.Bidirectional(recurrent) if config.bidirectional else recurrent
+    recurrent = layer_class(config.units, dtype=dtype_policy)
+    wrapped = recurrent
+    if config.bidirectional:
+        wrapped = keras.layers.Bidirectional(recurrent, dtype=dtype_policy)
     inputs = keras.Input((config.time, config.features), batch_size=config.batch)
-    features = keras.layers.Masking(0.0)(inputs) if config.masked else inputs
+    features = inputs
+    if config.masked:
+        features = keras.layers.Masking(0.0, dtype=dtype_policy)(inputs)
     model = keras.Model(inputs, wrapped(features))
     model.compile(
         optimizer=keras.optimizers.SGD(LEARNING_RATE), loss="mse", jit_compile=jit_compile
@@ -581,9 +614,9 @@ def execution_path(layer):
     return str(getattr(layer, "execution_path", "n/a"))
 
 
-def prepare_keras(framework, layer, config, data, jit_compile):
+def prepare_keras(framework, layer, config, data, jit_compile, dtype_policy="float32"):
     """The timed functions of one Keras-API layer, and a function reporting how it ran."""
-    model, running = keras_model(framework, layer, config, jit_compile)
+    model, running = keras_model(framework, layer, config, jit_compile, dtype_policy)
     phases = {"infer": lambda: model.predict_on_batch(data.inputs)}
     if config.train:
         phases["train"] = lambda: model.train_on_batch(data.inputs, data.targets)
@@ -672,10 +705,20 @@ def jit_compile_variants(setting, backend=None):
     return (False,) if (backend or keras.backend.backend()) == "torch" else (True, False)
 
 
-def prepare(framework, layer, config, data, settings, jit_compile):
+def prepare(framework, layer, config, data, settings, jit_compile, dtype_policy="float32"):
     if framework == "torch":
         return prepare_torch(layer, config, data, settings["torch_device"])
-    return prepare_keras(framework, layer, config, data, jit_compile)
+    return prepare_keras(framework, layer, config, data, jit_compile, dtype_policy)
+
+
+def row_keys(frameworks, dtype_policies):
+    """`(framework, dtype policy)` of each row: a Keras-API framework once per policy,
+    `torch.nn` once, in float32."""
+    return [
+        (framework, policy)
+        for framework in frameworks
+        for policy in (("float32",) if framework == "torch" else dtype_policies)
+    ]
 
 
 def interleaved_medians(functions, repeats, warmup, block=BLOCK):
@@ -698,39 +741,49 @@ def measure_group(layer, config, data, settings, frameworks, limits):
     """The rows of one configuration and layer: every framework timed in interleaved rounds.
 
     Each Keras-API framework (toolkit, keras) runs one model per `jit_compile_variants`
-    value, `torch.nn` one eager module, all of them timed in the same rounds. Per phase a
-    row takes its fastest variant (its `jit_compile`) and lists every variant's time
-    (`variants`). `limits` is `(projection limit, square limit)` in GFLOP/s (`limit_of`).
-    A failure is recorded in its row, not raised, so the suite goes on: a failed variant
-    in `jit_compile_failures`, the row's status only when every variant failed.
+    value and per dtype policy (`settings["dtype_policies"]`, default float32 alone; one
+    row per framework and policy, `row_keys`), `torch.nn` one eager float32 module, all of
+    them timed in the same rounds. Per phase a row takes its fastest variant (its
+    `jit_compile`) and lists every variant's time (`variants`). `limits` is `(projection
+    limit, square limit)` in GFLOP/s (`limit_of`). A failure is recorded in its row, not
+    raised, so the suite goes on: a failed variant in `jit_compile_failures`, the row's
+    status only when every variant failed.
     """
+    policies = settings.get("dtype_policies", ("float32",))
+    keys = row_keys(frameworks, policies)
     rows = {
-        framework: {"config": config.name, "layer": layer, "framework": framework}
-        for framework in frameworks
+        (framework, policy): {
+            "config": config.name,
+            "layer": layer,
+            "framework": framework,
+            "dtype_policy": policy,
+        }
+        for framework, policy in keys
     }
-    prepared = {}  # (framework, requested jit_compile) -> (phases, record_path, details)
-    failures = {framework: {} for framework in frameworks}  # str(requested) -> failure
-    for framework in frameworks:
+    prepared = {}  # (framework, policy, requested jit_compile) -> (phases, record_path, details)
+    failures = {key: {} for key in keys}  # str(requested) -> failure
+    for framework, policy in keys:
+        row = rows[framework, policy]
         if framework != "toolkit" and layer not in KERAS_LAYERS:
-            rows[framework]["status"] = "no such layer"
+            row["status"] = "no such layer"
             continue
         if framework == "torch" and config.padding in ("left", "holes"):
-            rows[framework]["status"] = TORCH_RIGHT_PADDING_ONLY
+            row["status"] = TORCH_RIGHT_PADDING_ONLY
             continue
         if framework == "torch" and import_torch() is None:
-            rows[framework]["status"] = "not installed"
+            row["status"] = "not installed"
             continue
         variants = ("eager",)
         if framework != "torch":
             variants = jit_compile_variants(settings["jit_compile"])
         for jit_compile in variants:
             try:
-                prepared[framework, jit_compile] = prepare(
-                    framework, layer, config, data, settings, jit_compile
+                prepared[framework, policy, jit_compile] = prepare(
+                    framework, layer, config, data, settings, jit_compile, policy
                 )
             except Exception as error:  # reported in the row and on stderr
                 traceback.print_exc()
-                failures[framework][str(jit_compile)] = failure(error)
+                failures[framework, policy][str(jit_compile)] = failure(error)
     for phase, multiplier in (("train", 3), ("infer", 1)):
         functions = {
             key: phases[phase] for key, (phases, _, _) in prepared.items() if phase in phases
@@ -738,32 +791,32 @@ def measure_group(layer, config, data, settings, frameworks, limits):
         if not functions:
             continue
         medians, errors = interleaved_medians(functions, settings["repeats"], settings["warmup"])
-        for (framework, jit_compile), error in errors.items():
-            failures[framework][str(jit_compile)] = failure(error)
-            prepared.pop((framework, jit_compile))
+        for (framework, policy, jit_compile), error in errors.items():
+            failures[framework, policy][str(jit_compile)] = failure(error)
+            prepared.pop((framework, policy, jit_compile))
         for key in medians:
             prepared[key][1](phase)
         flops = multiplier * config.forward_flops(layer)
-        for framework in frameworks:
-            timed = {jit: seconds for (name, jit), seconds in medians.items() if name == framework}
+        for key in keys:
+            timed = {name[2]: seconds for name, seconds in medians.items() if name[:2] == key}
             if timed:
-                details = {jit: prepared[framework, jit][2]() for jit in timed}
+                details = {jit: prepared[(*key, jit)][2]() for jit in timed}
                 result = phase_result(timed, details, phase)
                 result.update(rates(flops, config.tokens(), limits, result["ms"] / 1e3))
-                rows[framework][phase] = result
-    for framework in frameworks:
-        row = rows[framework]
+                rows[key][phase] = result
+    for key in keys:
+        row = rows[key]
         if "status" in row:
             continue
         phases = [phase for phase in ("train", "infer") if phase in row]
-        alive = any(name == framework for name, _ in prepared)
-        row["status"] = "ok" if alive else next(iter(failures[framework].values()))
+        alive = any(prepared_key[:2] == key for prepared_key in prepared)
+        row["status"] = "ok" if alive else next(iter(failures[key].values()))
         paths = {phase: row[phase].pop("path") for phase in phases}
         row["path"] = {phase: path for phase, path in paths.items() if path is not None}
         row["jit_compile"] = {phase: row[phase]["jit_compile"] for phase in phases}
-        if failures[framework]:
-            row["jit_compile_failures"] = failures[framework]
-    return [rows[framework] for framework in frameworks]
+        if failures[key]:
+            row["jit_compile_failures"] = failures[key]
+    return [rows[key] for key in keys]
 
 
 def phase_result(seconds, details, phase):
@@ -795,11 +848,22 @@ def rates(flops, tokens, limits, seconds):
     }
 
 
+def row_policy(row):
+    return row.get("dtype_policy", "float32")
+
+
 def add_ratios(rows):
-    """Per row, the time ratio toolkit / this framework (same config, layer and phase)."""
-    toolkit_rows = {(r["config"], r["layer"]): r for r in rows if r["framework"] == "toolkit"}
+    """Per row, the time ratio toolkit / this framework (same config, layer, phase and dtype
+    policy; a row of a policy the toolkit was not timed in, such as torch.nn's float32 in a
+    mixed_bfloat16-only run, against the toolkit's first policy)."""
+    toolkit_rows = {}
     for row in rows:
-        ours = toolkit_rows.get((row["config"], row["layer"]))
+        if row["framework"] == "toolkit":
+            toolkit_rows.setdefault((row["config"], row["layer"]), row)
+            toolkit_rows[row["config"], row["layer"], row_policy(row)] = row
+    for row in rows:
+        ours = toolkit_rows.get((row["config"], row["layer"], row_policy(row)))
+        ours = ours or toolkit_rows.get((row["config"], row["layer"]))
         row["toolkit_over_this"] = {
             phase: ours[phase]["ms"] / row[phase]["ms"]
             for phase in ("train", "infer")
@@ -817,6 +881,7 @@ def ratio_summary(rows):
             {
                 "config": row["config"],
                 "layer": row["layer"],
+                "dtype_policy": row_policy(row),
                 "ratio": f"toolkit/{row['framework']}",
                 **row["toolkit_over_this"],
             }
@@ -919,8 +984,14 @@ def status_cell(status, limit=200):
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def framework_cell(row):
+    """The framework, and its dtype policy when not float32: `toolkit mixed_bfloat16`."""
+    policy = row_policy(row)
+    return row["framework"] if policy == "float32" else f"{row['framework']} {policy}"
+
+
 def table_row(row):
-    cells = [row["config"], row["layer"], row["framework"]]
+    cells = [row["config"], row["layer"], framework_cell(row)]
     if row["status"] != "ok":
         cells.append(status_cell(row["status"]))
         return cells + ["-"] * (len(TABLE_HEADER) - len(cells))
@@ -977,6 +1048,15 @@ def rules(results):
         "Frameworks: `toolkit` (`toolkit.layers`) and `keras` (`keras.layers`) on the "
         "backend, `torch` (`torch.nn`) eager."
     )
+    policies = settings.get("dtype_policies", ["float32"])
+    if policies != ["float32"]:
+        frameworks += (
+            " Dtype policies: "
+            + ", ".join(f"`{policy}`" for policy in policies)
+            + " (the Keras-API layers' `dtype`, timed in the same rounds; `torch.nn` float32); "
+            "`toolkit/this` compares rows of the same policy, and `% limit` stays a share of "
+            "the float32 limit (bfloat16 matmul rates in the table below, for reference)."
+        )
     return " ".join((jit_rule, timing_rule, limit_rule, frameworks))
 
 
@@ -992,8 +1072,10 @@ def limits_table(limits):
     names = list(limits["libraries"]) + list(limits["reference"])
     lines = [
         "",
-        f"Matmul rates, GFLOP/s (float32; medians of {limits['repeats']} interleaved samples, "
-        "a small product repeated in each sample; numpy: reference, not a limit):",
+        f"Matmul rates, GFLOP/s (float32 unless named; medians of {limits['repeats']} "
+        "interleaved samples, a small product repeated in each sample; "
+        + ", ".join(limits["reference"])
+        + ": reference, not a limit):",
         "",
         "| product | kind | " + " | ".join(names) + " | limit | used by |",
         "|" + " --- |" * (len(names) + 4),
@@ -1018,7 +1100,8 @@ def markdown_report(results):
         + f", {machine['cpu']}, "
         f"os.cpu_count() {machine['os_cpu_count']}, "
         + ", ".join(f"{name} {version}" for name, version in machine["versions"].items())
-        + f"; `--jit-compile {jit_compile_text(results['settings']['jit_compile'])}`.",
+        + f"; `--jit-compile {jit_compile_text(results['settings']['jit_compile'])}`"
+        + f", `--dtype-policy {','.join(results['settings'].get('dtype_policies', ['float32']))}`.",
         "",
         rules(results),
         "",
@@ -1029,6 +1112,7 @@ def markdown_report(results):
     lines += ["| " + " | ".join(table_row(row)) + " |" for row in results["rows"]]
     lines += limits_table(results["limits"])
     lines += layers_side_by_side(results["rows"]) + paddings_side_by_side(results["rows"])
+    lines += policies_side_by_side(results["rows"])
     return "\n".join(lines) + "\n"
 
 
@@ -1046,15 +1130,52 @@ def layers_side_by_side(rows):
         "| config | layer | train ms | train / " + first + " | infer ms | infer / " + first + " |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
-    reference = {row["config"]: row for row in ours if row["layer"] == first}
+    reference = {(row["config"], row_policy(row)): row for row in ours if row["layer"] == first}
     for row in ours:
-        base = reference.get(row["config"], {})
-        cells = [row["config"], row["layer"]]
+        base = reference.get((row["config"], row_policy(row)), {})
+        layer = (
+            row["layer"] if row_policy(row) == "float32" else f"{row['layer']} {row_policy(row)}"
+        )
+        cells = [row["config"], layer]
         for phase in ("train", "infer"):
             ms = row.get(phase, {}).get("ms")
             base_ms = base.get(phase, {}).get("ms")
             ratio = ms / base_ms if ms is not None and base_ms else None
             cells += [number(ms, ".2f"), number(ratio, ".2f")]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def policies_side_by_side(rows):
+    """With several dtype policies: each framework's time under each policy against float32."""
+    groups = {}  # (config, layer, framework) -> {policy: row}
+    for row in rows:
+        if row["status"] == "ok" and row["framework"] != "torch":
+            key = (row["config"], row["layer"], row["framework"])
+            groups.setdefault(key, {})[row_policy(row)] = row
+    others = sorted({p for group in groups.values() for p in group if p != "float32"})
+    if not others or not any("float32" in group and len(group) > 1 for group in groups.values()):
+        return []
+    header = "| config | layer | framework | train ms float32 | infer ms float32 |"
+    for policy in others:
+        header += f" train {policy} / float32 | infer {policy} / float32 |"
+    lines = [
+        "",
+        "Dtype policies side by side (time ratio to float32, the same models otherwise; "
+        "below 1 faster):",
+        "",
+        header,
+        "|" + " --- |" * (5 + 2 * len(others)),
+    ]
+    for (config, layer, framework), group in groups.items():
+        base = group.get("float32", {})
+        cells = [config, layer, framework]
+        cells += [number(base.get(phase, {}).get("ms"), ".2f") for phase in ("train", "infer")]
+        for policy in others:
+            for phase in ("train", "infer"):
+                ms = group.get(policy, {}).get(phase, {}).get("ms")
+                base_ms = base.get(phase, {}).get("ms")
+                cells.append(number(ms / base_ms if ms and base_ms else None, ".2f"))
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
@@ -1066,7 +1187,8 @@ def paddings_side_by_side(rows):
     groups = {}  # (layer, framework) -> {padding: row}
     for row in rows:
         if row["config"] in padding:
-            groups.setdefault((row["layer"], row["framework"]), {})[padding[row["config"]]] = row
+            key = (row["layer"], framework_cell(row))
+            groups.setdefault(key, {})[padding[row["config"]]] = row
     if not any("right" in group and len(group) > 1 for group in groups.values()):
         return []
     lines = [
@@ -1149,6 +1271,13 @@ def parse_args(argv):
         default="cpu",
         help="where the PyTorch modules run (default cpu; cuda: cuDNN's kernels)",
     )
+    parser.add_argument(
+        "--dtype-policy",
+        type=name_list(DTYPE_POLICIES),
+        default=["float32"],
+        help="the Keras-API models' dtype policies, comma-separated: float32 (default), "
+        "mixed_bfloat16, or both (timed side by side in the same rounds)",
+    )
     parser.add_argument("--out", type=pathlib.Path, default=DEFAULT_OUT)
     parser.add_argument("--quick", action="store_true", help="tiny shapes: a smoke test")
     args = parser.parse_args(argv)
@@ -1170,6 +1299,7 @@ def run_suite(args):
         "jit_compile": args.jit_compile,
         "quick": args.quick,
         "torch_device": args.torch_device,
+        "dtype_policies": args.dtype_policy,
     }
     if args.torch_device == "cuda" and "torch" in args.frameworks:
         torch = import_torch()
@@ -1177,7 +1307,7 @@ def run_suite(args):
             raise SystemExit("--torch-device cuda: PyTorch sees no CUDA device here")
     device = keras_device()
     limits = measure_limits(
-        configs, args.layers, args.repeats, args.quick, device, args.torch_device
+        configs, args.layers, args.repeats, args.quick, device, args.torch_device, args.dtype_policy
     )
     rows = []
     for config in configs:
@@ -1186,7 +1316,9 @@ def run_suite(args):
             limit = limit_of(limits, config.name, layer)
             group = measure_group(layer, config, data, settings, args.frameworks, limit)
             for row in group:
-                print(f"{config.name} {layer} {row['framework']}: {row['status']}", file=sys.stderr)
+                print(
+                    f"{config.name} {layer} {framework_cell(row)}: {row['status']}", file=sys.stderr
+                )
             rows.extend(group)
     add_ratios(rows)
     return {

@@ -18,6 +18,7 @@ import pathlib
 import subprocess
 import sys
 
+import keras
 import pytest
 
 from benchmarks import recurrent_layers
@@ -335,10 +336,10 @@ def test_a_failed_jit_compile_variant_leaves_the_other(monkeypatch):
     row to the `False` model; the table says which failed."""
     build = recurrent_layers.keras_model
 
-    def no_xla(framework, layer, config, jit_compile):
+    def no_xla(framework, layer, config, jit_compile, dtype_policy="float32"):
         if jit_compile is True:
             raise ValueError("no XLA here")
-        return build(framework, layer, config, jit_compile)
+        return build(framework, layer, config, jit_compile, dtype_policy)
 
     monkeypatch.setattr(recurrent_layers, "keras_model", no_xla)
     (config,) = recurrent_layers.configs_for(["latency"], quick=True)
@@ -348,6 +349,65 @@ def test_a_failed_jit_compile_variant_leaves_the_other(monkeypatch):
     assert row["status"] == "ok" and row["jit_compile"] == {"infer": False}
     assert row["jit_compile_failures"] == {"True": "failed: ValueError: no XLA here"}
     assert recurrent_layers.jit_variants_cell(row, "infer").startswith("failed / ")
+
+
+@pytest.mark.slow
+def test_dtype_policies_are_timed_side_by_side(tmp_path):
+    """`--dtype-policy float32,mixed_bfloat16`: one row per Keras-API framework and policy,
+    the models running in that policy, ratios within a policy, a table of each framework's
+    mixed_bfloat16 / float32 time and, on a CPU with TensorFlow, bfloat16 matmul rates."""
+    recurrent_layers.main(
+        ["--quick", "--repeats", "1", "--warmup", "1", "--layers", "gru"]
+        + ["--configs", "base,latency", "--frameworks", "toolkit,keras", "--out", str(tmp_path)]
+        + ["--jit-compile", "false", "--dtype-policy", "float32,mixed_bfloat16"]
+    )
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["settings"]["dtype_policies"] == ["float32", "mixed_bfloat16"]
+    keys = [(r["config"], r["framework"], r["dtype_policy"], r["status"]) for r in results["rows"]]
+    assert keys == [
+        (config, framework, policy, "ok")
+        for config in ("base", "latency")
+        for framework in ("toolkit", "keras")
+        for policy in ("float32", "mixed_bfloat16")
+    ]
+    ratios = {(r["config"], r["dtype_policy"]) for r in results["ratios"]}
+    assert ratios == {(c, p) for c in ("base", "latency") for p in ("float32", "mixed_bfloat16")}
+    table = (tmp_path / "results.md").read_text()
+    assert "`--dtype-policy float32,mixed_bfloat16`" in table
+    assert "| base | gru | toolkit mixed_bfloat16 |" in table
+    side = table.split("Dtype policies side by side")[1]
+    header, _, *lines = table_cells(side)
+    assert header[-2:] == ["train mixed_bfloat16 / float32", "infer mixed_bfloat16 / float32"]
+    assert [line[:3] for line in lines] == [
+        [config, "gru", framework]
+        for config in ("base", "latency")
+        for framework in ("toolkit", "keras")
+    ]
+    assert all(float(line[-1]) > 0 for line in lines)
+    if (
+        importlib.util.find_spec("tensorflow") is not None
+        and results["machine"]["backend"] != "torch"
+    ):
+        reference = results["limits"]["reference"]
+        assert "tf.matmul bfloat16" in reference
+        for entry in results["limits"]["shapes"]:  # every product, not a limit
+            assert entry["gflops"]["tf.matmul bfloat16"] > 0
+            assert entry["best_library"] != "tf.matmul bfloat16"
+
+
+def test_a_model_runs_in_the_dtype_policy_asked_for():
+    (config,) = recurrent_layers.configs_for(["masked"], quick=True)
+    model, layer = recurrent_layers.keras_model("toolkit", "gru", config, False, "mixed_bfloat16")
+    assert layer.dtype_policy.name == "mixed_bfloat16" and layer.variable_dtype == "float32"
+    assert keras.backend.standardize_dtype(model.outputs[0].dtype) == "bfloat16"
+    assert recurrent_layers.parse_args([]).dtype_policy == ["float32"]
+    with pytest.raises(SystemExit):
+        recurrent_layers.parse_args(["--dtype-policy", "mixed_float16"])
+    assert recurrent_layers.row_keys(["toolkit", "torch"], ["float32", "mixed_bfloat16"]) == [
+        ("toolkit", "float32"),
+        ("toolkit", "mixed_bfloat16"),
+        ("torch", "float32"),
+    ]
 
 
 def test_torch_on_cuda_without_a_gpu_is_refused_before_anything_runs(tmp_path, monkeypatch):
