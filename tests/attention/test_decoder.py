@@ -94,6 +94,43 @@ def test_sequence_run_equals_step_by_step_run(cell_name, mechanism):
     np.testing.assert_allclose(numpy(alignments).sum(-1), 1.0, atol=1e-5)
 
 
+@pytest.mark.parametrize("mechanism", sorted(MECHANISMS))
+def test_a_batch_k_times_the_memory_attends_as_the_memory_tiled_k_times(mechanism):
+    """Beam search's layout: rows b * k .. b * k + k - 1 attend to memory row b.
+
+    The untiled memory (grouped queries, read once a step) gives the results of
+    the memory tiled k times, step after step, the alignment state included
+    (location-aware attention reads it)."""
+    cell = make_cell("gru", mechanism, attention_layer_size=5)
+    perturbed_decoder(cell)
+    k = 4
+    memory, mask = random((BATCH, SOURCE, MEMORY), 1), source_mask()
+    targets = random((BATCH * k, TARGET, FEATURES), 0)
+    tiled_memory, tiled_mask = np.repeat(memory, k, axis=0), np.repeat(mask, k, axis=0)
+    shared = cell.prepare_memory(memory, mask)
+    tiled = cell.prepare_memory(tiled_memory, tiled_mask)
+    state = cell.get_initial_state(tiled)
+    state["cell"] = [random((BATCH * k, MEMORY), 5)]  # beams that differ
+    shared_state = tiled_state = state
+    for t in range(TARGET):
+        output, shared_state, alignments = cell(targets[:, t], shared_state, shared)
+        want, tiled_state, want_alignments = cell(targets[:, t], tiled_state, tiled)
+        np.testing.assert_allclose(numpy(output), numpy(want), atol=1e-6)
+        np.testing.assert_allclose(numpy(alignments), numpy(want_alignments), atol=1e-6)
+    assert np.all(numpy(alignments)[~tiled_mask] == 0.0)
+    for got, want in zip(keras.tree.flatten(shared_state), keras.tree.flatten(tiled_state)):
+        np.testing.assert_allclose(numpy(got), numpy(want), atol=1e-6)
+
+
+def test_a_batch_that_is_not_a_multiple_of_the_memory_is_refused():
+    cell = make_cell("gru", "luong_general")
+    perturbed_decoder(cell)
+    context = cell.prepare_memory(random((BATCH, SOURCE, MEMORY), 1))
+    state = cell.get_initial_state(random((BATCH + 1, SOURCE, MEMORY), 1))
+    with pytest.raises(ValueError, match="4 decoder rows for 3 memory rows"):
+        cell(random((BATCH + 1, FEATURES), 0), state, context)
+
+
 @pytest.mark.parametrize("option", sorted(OPTIONS))
 def test_options_sequence_run_equals_step_run(option):
     cell = make_cell("lstm", "bahdanau", **OPTIONS[option])

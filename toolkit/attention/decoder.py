@@ -184,8 +184,14 @@ class AttentionDecoderCell(keras.layers.Layer):
 
         Returns:
             The prepared memory (a dict of tensors) that `call` attends over.
-            For beam search, tile `memory` and `memory_mask` first
-            (`toolkit.decoding.tile_batch`).
+            A beam search over `beam_width` rows per source row
+            (`toolkit.decoding.tile_batch`'s layout: rows `b * beam_width`
+            to `b * beam_width + beam_width - 1`) takes the memory untiled:
+            when the decoder's batch is `k` times the memory's, each run of
+            `k` consecutive rows attends to one memory row, as the `k`
+            queries of one rank-3 query, and the memory is read once a
+            step instead of once per beam (the results of tiling the memory
+            `k` times, with `k` times less memory read).
         """
         return self.attention.prepare_memory(memory, memory_mask)
 
@@ -257,7 +263,7 @@ class AttentionDecoderCell(keras.layers.Layer):
             training=training,
         )
         previous = state["alignments"] if self.attention.requires_previous_alignments else None
-        context, alignments = self.attention.attend(cell_output, memory_context, previous)
+        context, alignments = self._attend(cell_output, memory_context, previous)
         context = ops.cast(context, cell_output.dtype)
         if self.attention_kernel is not None:
             mixed = ops.matmul(
@@ -273,6 +279,38 @@ class AttentionDecoderCell(keras.layers.Layer):
         }
         output = attention_vector if self.output_attention else cell_output
         return output, new_state, alignments
+
+    def _attend(self, query, memory_context, previous_alignments):
+        """`attention.attend` for a `(rows, query_dim)` query, `rows` a multiple
+        `k` of the memory's rows: each run of `k` consecutive rows attends to
+        its memory row as one `(k, query_dim)` query (see `prepare_memory`)."""
+        rows = ops.shape(query)[0]
+        memory_rows = ops.shape(memory_context["values"])[0]
+        if isinstance(rows, int) and isinstance(memory_rows, int):
+            if rows == memory_rows:
+                return self.attention.attend(query, memory_context, previous_alignments)
+            if memory_rows == 0 or rows % memory_rows:
+                raise ValueError(
+                    "The decoder's batch must be the memory's batch or a multiple of it "
+                    "(beam search: rows b * beam_width + k attend to memory row b). "
+                    f"Received: {rows} decoder rows for {memory_rows} memory rows"
+                )
+            groups = rows // memory_rows
+        else:  # an empty batch (0 rows of each) has groups of 0
+            groups = rows // ops.maximum(memory_rows, 1)
+
+        def grouped(x):
+            return ops.reshape(x, (memory_rows, groups, ops.shape(x)[-1]))
+
+        def ungrouped(x):
+            return ops.reshape(x, (rows, ops.shape(x)[-1]))
+
+        if previous_alignments is not None:
+            previous_alignments = grouped(previous_alignments)
+        context, alignments = self.attention.attend(
+            grouped(query), memory_context, previous_alignments
+        )
+        return ungrouped(context), ungrouped(alignments)
 
     # === Config ===
 

@@ -24,6 +24,7 @@ from toolkit.arguments import check_positive_int
 from toolkit.decoding.beams import batch_offsets
 from toolkit.decoding.beams import gather_rows
 from toolkit.decoding.beams import tile_batch
+from toolkit.decoding.top_k import top_k
 
 _NEG_INF = float("-inf")
 
@@ -135,8 +136,7 @@ def _beam_select(beam_width, alpha):
             _penalised(candidates, time + 1, alpha),
         )
         flat_shape = (-1, beam_width * vocab_size)
-        _, indices = ops.top_k(ops.reshape(scores, flat_shape), beam_width)
-        indices = ops.cast(indices, "int32")
+        _, indices = top_k(ops.reshape(scores, flat_shape), beam_width)
         parents = ops.floor_divide(indices, vocab_size)
         tokens = ops.mod(indices, vocab_size)
         sums = ops.take_along_axis(ops.reshape(candidates, flat_shape), indices, axis=1)

@@ -16,7 +16,6 @@ from toolkit.attention import AttentionDecoder
 from toolkit.attention import AttentionDecoderCell
 from toolkit.decoding import beam_search
 from toolkit.decoding import greedy_search
-from toolkit.decoding import tile_batch
 from toolkit.losses import LabelSmoothedCrossEntropy
 from toolkit.models.sentencepiece import BOS_ID
 from toolkit.models.sentencepiece import EOS_ID
@@ -387,9 +386,8 @@ class Translator(Task):
 
             return_alignments = False
         else:
-            rows = 1 if beam_width is None else beam_width
             initial = cell.get_initial_state(memory, states)
-            context = cell.prepare_memory(tile_batch(memory, rows), tile_batch(mask, rows))
+            context = cell.prepare_memory(memory, mask)  # shared by the beams: not tiled
 
             def step_fn(tokens, state):
                 output, state, alignments = cell(self.target_embedding(tokens), state, context)
