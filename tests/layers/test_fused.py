@@ -80,6 +80,57 @@ def test_fused_loop_equals_the_step_loop_with_gradients(kind, mask_name, go_back
 
 
 @pytest.mark.parametrize("kind", ["lstm", "gru"])
+@pytest.mark.parametrize("mask_name", ["none", "holes"])
+@pytest.mark.parametrize("trace", ["eager", "dynamic_time", "xla"])
+def test_inference_blocks_give_the_step_loop_at_every_length(kind, mask_name, trace):
+    """Inference projects and runs `INFERENCE_BLOCK` steps per iteration, the rest
+    one by one: every length around the blocks (shorter than one, whole blocks, a
+    remainder), with a static time axis, a dynamic one (guarded empty parts) and
+    under XLA (a model's `jit_compile=True`)."""
+    import tensorflow as tf
+
+    from toolkit.layers.fused import INFERENCE_BLOCK
+
+    rng = np.random.default_rng(11)
+    fast, slow = _pair(kind, go_backwards=mask_name == "holes")
+    fast.build((4, None, 3))
+    slow.build((4, None, 3))
+    weights = [rng.normal(size=w.shape).astype("float32") * 0.5 for w in fast.get_weights()]
+    fast.set_weights(weights)
+    slow.set_weights(weights)
+    signature = [tf.TensorSpec([4, None, 3]), tf.TensorSpec([4, None], tf.bool)]
+    if trace == "eager":
+        run = fast
+    elif trace == "dynamic_time":
+        run = tf.function(lambda x, mask: fast(x, mask=mask), input_signature=signature)
+    else:
+        run = tf.function(lambda x, mask: fast(x, mask=mask), jit_compile=True)
+    assert sorted(INFERENCE_BLOCK.values()) == [2, 4]
+    for time in (1, 2, 3, 4, 5, 8, 9):
+        inputs = rng.normal(size=(4, time, 3)).astype("float32")
+        mask = np.ones((4, time), bool) if mask_name == "none" else _masks(4, time)["holes"]
+        got = run(inputs, mask=mask)
+        want = slow(inputs, mask=mask)
+        assert fast.execution_path.startswith("fused")
+        for value, expected in zip(got, want):
+            assert tuple(value.shape)[1:] == tuple(expected.shape)[1:]
+            np.testing.assert_allclose(np.asarray(value), np.asarray(expected), atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_inference_serves_an_empty_batch(kind):
+    """Regression: the block projection reshaped with -1, which a batch of 0 rows
+    cannot infer (a served SavedModel's empty request failed)."""
+    import tensorflow as tf
+
+    fast, _ = _pair(kind)
+    traced = tf.function(fast, input_signature=[tf.TensorSpec([None, None, 3])])
+    outputs, *states = traced(tf.zeros((0, 5, 3)))
+    assert tuple(outputs.shape) == (0, 5, 5)
+    assert [tuple(state.shape) for state in states] == [(0, 5)] * len(states)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
 def test_fused_loop_keeps_exactness_over_long_sequences_in_fit(kind):
     """A whole `fit` step (Adam) on 200 steps moves both copies' weights alike."""
     rng = np.random.default_rng(3)

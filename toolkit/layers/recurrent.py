@@ -7,6 +7,7 @@ from toolkit.cells.base import RecurrentCell
 from toolkit.cells.lstm import LSTMCell
 from toolkit.layers.cudnn import cudnn_lstm
 from toolkit.layers.cudnn import cudnn_unsupported_reason
+from toolkit.layers.fused import fused_inference
 from toolkit.layers.fused import fused_sequence
 from toolkit.layers.fused import fused_unsupported_reason
 from toolkit.layers.masks import check_mask
@@ -349,10 +350,11 @@ class Recurrent(keras.layers.Layer):
         batch_size = ops.shape(sequences)[0]
         # Time-major from here: one projection matmul for the whole sequence, of the
         # transposed inputs (features wide, not gates * units wide: the cheaper transpose),
-        # except in a step loop on XLA:CPU (`_projects_per_step`).
+        # except in a step loop on XLA:CPU (`_projects_per_step`) and in the fused loops'
+        # inference, which project a few steps at a time (`fused_inference`).
         time_major = ops.transpose(sequences, (1, 0, 2))
         per_step = path is None and _projects_per_step()
-        if per_step:
+        if per_step or (path == "fused" and not training):
             step_inputs = {"inputs": time_major}
         else:
             step_inputs = {"projected": cell.project_inputs(time_major)}
@@ -374,9 +376,13 @@ class Recurrent(keras.layers.Layer):
                 training,
                 zoneout_masks=step_inputs.get("zoneout"),
             )
-        elif path == "fused":
+        elif path == "fused" and training:
             outputs, states = fused_sequence(
-                cell, step_inputs["projected"], states, step_inputs.get("mask"), training
+                cell, step_inputs["projected"], states, step_inputs.get("mask")
+            )
+        elif path == "fused":
+            outputs, states = fused_inference(
+                cell, step_inputs["inputs"], states, step_inputs.get("mask")
             )
         if path is not None:
             last_output = states[0]
