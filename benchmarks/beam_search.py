@@ -32,13 +32,13 @@ Written to `<out>/results.json` and `<out>/results.md` (default
 
 import argparse
 import contextlib
-import json
 import pathlib
 import sys
 
 import numpy as np
 
 from benchmarks.recurrent_layers import interleaved_medians
+from benchmarks.reports import write_results
 from benchmarks.serving import RUN_FILES
 from benchmarks.serving import train_run
 from recipes.runner.errors import UsageError
@@ -209,11 +209,7 @@ def main(argv=None):
         print(f"error: {error}", file=sys.stderr)
         return 2
     results["machine"] = machine_info(("keras", "tensorflow"))
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    report = markdown(results)
-    (out / "results.md").write_text(report)
-    print(report)
+    print(write_results(results, out, markdown))
     return 0
 
 

@@ -56,11 +56,11 @@ et al. found: with the same defaults at delay 10 (`--cells lstm,gru --tasks copy
 """
 
 import argparse
-import json
 import pathlib
 import sys
 
 import toolkit
+from benchmarks.reports import write_results
 from recipes.study.long_range_tasks import TASK_DESCRIPTIONS
 from recipes.study.long_range_tasks import TASKS
 from recipes.study.long_range_tasks import Task
@@ -205,14 +205,6 @@ def markdown_report(results):
     return "\n".join(lines) + "\n"
 
 
-def write_results(results, out):
-    out.mkdir(parents=True, exist_ok=True)
-    report = markdown_report(results)
-    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    (out / "results.md").write_text(report)
-    return report
-
-
 # ---------------------------------------------------------------- command line
 
 
@@ -282,7 +274,7 @@ def parse_args(argv):
 def main(argv=None):
     args = parse_args(argv)
     results = run_suite(args)
-    print(write_results(results, args.out))
+    print(write_results(results, args.out, markdown_report))
     return results
 
 

@@ -133,7 +133,6 @@ across runs, and do not run the suite while other heavy jobs run.
 
 import argparse
 import dataclasses
-import json
 import pathlib
 import re
 import statistics
@@ -144,6 +143,7 @@ import keras
 import numpy as np
 
 import toolkit
+from benchmarks.reports import write_results
 from toolkit.runtime.machine import machine_info as shared_machine_info
 from toolkit.runtime.timing import interleaved_timings
 
@@ -1331,18 +1331,10 @@ def run_suite(args):
     }
 
 
-def write_results(results, out):
-    out.mkdir(parents=True, exist_ok=True)
-    report = markdown_report(results)
-    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    (out / "results.md").write_text(report)
-    return report
-
-
 def main(argv=None):
     args = parse_args(argv)
     results = run_suite(args)
-    print(write_results(results, args.out))
+    print(write_results(results, args.out, markdown_report))
     return 0
 
 

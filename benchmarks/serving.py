@@ -51,7 +51,6 @@ Timings on a shared machine are noisy: compare the ratios of one run.
 
 import argparse
 import dataclasses
-import json
 import operator
 import os
 import pathlib
@@ -66,6 +65,7 @@ from benchmarks.recurrent_layers import interleaved_medians
 from benchmarks.recurrent_layers import name_list
 from benchmarks.recurrent_layers import number
 from benchmarks.recurrent_layers import status_cell
+from benchmarks.reports import write_results
 from benchmarks.robustness import ROOT
 from benchmarks.robustness import log_tail
 from recipes.runner.errors import UsageError
@@ -569,14 +569,6 @@ def markdown_report(results):
     return "\n".join(lines) + "\n"
 
 
-def write_results(results, out):
-    out.mkdir(parents=True, exist_ok=True)
-    report = markdown_report(results)
-    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    (out / "results.md").write_text(report)
-    return report
-
-
 # === Command line ===
 
 
@@ -637,7 +629,7 @@ def parse_args(argv):
 def main(argv=None):
     args = parse_args(argv)
     results = run_benchmark(args)
-    print(write_results(results, args.out))
+    print(write_results(results, args.out, markdown_report))
     return 0
 
 
