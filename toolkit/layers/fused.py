@@ -24,6 +24,9 @@ is zero. Time-major tensors throughout: `projected` is `(time, batch, gates *
 units)`, the already projected inputs (`cell.project_inputs`), and `mask` is
 `(time, batch, 1)` or `None`.
 
+That is training (`fused_sequence`). Inference (`fused_inference`) stores
+nothing and projects the inputs a block of steps at a time inside its loop.
+
 Only the standard cells qualify (`fused_unsupported_reason`): tanh and
 sigmoid activations, no peepholes, layer norm, clipping, projection,
 coupled gates, zoneout or recurrent dropout; input dropout is fine (it acts
@@ -343,6 +346,7 @@ def _blocked_loop(step, projection, inputs, mask, states, block):
         for static, dynamic in zip(inputs.shape, tf.unstack(tf.shape(inputs)))
     )
     kernel, bias = projection
+    units = kernel.shape[-1] // (4 if len(states) == 2 else 3)
     full = steps // block * block
 
     def project(x):  # (k, batch, features) -> (k, batch, gates * units)
@@ -378,7 +382,6 @@ def _blocked_loop(step, projection, inputs, mask, states, block):
         empty = tf.zeros([0, batch, units], inputs.dtype)
         return tf.cond(stop > start, lambda: run(*piece, states, length), lambda: (states, empty))
 
-    units = kernel.shape[-1] // (4 if len(states) == 2 else 3)
     static = inputs.shape[0]
     if static is not None and static < block:
         return run(inputs, mask, states, 1)
