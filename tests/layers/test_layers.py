@@ -466,5 +466,7 @@ def test_projection_inside_the_loop_equals_the_hoisted_one(make_layer, monkeypat
         )
         results[per_step] = {"outputs": to_numpy(outputs), **gradients}
     assert np.abs(results[False]["outputs"]).max() > 1e-2
+    # Relative as well as absolute: the two orders of summation differ by float32
+    # rounding, 1.4e-5 on a gradient of 5.85 (2.4e-6 relative) in one torch CI run.
     for name, value in results[False].items():
-        np.testing.assert_allclose(results[True][name], value, atol=1e-5, err_msg=name)
+        np.testing.assert_allclose(results[True][name], value, rtol=1e-5, atol=1e-5, err_msg=name)
