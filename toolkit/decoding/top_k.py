@@ -31,7 +31,7 @@ def top_k(values, k, block=None):
         values: Float `(rows, n)`.
         k: Positive integer, at most `n`.
         block: Positive integer or `None` (default): the block length; by
-            default a divisor of `n` near `sqrt(n / k)` (about 60 for 20,000
+            default a divisor of `n` near `sqrt(n / k)` (50 for 20,000
             values and `k = 5`), or 64 with padding when `n` has none.
 
     Returns:
