@@ -159,16 +159,16 @@ def fused_inference(cell, inputs, states, mask):
 
     dtype = inputs.dtype
     kernel = tf.cast(cell.recurrent_kernel, dtype)
-    projection = [tf.cast(cell.kernel, dtype), None]
-    if cell.use_bias:
-        projection[1] = tf.cast(cell.bias if isinstance(cell, LSTMCell) else cell.bias[0], dtype)
     if isinstance(cell, LSTMCell):
-        step = _lstm_inference_step(kernel)
+        step, block = _lstm_inference_step(kernel), INFERENCE_BLOCK[LSTMCell]
     else:
-        step = _gru_inference_step(kernel, _gru_bias(cell, kernel))
+        step, block = _gru_inference_step(kernel, _gru_bias(cell, kernel)), INFERENCE_BLOCK[GRUCell]
+
+    def project(rows):  # (rows, features) -> (rows, gates * units), the cell's own projection
+        return tf.cast(cell.project_inputs(rows), dtype)
+
     mask = None if mask is None else tf.cast(mask, dtype)
-    block = INFERENCE_BLOCK[LSTMCell if isinstance(cell, LSTMCell) else GRUCell]
-    final, outputs = _blocked_loop(step, projection, inputs, mask, tuple(states), block)
+    final, outputs = _blocked_loop(step, project, inputs, mask, tuple(states), block)
     return _static_shapes(cell, outputs, list(final), inputs, states)
 
 
@@ -330,12 +330,13 @@ def _gru_inference_step(kernel, bias):
     return step
 
 
-def _blocked_loop(step, projection, inputs, mask, states, block):
+def _blocked_loop(step, project, inputs, mask, states, block):
     """Runs `step` over time, `block` steps (and their projection) per iteration.
 
-    `projection` is `[kernel, bias or None]`; the last `time % block` steps run
-    one per iteration in a second loop. Returns `(final states, outputs (time,
-    batch, units))`.
+    `project` maps `(rows, features)` inputs to `(rows, gates * units)` (the
+    cell's `project_inputs`); the last `time % block` steps run one per
+    iteration in a second loop. Returns `(final states, outputs (time, batch,
+    units))`.
     """
     import tensorflow as tf
 
@@ -345,14 +346,12 @@ def _blocked_loop(step, projection, inputs, mask, states, block):
         dynamic if static is None else static
         for static, dynamic in zip(inputs.shape, tf.unstack(tf.shape(inputs)))
     )
-    kernel, bias = projection
-    units = kernel.shape[-1] // (4 if len(states) == 2 else 3)
+    units = states[0].shape[-1]
     full = steps // block * block
 
-    def project(x):  # (k, batch, features) -> (k, batch, gates * units)
-        z = tf.matmul(tf.reshape(x, [-1, features]), kernel)
-        z = z if bias is None else z + bias
-        return tf.reshape(z, [tf.shape(x)[0], batch, kernel.shape[-1]])  # batch may be 0
+    def project_steps(x):  # (k, batch, features) -> (k, batch, gates * units)
+        z = project(tf.reshape(x, [-1, features]))
+        return tf.reshape(z, [tf.shape(x)[0], batch, z.shape[-1]])  # batch may be 0
 
     def run(inputs, mask, states, length):
         count = tf.shape(inputs)[0] // length
@@ -361,7 +360,7 @@ def _blocked_loop(step, projection, inputs, mask, states, block):
             mask = tf.reshape(mask, [count, length, batch, 1])
 
         def body(t, states, array):
-            projected, ys = project(inputs[t]), []
+            projected, ys = project_steps(inputs[t]), []
             for k in range(length):
                 states, y = step(projected[k], None if mask is None else mask[t, k], *states)
                 ys.append(y)
