@@ -132,7 +132,7 @@ def fused_sequence(cell, inputs, states, mask):
     steps = inputs.shape[0]
     if steps is not None:
         outputs, final = _chunked(cell, inputs, states, mask, training_chunks(steps))
-    else:  # known at run time: as many chunks as a sequence of `TRAINING_CHUNKS` chunks
+    else:  # the length is known at run time only: `TRAINING_CHUNKS` chunks or one
         outputs, final = tf.cond(
             tf.shape(inputs)[0] >= TRAINING_CHUNKS * MIN_CHUNK_STEPS,
             lambda: _chunked(cell, inputs, states, mask, TRAINING_CHUNKS),
@@ -157,8 +157,8 @@ def training_chunks(steps):
 
 
 def _chunked(cell, inputs, states, mask, chunks):
-    """`fused_sequence` in `chunks` consecutive time chunks (the last ones one step
-    longer where `chunks` does not divide the length)."""
+    """`fused_sequence` in `chunks` consecutive time chunks, whose lengths differ by
+    at most one step."""
     import tensorflow as tf
 
     steps = inputs.shape[0] if inputs.shape[0] is not None else tf.shape(inputs)[0]
