@@ -24,10 +24,8 @@ is zero. Time-major tensors throughout: `projected` is `(time, batch, gates *
 units)`, the already projected inputs (`cell.project_inputs`), and `mask` is
 `(time, batch, 1)` or `None`.
 
-That is training (`fused_sequence`), which runs a sequence in a few time
-chunks so that TensorFlow can run one chunk's large matmuls beside another
-chunk's loop. Inference (`fused_inference`) stores nothing and projects the
-inputs a block of steps at a time inside its loop.
+That is training (`fused_sequence`). Inference (`fused_inference`) stores
+nothing and projects the inputs a block of steps at a time inside its loop.
 
 Only the standard cells qualify (`fused_unsupported_reason`): tanh and
 sigmoid activations, no peepholes, layer norm, clipping, projection,
@@ -102,24 +100,17 @@ def _name(activation):
     return getattr(activation, "__name__", type(activation).__name__)
 
 
-def fused_sequence(cell, inputs, states, mask):
+def fused_sequence(cell, projected, states, mask):
     """Runs a supported cell over a time-major sequence in training.
 
-    The sequence runs in up to `TRAINING_CHUNKS` consecutive time chunks
-    (`training_chunks`), each projected (`cell.project_inputs`) and run by the
-    forward loop in turn, the states carried from chunk to chunk; each chunk
-    has its own hand-written gradient. Both passes are then independent
-    pieces TensorFlow runs side by side on a multi-core CPU: the next chunk's
-    input projection beside the current chunk's loop, and a chunk's
-    large weight-gradient matmuls beside the backward loop of the chunk
-    before it, while the loops themselves are mostly single-threaded. The
-    forward and backward loops are XLA-compiled (`jit_compile`), whatever
+    The forward and backward loops are XLA-compiled (`jit_compile`), whatever
     the model's own setting; inference runs `fused_inference` instead.
 
     Args:
         cell: An `LSTMCell` or `GRUCell` for which `fused_unsupported_reason`
             is `None`.
-        inputs: `(time, batch, features)`, the layer's inputs, time-major.
+        projected: `(time, batch, gates * units)`, `cell.project_inputs` of the
+            inputs.
         states: The initial states, as `cell.state_size`.
         mask: Boolean `(time, batch, 1)` or `None`.
 
@@ -127,54 +118,6 @@ def fused_sequence(cell, inputs, states, mask):
         `(outputs, final_states)`: `(time, batch, units)` outputs (zero at
         masked steps) and the list of final states.
     """
-    import tensorflow as tf
-
-    steps = inputs.shape[0]
-    if steps is not None:
-        outputs, final = _chunked(cell, inputs, states, mask, training_chunks(steps))
-    else:  # the length is known at run time only: `TRAINING_CHUNKS` chunks or one
-        outputs, final = tf.cond(
-            tf.shape(inputs)[0] >= TRAINING_CHUNKS * MIN_CHUNK_STEPS,
-            lambda: _chunked(cell, inputs, states, mask, TRAINING_CHUNKS),
-            lambda: _chunked(cell, inputs, states, mask, 1),
-        )
-    return _static_shapes(cell, outputs, list(final), inputs, states)
-
-
-# Training's time chunks (`fused_sequence`): at most 4, each at least 16 steps long.
-# Measured on 2 CPU cores (gradients of an LSTM / GRU layer's loss, one process,
-# interleaved, medians of 15, ms for 1 / 2 / 4 / 8 chunks): batch 64, 100 steps, 128
-# features, 256 units: LSTM 66.6 / 63.6 / 60.1 / 61.8, GRU 47.1 / 43.7 / 41.8 / 43.5;
-# batch 32, 500 steps, 64 features, 128 units: LSTM 62.4 / 57.5 / 54.2 / 55.0, GRU
-# 45.1 / 40.7 / 38.0 / 38.8; 20 and 40 steps: within 5% either way.
-TRAINING_CHUNKS = 4
-MIN_CHUNK_STEPS = 16
-
-
-def training_chunks(steps):
-    """How many time chunks `fused_sequence` runs a sequence of `steps` steps in."""
-    return max(1, min(TRAINING_CHUNKS, steps // MIN_CHUNK_STEPS))
-
-
-def _chunked(cell, inputs, states, mask, chunks):
-    """`fused_sequence` in `chunks` consecutive time chunks, whose lengths differ by
-    at most one step."""
-    import tensorflow as tf
-
-    steps = inputs.shape[0] if inputs.shape[0] is not None else tf.shape(inputs)[0]
-    outputs = []
-    for index in range(chunks):
-        start, stop = steps * index // chunks, steps * (index + 1) // chunks
-        projected = cell.project_inputs(inputs[start:stop])
-        part, states = _fused_chunk(
-            cell, projected, states, None if mask is None else mask[start:stop]
-        )
-        outputs.append(part)
-    return _join(outputs), states
-
-
-def _fused_chunk(cell, projected, states, mask):
-    """One chunk of `fused_sequence`: `projected` is `cell.project_inputs` of its inputs."""
     import tensorflow as tf
 
     dtype = projected.dtype
@@ -185,7 +128,7 @@ def _fused_chunk(cell, projected, states, mask):
         outputs, *final = _lstm(projected, kernel, states[0], states[1], mask, parts)
     else:
         outputs, *final = _gru(projected, kernel, _gru_bias(cell, kernel), states[0], mask, parts)
-    return outputs, final
+    return _static_shapes(cell, outputs, final, projected, states)
 
 
 def fused_inference(cell, inputs, states, mask):
