@@ -56,8 +56,10 @@ padded to half length: Keras models get the mask from `keras.layers.Masking(0.0)
 of the layer, so the toolkit and Keras layers see the same mask; PyTorch gets
 `pack_padded_sequence`, packed inside the timed step), `bidirectional` (base shapes;
 `keras.layers.Bidirectional` around both Keras-API layers, `bidirectional=True` in
-PyTorch) and `latency` (batch 1, time 100, features 128, units 256; inference only) run by
-default; `masked_left` and `masked_holes` (the rows and valid steps of `masked`, with the
+PyTorch), `stacked` (base shapes; two bidirectional layers, the lower one returning
+sequences: the recipes' models; `num_layers=2` in PyTorch) and `latency` (batch 1, time
+100, features 128, units 256; inference only) run by default; `masked_left` and
+`masked_holes` (the rows and valid steps of `masked`, with the
 padding first, or with the masked steps spread out between a valid first and last step, so
 that no right-padding fast path applies; `torch.nn` cannot skip such steps, its rows read
 "n/a"), `length128`, `length512`, `length2048` (batch 16, features 64, units 128, that many
@@ -106,7 +108,8 @@ with F features, U units, G_in and G_rec the widths of the input and recurrent m
 units (`MATMUL_WIDTHS`: 4 and 4 for the LSTM and the one-head sLSTM, 3 and 3 for the GRU,
 2 and 2 for MGU, 1 and 1 for SimpleRNN, 2 and 0 for MinGRU and 3 and 0 for MinLSTM, whose gates
 read only the input), D = 2 if bidirectional
-else 1, and valid tokens = batch x time, or when masked the unpadded steps only (the
+else 1, summed over stacked layers (F = D * U above the first), and valid tokens =
+batch x time, or when masked the unpadded steps only (the
 useful work; a layer that computes padded steps too does not get credit for them).
 Element-wise gate math, biases and the loss are not counted.
 
@@ -191,6 +194,7 @@ class Config:
     padding: str | None = None  # "right", "left" or "holes": where a masked row's padding is
     bidirectional: bool = False
     train: bool = True
+    layers: int = 1  # stacked recurrent layers, all but the last returning sequences
 
     @property
     def masked(self):
@@ -226,8 +230,11 @@ class Config:
 
     def forward_flops(self, layer):
         input_width, recurrent_width = MATMUL_WIDTHS[layer]
-        per_token = 2 * (self.features * input_width + self.units * recurrent_width) * self.units
-        return per_token * self.tokens() * self.directions
+        flops = 0
+        for index in range(self.layers):  # layers above the first read both directions
+            features = self.features if index == 0 else self.directions * self.units
+            flops += 2 * (features * input_width + self.units * recurrent_width) * self.units
+        return flops * self.tokens() * self.directions
 
     def describe(self):
         text = f"batch {self.batch}, time {self.time}, features {self.features}, "
@@ -236,6 +243,8 @@ class Config:
             text += f", every other row {PADDING_TEXT[self.padding]}"
         if self.bidirectional:
             text += ", bidirectional"
+        if self.layers > 1:
+            text += f", {self.layers} layers"
         if not self.train:
             text += ", inference only"
         return text
@@ -254,6 +263,9 @@ FULL_CONFIGS = (
     Config("masked_left", 64, 100, 128, 256, padding="left"),
     Config("masked_holes", 64, 100, 128, 256, padding="holes"),
     Config("bidirectional", 64, 100, 128, 256, bidirectional=True),
+    # The recipes' models: stacked bidirectional layers (a speedup of one layer alone
+    # may not survive there: docs/performance.md, "Training in time chunks").
+    Config("stacked", 64, 100, 128, 256, bidirectional=True, layers=2),
     Config("latency", 1, 100, 128, 256, train=False),
     # Sequence length against cost: recurrent loops grow linearly in time steps, a
     # parallel scan (MinGRU, MinLSTM) in depth only logarithmically.
@@ -269,7 +281,7 @@ FULL_CONFIGS = (
     Config("length512_units512", 16, 512, 64, 512),
     Config("length2048_units512", 16, 2048, 64, 512),
 )
-DEFAULT_CONFIGS = ("base", "long", "masked", "bidirectional", "latency")
+DEFAULT_CONFIGS = ("base", "long", "masked", "bidirectional", "stacked", "latency")
 QUICK_SHAPES = {"batch": 4, "time": 6, "features": 3, "units": 4}
 
 
@@ -594,19 +606,23 @@ def keras_model(framework, layer, config, jit_compile, dtype_policy="float32"):
     """A compiled model of one recurrent layer, its layers under `dtype_policy`; returns it
     and the recurrent layer itself."""
     layer_class = toolkit.layers.get(layer) if framework == "toolkit" else KERAS_LAYERS[layer]
-    recurrent = layer_class(config.units, dtype=dtype_policy)
-    wrapped = recurrent
-    if config.bidirectional:
-        wrapped = keras.layers.Bidirectional(recurrent, dtype=dtype_policy)
     inputs = keras.Input((config.time, config.features), batch_size=config.batch)
     features = inputs
     if config.masked:
         features = keras.layers.Masking(0.0, dtype=dtype_policy)(inputs)
-    model = keras.Model(inputs, wrapped(features))
+    stack = []
+    for index in range(config.layers):
+        sequences = index < config.layers - 1
+        wrapped = layer_class(config.units, return_sequences=sequences, dtype=dtype_policy)
+        if config.bidirectional:
+            wrapped = keras.layers.Bidirectional(wrapped, dtype=dtype_policy)
+        features = wrapped(features)
+        stack.append(wrapped)
+    model = keras.Model(inputs, features)
     model.compile(
         optimizer=keras.optimizers.SGD(LEARNING_RATE), loss="mse", jit_compile=jit_compile
     )
-    running = wrapped.forward_layer if config.bidirectional else wrapped
+    running = stack[0].forward_layer if config.bidirectional else stack[0]
     return model, running
 
 
@@ -653,7 +669,8 @@ def torch_forward(torch, module, config, data, device):
         if config.padding == "right":
             sequence = pack(inputs, lengths, batch_first=True, enforce_sorted=False)
         _, state = module(sequence)
-        last = state[0] if isinstance(state, tuple) else state  # (directions, batch, units)
+        last = state[0] if isinstance(state, tuple) else state  # (layers * directions, ...)
+        last = last[-config.directions :]  # the top layer's: (directions, batch, units)
         return last.transpose(0, 1).reshape(config.batch, -1)
 
     return forward
@@ -667,7 +684,11 @@ def prepare_torch(layer, config, data, device="cpu"):
     """
     torch = import_torch()
     module = getattr(torch.nn, TORCH_MODULES[layer])(
-        config.features, config.units, batch_first=True, bidirectional=config.bidirectional
+        config.features,
+        config.units,
+        num_layers=config.layers,
+        batch_first=True,
+        bidirectional=config.bidirectional,
     ).to(device)
     optimizer = torch.optim.SGD(module.parameters(), lr=LEARNING_RATE)
     forward = torch_forward(torch, module, config, data, device)

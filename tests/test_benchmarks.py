@@ -25,9 +25,17 @@ from benchmarks import recurrent_layers
 
 LAYERS = ("gru",)
 # Every variant; "long" only differs from "base" in shape, and --quick shrinks both alike.
-CONFIGS = ("base", "masked", "masked_left", "masked_holes", "bidirectional", "latency")
+CONFIGS = (
+    "base",
+    "masked",
+    "masked_left",
+    "masked_holes",
+    "bidirectional",
+    "stacked",
+    "latency",
+)
 # torch.nn has no left padding or holes: its rows read "n/a" there.
-TORCH_CONFIGS = ("base", "masked", "bidirectional", "latency")
+TORCH_CONFIGS = ("base", "masked", "bidirectional", "stacked", "latency")
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
@@ -186,7 +194,7 @@ def test_quick_suite_runs_on_the_torch_backend(tmp_path):
     torch backend beside torch.nn, eager (`--jit-compile best` times False alone on torch:
     True would be `torch.compile`), every padding and bidirectional; the toolkit's rows
     name the execution path they took; the limit is measured there too."""
-    configs = ("base", "masked", "masked_left", "masked_holes", "bidirectional")
+    configs = ("base", "masked", "masked_left", "masked_holes", "bidirectional", "stacked")
     command = [sys.executable, "-m", "benchmarks.recurrent_layers", "--quick", "--repeats", "1"]
     command += ["--layers", ",".join(LAYERS), "--configs", ",".join(configs)]
     done = subprocess.run(
@@ -279,6 +287,10 @@ def test_flop_counts_cover_the_matmuls_of_each_cell():
     tokens = 6
     assert config.forward_flops("lstm") == 2 * (5 * 4 + 7 * 4) * 7 * tokens
     assert config.forward_flops("mingru") == 2 * (5 * 2) * 7 * tokens  # no recurrent matmul
+    # Two bidirectional layers: the second reads both directions' 7 units.
+    stacked = recurrent_layers.Config("x", 2, 3, 5, 7, bidirectional=True, layers=2)
+    per_direction = 2 * (5 * 4 + 7 * 4) * 7 + 2 * (14 * 4 + 7 * 4) * 7
+    assert stacked.forward_flops("lstm") == per_direction * tokens * 2
 
 
 @pytest.mark.no_keras_state
