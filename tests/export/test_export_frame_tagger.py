@@ -78,6 +78,30 @@ def test_empty_batch_zero_length_and_lengths_checks(tmp_path):
 
 
 @pytest.mark.tensorflow_only
+def test_the_lengths_check_runs_before_the_model(tmp_path):
+    """Regression (a CI run): with the check beside the model rather than before it,
+    TensorFlow may run the model on mismatched lengths first, which then failed inside
+    an LSTM ("Input to reshape is a tensor with 4 values...") instead of naming
+    `lengths`. The served function reads its inputs only for the check's own sizes
+    and through identities that wait for the check."""
+    import tensorflow as tf
+
+    toolkit.export.export_frame_tagger(randomized(), tmp_path)
+    graph = tf.saved_model.load(str(tmp_path)).tag.concrete_functions[0].graph
+    inputs = [
+        op
+        for op in graph.get_operations()
+        if op.type == "Placeholder" and op.name in ("waveform", "lengths")
+    ]
+    assert len(inputs) == 2
+    for op in inputs:
+        readers = op.outputs[0].consumers()
+        waiting = [r for r in readers if r.type == "Identity"]
+        assert waiting and all("Assert" in [c.type for c in r.control_inputs] for r in waiting)
+        assert {r.type for r in readers} - {"Identity"} <= {"Shape", "Size"}
+
+
+@pytest.mark.tensorflow_only
 def test_ctc_labels_match_greedy_tag(tmp_path):
     import tensorflow as tf
 

@@ -113,10 +113,11 @@ def export_frame_tagger(
 
     def tag(signal, lengths):
         # A client's lengths: one per row (else a clear error), clipped to the samples sent.
-        tf.debugging.assert_equal(
+        signal, lengths = _checked(
+            [signal, lengths],
             tf.size(lengths),
             tf.shape(signal)[0],
-            message="`lengths` expected one length per row of the signal batch",
+            "`lengths` expected one length per row of the signal batch",
         )
         lengths = tf.clip_by_value(lengths, 0, tf.shape(signal)[1])
         outputs = model([signal, lengths], training=False)
@@ -132,6 +133,21 @@ def export_frame_tagger(
         _add_streaming(archive, StreamingTagger(model), names)
     archive.write_out(str(path), verbose=False)
     return verify_saved_model(path)
+
+
+def _checked(values, got, expected, message):
+    """`values` once `got == expected` holds, else the error `message`.
+
+    The values pass through the check (control dependencies), so nothing that
+    reads them runs before it: without that, TensorFlow may run the model on
+    the bad input first and fail inside it, with a message naming none of
+    the signature's arguments (a frame tagger's LSTM reshape, seen in CI).
+    """
+    import tensorflow as tf
+
+    check = tf.debugging.assert_equal(got, expected, message=message)
+    with tf.control_dependencies([check]):
+        return [tf.identity(value) for value in values]
 
 
 def _frame_outputs(probabilities, frame_lengths, names, seconds_per_frame, offset):
@@ -211,10 +227,11 @@ def _add_streaming(archive, streaming, names):
         return streaming.initial_state(batch_size)
 
     def stream_step(chunk, samples, skip, recurrent):
-        tf.debugging.assert_equal(
+        (chunk,) = _checked(
+            [chunk],
             tf.shape(chunk)[1] % step,
             0,
-            message=f"stream_step: `chunk` expected a whole number of hops ({step} samples)",
+            f"stream_step: `chunk` expected a whole number of hops ({step} samples)",
         )
         outputs, state = streaming.step(
             chunk, {"samples": samples, "skip": skip, "recurrent": recurrent}
