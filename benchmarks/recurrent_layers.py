@@ -603,8 +603,9 @@ def limit_of(limits, config_name, layer):
 
 
 def keras_model(framework, layer, config, jit_compile, dtype_policy="float32"):
-    """A compiled model of one recurrent layer, its layers under `dtype_policy`; returns it
-    and the recurrent layer itself."""
+    """A compiled model of `config.layers` recurrent layers (each inside `Bidirectional`
+    when the config is), its layers under `dtype_policy`; returns it and the first
+    recurrent layer (its forward half inside `Bidirectional`), whose path is reported."""
     layer_class = toolkit.layers.get(layer) if framework == "toolkit" else KERAS_LAYERS[layer]
     inputs = keras.Input((config.time, config.features), batch_size=config.batch)
     features = inputs
