@@ -240,6 +240,62 @@ def test_batch_slices_of_the_compiled_loop_give_the_same_results(monkeypatch, ki
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+@pytest.mark.parametrize("parts, batch", [(2, 5), (3, 4), (2, 1)])
+@pytest.mark.parametrize("trace", ["plain", "xla"])
+def test_inference_slices_give_the_step_loop(monkeypatch, kind, parts, batch, trace):
+    """Inference may run each step on slices of the batch (`_inference_parts`):
+    uneven slices, an empty one (batch 1 in two), masks with holes and a row with
+    no valid step, `go_backwards`, initial states and a remainder after the blocks
+    change nothing, in plain ops and under XLA."""
+    import tensorflow as tf
+
+    from toolkit.layers import fused
+
+    monkeypatch.setattr(fused, "_inference_parts", lambda: parts)
+    rng = np.random.default_rng(5)
+    fast, slow = _pair(kind, go_backwards=True)
+    inputs = rng.normal(size=(batch, 7, 3)).astype("float32")
+    fast.build(inputs.shape)
+    slow.build(inputs.shape)
+    weights = [rng.normal(size=w.shape).astype("float32") * 0.5 for w in fast.get_weights()]
+    fast.set_weights(weights)
+    slow.set_weights(weights)
+    states = [rng.normal(size=(batch, 5)).astype("float32") for _ in fast.cell.state_size]
+    mask = _masks(max(batch, 4), 7)["holes"][-batch:]  # batch 1: its row with no valid step
+
+    def call(x, mask, *states):
+        return fast(x, mask=mask, initial_state=list(states))
+
+    run = tf.function(call, jit_compile=trace == "xla")
+    got = run(inputs, mask, *states)
+    want = slow(inputs, mask=mask, initial_state=states)
+    assert fast.execution_path.startswith("fused")
+    for value, expected in zip(got, want):
+        np.testing.assert_allclose(np.asarray(value), np.asarray(expected), atol=1e-5)
+
+
+def test_inference_takes_two_slices_under_xla_only(monkeypatch):
+    """Two slices where XLA compiles the inference loop on two or more CPU threads;
+    one in plain ops (predict without XLA, exported SavedModels) and on one thread."""
+    import tensorflow as tf
+
+    from toolkit.layers import fused
+
+    for threads, want_xla in ((2, 2), (1, 1)):
+        monkeypatch.setattr(fused, "_cpu_threads", lambda threads=threads: threads)
+        seen = {}
+
+        def record(key, seen=seen):
+            seen[key] = fused._inference_parts()
+            return tf.constant(0.0)
+
+        tf.function(lambda: record("xla"), jit_compile=True)()
+        tf.function(lambda: record("plain"))()
+        record("eager")
+        assert seen == {"xla": want_xla, "plain": 1, "eager": 1}
+
+
 def test_gru_fit_with_an_unknown_batch_and_a_last_batch_of_one_row(monkeypatch):
     """Inside `fit` the batch is unknown when the loop is traced, so the GRU takes two
     slices (on two or more CPU threads); a last batch of one row leaves one slice empty.
