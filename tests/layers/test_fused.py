@@ -241,59 +241,76 @@ def test_batch_slices_of_the_compiled_loop_give_the_same_results(monkeypatch, ki
 
 
 @pytest.mark.parametrize("kind", ["lstm", "gru"])
-@pytest.mark.parametrize("parts, batch", [(2, 5), (3, 4), (2, 1)])
-@pytest.mark.parametrize("trace", ["plain", "xla"])
-def test_inference_slices_give_the_step_loop(monkeypatch, kind, parts, batch, trace):
-    """Inference may run each step on slices of the batch (`_inference_parts`):
-    uneven slices, an empty one (batch 1 in two), masks with holes and a row with
-    no valid step, `go_backwards`, initial states and a remainder after the blocks
-    change nothing, in plain ops and under XLA."""
+@pytest.mark.parametrize("split", ["steps", "loops", "loops_unknown_batch"])
+def test_inference_batch_splits_give_the_step_loop(monkeypatch, kind, split):
+    """Inference may split the batch (`_inference_split`): each step on two slices
+    (under XLA) or two loops over half the rows each (plain ops; with the batch
+    unknown when traced, chosen in the graph). Uneven halves, an empty one (one
+    row), masks with holes and a row with no valid step, `go_backwards`, initial
+    states and a remainder after the blocks change nothing."""
     import tensorflow as tf
 
     from toolkit.layers import fused
 
-    monkeypatch.setattr(fused, "_inference_parts", lambda: parts)
+    monkeypatch.setattr(fused, "_inference_split", lambda: split.split("_")[0])
+    monkeypatch.setattr(fused, "TWO_LOOPS_ROWS", 1 if split == "loops" else 3)
     rng = np.random.default_rng(5)
     fast, slow = _pair(kind, go_backwards=True)
-    inputs = rng.normal(size=(batch, 7, 3)).astype("float32")
-    fast.build(inputs.shape)
-    slow.build(inputs.shape)
+    fast.build((None, 7, 3))
+    slow.build((None, 7, 3))
     weights = [rng.normal(size=w.shape).astype("float32") * 0.5 for w in fast.get_weights()]
     fast.set_weights(weights)
     slow.set_weights(weights)
-    states = [rng.normal(size=(batch, 5)).astype("float32") for _ in fast.cell.state_size]
-    mask = _masks(max(batch, 4), 7)["holes"][-batch:]  # batch 1: its row with no valid step
 
     def call(x, mask, *states):
         return fast(x, mask=mask, initial_state=list(states))
 
-    run = tf.function(call, jit_compile=trace == "xla")
-    got = run(inputs, mask, *states)
-    want = slow(inputs, mask=mask, initial_state=states)
-    assert fast.execution_path.startswith("fused")
-    for value, expected in zip(got, want):
-        np.testing.assert_allclose(np.asarray(value), np.asarray(expected), atol=1e-5)
+    if split == "steps":
+        run = tf.function(call, jit_compile=True)
+    elif split == "loops":
+        run = tf.function(call)
+    else:  # one trace for every batch: `tf.cond` picks halves (5 rows) or one loop (1)
+        specs = [tf.TensorSpec([None, 7, 3]), tf.TensorSpec([None, 7], tf.bool)]
+        specs += [tf.TensorSpec([None, 5])] * len(fast.cell.state_size)
+        run = tf.function(call, input_signature=specs)
+    for batch in (5, 1):
+        inputs = rng.normal(size=(batch, 7, 3)).astype("float32")
+        states = [rng.normal(size=(batch, 5)).astype("float32") for _ in fast.cell.state_size]
+        mask = _masks(max(batch, 4), 7)["holes"][-batch:]  # batch 1: its row with no valid step
+        got = run(inputs, mask, *states)
+        want = slow(inputs, mask=mask, initial_state=states)
+        assert fast.execution_path.startswith("fused")
+        for value, expected in zip(got, want):
+            np.testing.assert_allclose(np.asarray(value), np.asarray(expected), atol=1e-5)
 
 
-def test_inference_takes_two_slices_under_xla_only(monkeypatch):
-    """Two slices where XLA compiles the inference loop on two or more CPU threads;
-    one in plain ops (predict without XLA, exported SavedModels) and on one thread."""
+def test_inference_split_follows_the_trace_and_bidirectional(monkeypatch):
+    """On two or more CPU threads: slices of each step under XLA, two loops in a
+    plain graph, nothing eagerly or for either direction of a `Bidirectional`
+    (whose directions already run side by side); nothing on one thread."""
     import tensorflow as tf
 
     from toolkit.layers import fused
 
-    for threads, want_xla in ((2, 2), (1, 1)):
+    decide, seen = fused._inference_split, []
+    monkeypatch.setattr(fused, "_inference_split", lambda: seen.append(decide()) or seen[-1])
+    lone = toolkit.layers.LSTM(4)
+    pair = keras.layers.Bidirectional(toolkit.layers.GRU(4))
+    calls = {
+        "xla": tf.function(lambda x: lone(x), jit_compile=True),
+        "graph": tf.function(lambda x: lone(x)),
+        "eager": lone,
+        "bidirectional": tf.function(lambda x: pair(x)),
+    }
+    for threads, want in (
+        (2, {"xla": "steps", "graph": "loops", "eager": None, "bidirectional": None}),
+        (1, dict.fromkeys(calls)),
+    ):
         monkeypatch.setattr(fused, "_cpu_threads", lambda threads=threads: threads)
-        seen = {}
-
-        def record(key, seen=seen):
-            seen[key] = fused._inference_parts()
-            return tf.constant(0.0)
-
-        tf.function(lambda: record("xla"), jit_compile=True)()
-        tf.function(lambda: record("plain"))()
-        record("eager")
-        assert seen == {"xla": want_xla, "plain": 1, "eager": 1}
+        for name, call in calls.items():
+            seen.clear()
+            call(np.ones((threads + 1, 3, 3), "float32"))  # a new shape: traced again
+            assert seen and set(seen) == {want[name]}, name
 
 
 def test_gru_fit_with_an_unknown_batch_and_a_last_batch_of_one_row(monkeypatch):

@@ -34,6 +34,7 @@ before the projection). TensorFlow backend only (`tf.custom_gradient`);
 elsewhere the generic loop runs.
 """
 
+import inspect
 import os
 
 import keras
@@ -143,8 +144,9 @@ def fused_inference(cell, inputs, states, mask):
     Writing a `(time * batch, gates * units)` projection out and reading it
     back cost more than the one large matmul saved, and fewer, longer
     iterations spend less on the loop itself (the measurements are at
-    `INFERENCE_BLOCK`). Under XLA each step runs on two slices of the batch
-    side by side (`_inference_parts`).
+    `INFERENCE_BLOCK`). The batch is split to use two CPU threads: each step
+    on two slices under XLA, two loops over half the rows each in plain ops
+    outside a `Bidirectional` (`_inference_split`).
 
     Args:
         cell: An `LSTMCell` or `GRUCell` for which `fused_unsupported_reason`
@@ -169,10 +171,17 @@ def fused_inference(cell, inputs, states, mask):
         return tf.cast(cell.project_inputs(rows), dtype)
 
     mask = None if mask is None else tf.cast(mask, dtype)
-    parts = _inference_parts()
-    if parts > 1:
-        step = _parted_step(step, parts)
-    final, outputs = _blocked_loop(step, project, inputs, mask, tuple(states), block)
+    split = _inference_split()
+    if split == "steps":
+        step = _parted_step(step, 2)
+
+    def run(inputs, mask, states):
+        return _blocked_loop(step, project, inputs, mask, states, block)
+
+    if split == "loops":
+        final, outputs = _in_two_loops(run, inputs, mask, tuple(states))
+    else:
+        final, outputs = run(inputs, mask, tuple(states))
     return _static_shapes(cell, outputs, list(final), inputs, states)
 
 
@@ -184,29 +193,91 @@ def fused_inference(cell, inputs, states, mask):
 INFERENCE_BLOCK = {LSTMCell: 4, GRUCell: 2}
 
 
-def _inference_parts():
-    """In how many slices of the batch `fused_inference` runs each step (`_in_parts`).
+def _inference_split():
+    """How `fused_inference` splits the batch to use two CPU threads: `"steps"`,
+    `"loops"` or `None`.
 
-    Two where XLA compiles the loop (a model's `jit_compile=True`) on two or
-    more CPU threads; one in plain TensorFlow ops (`predict` without XLA, the
-    exported SavedModels). XLA's CPU runtime runs a model's loops one after
-    another and a step's element-wise gate math on one thread; two slices run it
-    on two. Measured on 2 cores (`predict_on_batch`, batch 64, time 100, 128
-    features, 256 units unless named; medians, one process, ms, one slice -> two):
-    LSTM 23.2 -> 22.5, GRU 23.0 -> 19.5, batch 8 LSTM 5.0 -> 4.5 and GRU 4.5 ->
-    3.9, batch 1 unchanged (one slice empty), two stacked bidirectional layers
-    LSTM 134 -> 131 and GRU 107 -> 102, one bidirectional layer LSTM 49.1 -> 46.9
-    and GRU 44.4 -> 36.9, `long` (batch 32, time 500, 64 features,
-    128 units) LSTM 24.4 -> 21.0 but GRU 20.6 -> 21.6. In plain ops TensorFlow's
-    executor already runs a `Bidirectional` layer's two directions side by side,
-    and slices there were slower (bidirectional LSTM 43.3 -> 46.1, GRU 32.4 ->
-    34.5), though faster for one unidirectional layer (LSTM 32.7 -> 26.6); a layer
-    cannot tell whether it is half of a `Bidirectional`, so plain ops keep one.
+    * `"steps"` where XLA compiles the loop (a model's `jit_compile=True`): each
+      step runs on two slices of the batch side by side (`_in_parts`). XLA's CPU
+      runtime runs a model's loops one after another and a step's element-wise
+      gate math on one thread; two slices run it on two.
+    * `"loops"` in plain TensorFlow ops (`predict` without XLA, the exported
+      SavedModels) traced in a graph, unless the layer is half of a
+      `Bidirectional`: two independent loops, each over half the rows
+      (`_in_two_loops`), which TensorFlow's executor runs side by side. A
+      `Bidirectional` layer's two directions already fill two threads that way,
+      and halves there were slower.
+    * `None` eagerly (operations run one at a time) and on one CPU thread.
+
+    Measured on 2 cores (`predict_on_batch`; batch 64, time 100, 128 features,
+    256 units unless named; medians, one process; ms, whole -> split):
+
+    * steps, XLA: LSTM 23.2 -> 22.5, GRU 23.0 -> 19.5; batch 8 LSTM 5.0 -> 4.5,
+      GRU 4.5 -> 3.9; batch 1 unchanged (one slice empty); one bidirectional
+      layer LSTM 49.1 -> 46.9, GRU 44.4 -> 36.9; two stacked bidirectional
+      layers LSTM 134 -> 131, GRU 107 -> 102; `long` (batch 32, time 500, 64
+      features, 128 units) LSTM 24.4 -> 21.0 but GRU 20.6 -> 21.6.
+    * loops, plain ops: LSTM 28.1 -> 18.8, GRU 21.6 -> 17.4; masked LSTM 35.7
+      -> 24.4; batch 16 LSTM 10.1 -> 7.7, GRU 8.2 -> 7.1; batch 8 a tie; batch 1
+      LSTM 3.6 -> 3.9 and GRU 3.1 -> 3.8 (hence `TWO_LOOPS_ROWS`);
+      inside `Bidirectional` LSTM 37.9 -> 38.2, GRU 29.9 -> 34.1, two stacked
+      bidirectional layers LSTM 112.9 -> 122.6, GRU 92.5 -> 98.6 (hence one
+      loop there); in-loop slices in plain ops: LSTM 32.7 -> 26.6.
     """
     import tensorflow as tf
 
-    in_xla = tf.__internal__.get_enclosing_xla_context() is not None
-    return 2 if in_xla and _cpu_threads() >= 2 else 1
+    if _cpu_threads() < 2 or tf.executing_eagerly():
+        return None
+    if tf.__internal__.get_enclosing_xla_context() is not None:
+        return "steps"
+    return None if _inside_bidirectional() else "loops"
+
+
+def _inside_bidirectional():
+    """Whether a `keras.layers.Bidirectional` is calling this layer (one of its two
+    directions): a `Bidirectional` method on the Python stack. Keras passes the
+    wrapped layers nothing else that says so."""
+    frame = inspect.currentframe()
+    try:
+        while frame is not None:
+            if isinstance(frame.f_locals.get("self"), keras.layers.Bidirectional):
+                return True
+            frame = frame.f_back
+        return False
+    finally:
+        del frame
+
+
+def _in_two_loops(run, inputs, mask, states):
+    """`run(inputs, mask, states) -> (final states, outputs)` as two independent loops,
+    each over half the batch, where the batch has at least `TWO_LOOPS_ROWS` rows
+    (checked in the graph when the batch is not known when traced); one loop
+    otherwise.
+
+    Time-major `inputs` and `mask`, batch-major `states`; the results are joined
+    along the batch.
+    """
+    import tensorflow as tf
+
+    def halves():
+        mask_halves = (None, None) if mask is None else _split_rows_at(mask, 1)
+        state_halves = _split_states(states, 2)
+        results = [
+            run(x, m, s) for x, m, s in zip(_split_rows_at(inputs, 1), mask_halves, state_halves)
+        ]
+        final = _join_states([result[0] for result in results])
+        return final, tf.concat([result[1] for result in results], 1)
+
+    def whole():
+        return run(inputs, mask, states)
+
+    batch = inputs.shape[1]
+    if batch is not None:
+        return halves() if batch >= TWO_LOOPS_ROWS else whole()
+    return tf.cond(tf.shape(inputs)[1] >= TWO_LOOPS_ROWS, halves, whole)
+
+
+TWO_LOOPS_ROWS = 16  # `_in_two_loops`: below it, a second loop costs more than it saves
 
 
 def _parted_step(step, parts):
@@ -531,6 +602,15 @@ def _in_parts(step, parts):
         return new_states, outputs
 
     return run
+
+
+def _split_rows_at(value, axis):
+    """Two halves of `value` along `axis` (sizes differ by at most one)."""
+    import tensorflow as tf
+
+    rows = tf.shape(value)[axis]
+    index = [slice(None)] * axis
+    return value[(*index, slice(0, rows // 2))], value[(*index, slice(rows // 2, None))]
 
 
 def _split_rows(value, parts):
