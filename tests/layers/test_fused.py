@@ -79,6 +79,109 @@ def test_fused_loop_equals_the_step_loop_with_gradients(kind, mask_name, go_back
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
 
 
+def test_training_runs_up_to_four_chunks_of_at_least_sixteen_steps():
+    from toolkit.layers.fused import training_chunks
+
+    lengths = [1, 15, 31, 32, 47, 48, 63, 64, 100, 5000]
+    assert [training_chunks(n, 32) for n in lengths] == [1, 1, 1, 2, 2, 3, 3, 4, 4, 4]
+    assert [training_chunks(100, rows) for rows in (1, 16, 31, 32, 64)] == [1, 1, 1, 4, 4]
+
+
+def _chunked_anywhere(monkeypatch, rows=1):
+    """Chunks as where they run side by side, from `rows` rows."""
+    from toolkit.layers import fused
+
+    monkeypatch.setattr(fused, "_side_by_side", lambda: True)
+    monkeypatch.setattr(fused, "MIN_CHUNK_ROWS", rows)
+
+
+def _count_chunks(monkeypatch):
+    from toolkit.layers import fused
+
+    calls = []
+    run_chunk = fused._fused_chunk
+
+    def counted(cell, projected, states, mask):
+        calls.append(projected.shape[0])
+        return run_chunk(cell, projected, states, mask)
+
+    monkeypatch.setattr(fused, "_fused_chunk", counted)
+    return calls
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+@pytest.mark.parametrize("mask_name", ["none", "right", "holes"])
+@pytest.mark.parametrize("go_backwards", [False, True])
+def test_training_in_time_chunks_equals_the_step_loop(monkeypatch, kind, mask_name, go_backwards):
+    """Chunks carry the states (and their gradients) across their borders: 9 steps in
+    chunks of 2, 2, 2 and 3 (chunks of at least 2 steps here) give the step loop's
+    outputs, final states and every gradient; so does the rule's own chunking of 64
+    steps (4 chunks of 16)."""
+    from toolkit.layers import fused
+
+    rng = np.random.default_rng(5)
+    fast, slow = _pair(kind, go_backwards=go_backwards)
+    fast.build((4, None, 3))
+    slow.build((4, None, 3))
+    weights = [rng.normal(size=w.shape).astype("float32") * 0.5 for w in fast.get_weights()]
+    fast.set_weights(weights)
+    slow.set_weights(weights)
+    calls = _count_chunks(monkeypatch)
+    _chunked_anywhere(monkeypatch)
+    for time, shortest in ((9, 2), (64, fused.MIN_CHUNK_STEPS)):
+        monkeypatch.setattr(fused, "MIN_CHUNK_STEPS", shortest)
+        inputs = rng.normal(size=(4, time, 3)).astype("float32")
+        states = [rng.normal(size=(4, 5)).astype("float32") for _ in fast.cell.state_size]
+        mask = _masks(4, time)[mask_name]
+        calls.clear()
+        fast_outputs, fast_gradients = _run_with_gradients(fast, inputs, states, mask, True)
+        assert calls == ([2, 2, 2, 3] if time == 9 else [16] * 4)
+        slow_outputs, slow_gradients = _run_with_gradients(slow, inputs, states, mask, True)
+        for got, want in zip(fast_outputs + fast_gradients, slow_outputs + slow_gradients):
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_training_chunks_with_a_time_axis_known_at_run_time(monkeypatch, kind):
+    """A traced training step whose time and batch axes are `None` (a `fit` over
+    batches of several lengths) decides in the graph: `TRAINING_CHUNKS` chunks from
+    `TRAINING_CHUNKS * MIN_CHUNK_STEPS` steps and `MIN_CHUNK_ROWS` rows on, one
+    below. Both branches give the step loop's outputs and gradients."""
+    import tensorflow as tf
+
+    from toolkit.layers import fused
+
+    monkeypatch.setattr(fused, "MIN_CHUNK_STEPS", 2)  # 4 chunks from 8 steps on
+    _chunked_anywhere(monkeypatch, rows=2)
+    rng = np.random.default_rng(9)
+    fast, slow = _pair(kind)
+    fast.build((3, None, 2))
+    slow.build((3, None, 2))
+    slow.set_weights(fast.get_weights())
+    calls = _count_chunks(monkeypatch)
+
+    def gradients(layer, inputs, mask):
+        with tf.GradientTape() as tape:
+            tape.watch(inputs)
+            outputs, *states = layer(inputs, mask=mask, training=True)
+            loss = tf.reduce_sum(outputs * tf.range(5.0)) + sum(
+                tf.reduce_sum(state) * (k + 2.0) for k, state in enumerate(states)
+            )
+        return [outputs, *states, *tape.gradient(loss, [inputs, *layer.trainable_weights])]
+
+    signature = [tf.TensorSpec([None, None, 2]), tf.TensorSpec([None, None], tf.bool)]
+    traced = tf.function(lambda x, mask: gradients(fast, x, mask), input_signature=signature)
+    for time, rows in ((3, 3), (7, 3), (8, 3), (11, 3), (11, 1)):
+        inputs = tf.constant(rng.normal(size=(rows, time, 2)).astype("float32"))
+        mask = np.ones((rows, time), bool)
+        mask[-1, time // 2 :] = False
+        got = traced(inputs, mask)
+        want = gradients(slow, inputs, mask)
+        for value, expected in zip(got, want):
+            np.testing.assert_allclose(np.asarray(value), np.asarray(expected), atol=1e-5)
+    assert calls == [None] * 5  # traced once: four chunks and one, in a `tf.cond`
+
+
 @pytest.mark.parametrize("kind", ["lstm", "gru"])
 @pytest.mark.parametrize("mask_name", ["none", "holes"])
 @pytest.mark.parametrize("trace", ["eager", "dynamic_time", "xla"])
@@ -311,6 +414,38 @@ def test_inference_split_follows_the_trace_and_bidirectional(monkeypatch):
             seen.clear()
             call(np.ones((threads + 1, 3, 3), "float32"))  # a new shape: traced again
             assert seen and set(seen) == {want[name]}, name
+
+
+def test_training_chunks_only_where_they_run_side_by_side(monkeypatch):
+    """Chunks in a graph without XLA on two or more threads, for a batch of at least
+    `MIN_CHUNK_ROWS` rows; one chunk under XLA, eagerly, on one thread and for the
+    directions of a `Bidirectional` (which already run side by side: chunks there
+    made the recipes' models up to 28% slower)."""
+    import tensorflow as tf
+
+    from toolkit.layers import fused
+
+    seen = []
+    chunked = fused._chunked
+    monkeypatch.setattr(fused, "_chunked", lambda *args: seen.append(args[-1]) or chunked(*args))
+    lone = toolkit.layers.LSTM(3)
+    pair = keras.layers.Bidirectional(toolkit.layers.GRU(3))
+    calls = {
+        "xla": tf.function(lambda x: lone(x, training=True), jit_compile=True),
+        "graph": tf.function(lambda x: lone(x, training=True)),
+        "eager": lambda x: lone(x, training=True),
+        "bidirectional": tf.function(lambda x: pair(x, training=True)),
+    }
+    for threads, rows, want in (
+        (2, 32, {"xla": 1, "graph": 4, "eager": 1, "bidirectional": 1}),
+        (2, 31, dict.fromkeys(calls, 1)),
+        (1, 33, dict.fromkeys(calls, 1)),
+    ):
+        monkeypatch.setattr(fused, "_cpu_threads", lambda threads=threads: threads)
+        for name, call in calls.items():
+            seen.clear()
+            call(np.ones((rows, 64, 2), "float32"))  # a new shape: traced again
+            assert seen and set(seen) == {want[name]}, (name, rows, threads)
 
 
 def test_gru_fit_with_an_unknown_batch_and_a_last_batch_of_one_row(monkeypatch):

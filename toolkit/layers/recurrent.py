@@ -350,11 +350,11 @@ class Recurrent(keras.layers.Layer):
         batch_size = ops.shape(sequences)[0]
         # Time-major from here: one projection matmul for the whole sequence, of the
         # transposed inputs (features wide, not gates * units wide: the cheaper transpose),
-        # except in a step loop on XLA:CPU (`_projects_per_step`) and in the fused loops'
-        # inference, which project a few steps at a time (`fused_inference`).
+        # except in a step loop on XLA:CPU (`_projects_per_step`) and in the fused loops,
+        # which project a chunk of steps at a time (`fused_sequence`, `fused_inference`).
         time_major = ops.transpose(sequences, (1, 0, 2))
         per_step = path is None and _projects_per_step()
-        if per_step or (path == "fused" and not training):
+        if per_step or path == "fused":
             step_inputs = {"inputs": time_major}
         else:
             step_inputs = {"projected": cell.project_inputs(time_major)}
@@ -378,7 +378,7 @@ class Recurrent(keras.layers.Layer):
             )
         elif path == "fused" and training:
             outputs, states = fused_sequence(
-                cell, step_inputs["projected"], states, step_inputs.get("mask")
+                cell, step_inputs["inputs"], states, step_inputs.get("mask")
             )
         elif path == "fused":
             outputs, states = fused_inference(
