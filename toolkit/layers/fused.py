@@ -185,6 +185,8 @@ def _chunked(cell, inputs, states, mask, chunks):
     at most one step."""
     import tensorflow as tf
 
+    if chunks == 1:
+        return _fused_chunk(cell, cell.project_inputs(inputs), states, mask)
     steps = inputs.shape[0] if inputs.shape[0] is not None else tf.shape(inputs)[0]
     outputs = []
     for index in range(chunks):
