@@ -25,9 +25,10 @@ units)`, the already projected inputs (`cell.project_inputs`), and `mask` is
 `(time, batch, 1)` or `None`.
 
 That is training (`fused_sequence`), which runs a sequence in a few time
-chunks so that TensorFlow can run one chunk's large matmuls beside another
-chunk's loop. Inference (`fused_inference`) stores nothing and projects the
-inputs a block of steps at a time inside its loop.
+chunks where TensorFlow can run one chunk's large matmuls beside another
+chunk's loop (`_side_by_side`). Inference (`fused_inference`) stores nothing,
+projects the inputs a block of steps at a time inside its loop and splits the
+batch to use two threads (`_inference_split`).
 
 Only the standard cells qualify (`fused_unsupported_reason`): tanh and
 sigmoid activations, no peepholes, layer norm, clipping, projection,
