@@ -448,6 +448,25 @@ def test_training_chunks_only_where_they_run_side_by_side(monkeypatch):
             assert seen and set(seen) == {want[name]}, (name, rows, threads)
 
 
+def test_no_thread_splits_where_tensorflow_has_a_gpu(monkeypatch):
+    """The batch slices, loops and time chunks are for a CPU's threads: with a GPU
+    visible to TensorFlow (which places the loops there) there is one thread to count."""
+    import tensorflow as tf
+
+    from toolkit.layers import fused
+
+    monkeypatch.setattr(fused.os, "sched_getaffinity", lambda pid: {0, 1})
+    assert fused._cpu_threads() == 2
+    devices = tf.config.list_logical_devices
+
+    def with_a_gpu(kind=None):
+        return ["GPU:0"] if kind == "GPU" else devices(kind)
+
+    monkeypatch.setattr(tf.config, "list_logical_devices", with_a_gpu)
+    assert fused._cpu_threads() == 1
+    assert fused._batch_parts(toolkit.cells.GRUCell(5), None) == 1
+
+
 def test_gru_fit_with_an_unknown_batch_and_a_last_batch_of_one_row(monkeypatch):
     """Inside `fit` the batch is unknown when the loop is traced, so the GRU takes two
     slices (on two or more CPU threads); a last batch of one row leaves one slice empty.

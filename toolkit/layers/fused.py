@@ -423,10 +423,13 @@ def _batch_parts(cell, batch):
 
 
 def _cpu_threads():
-    """The threads TensorFlow's operations may use: its intra-op setting, else the CPUs
-    this process may run on."""
+    """The CPU threads the loops' operations may spread over, which the batch slices,
+    loops and time chunks are for: TensorFlow's intra-op setting, else the CPUs this
+    process may run on; 1 where TensorFlow sees a GPU, which runs them instead."""
     import tensorflow as tf
 
+    if tf.config.list_logical_devices("GPU"):
+        return 1
     return tf.config.threading.get_intra_op_parallelism_threads() or len(os.sched_getaffinity(0))
 
 
