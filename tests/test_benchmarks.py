@@ -11,6 +11,7 @@ torch pass of `tests/conftest.py`). Also the shell glue of `scripts/gpu_check.sh
 GPU machine's command, with a stand-in interpreter.
 """
 
+import dataclasses
 import importlib.util
 import json
 import os
@@ -361,6 +362,28 @@ def test_a_failed_jit_compile_variant_leaves_the_other(monkeypatch):
     assert row["status"] == "ok" and row["jit_compile"] == {"infer": False}
     assert row["jit_compile_failures"] == {"True": "failed: ValueError: no XLA here"}
     assert recurrent_layers.jit_variants_cell(row, "infer").startswith("failed / ")
+
+
+def test_short_calls_take_more_timed_calls(monkeypatch):
+    """`latency` (about 2 ms a call) is timed 6x `--repeats` calls, as its name says in
+    the report; `--quick` keeps `--repeats` for every config."""
+    (latency,) = recurrent_layers.configs_for(["latency"], quick=False)
+    (base,) = recurrent_layers.configs_for(["base"], quick=False)
+    (quick,) = recurrent_layers.configs_for(["latency"], quick=True)
+    assert (latency.repeats_scale, base.repeats_scale, quick.repeats_scale) == (6, 1, 1)
+    assert "6x the timed calls" in latency.describe()
+    asked = []
+
+    def medians(functions, repeats, warmup):
+        asked.append(repeats)
+        return {name: 0.001 for name in functions}, {}
+
+    monkeypatch.setattr(recurrent_layers, "interleaved_medians", medians)
+    config = dataclasses.replace(quick, repeats_scale=6)
+    settings = {"repeats": 2, "warmup": 0, "jit_compile": "false", "torch_device": "cpu"}
+    data = recurrent_layers.make_data(config)
+    recurrent_layers.measure_group("gru", config, data, settings, ["keras"], (1, 1))
+    assert asked == [12]
 
 
 @pytest.mark.slow
