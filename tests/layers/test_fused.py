@@ -355,7 +355,7 @@ def test_inference_batch_splits_give_the_step_loop(monkeypatch, kind, split):
 
     from toolkit.layers import fused
 
-    monkeypatch.setattr(fused, "_inference_split", lambda: split.split("_")[0])
+    monkeypatch.setattr(fused, "_inference_split", lambda batch: split.split("_")[0])
     monkeypatch.setattr(fused, "TWO_LOOPS_ROWS", 1 if split == "loops" else 3)
     rng = np.random.default_rng(5)
     fast, slow = _pair(kind, go_backwards=True)
@@ -388,15 +388,21 @@ def test_inference_batch_splits_give_the_step_loop(monkeypatch, kind, split):
 
 
 def test_inference_split_follows_the_trace_and_bidirectional(monkeypatch):
-    """On two or more CPU threads: slices of each step under XLA, two loops in a
-    plain graph, nothing eagerly or for either direction of a `Bidirectional`
-    (whose directions already run side by side); nothing on one thread."""
+    """On two or more CPU threads: slices of each step under XLA (from
+    `STEP_SLICES_ROWS` rows), two loops in a plain graph, nothing eagerly or for
+    either direction of a `Bidirectional` (whose directions already run side by
+    side); nothing on one thread."""
     import tensorflow as tf
 
     from toolkit.layers import fused
 
     decide, seen = fused._inference_split, []
-    monkeypatch.setattr(fused, "_inference_split", lambda: seen.append(decide()) or seen[-1])
+
+    def recorded(batch):
+        seen.append(decide(batch))
+        return seen[-1]
+
+    monkeypatch.setattr(fused, "_inference_split", recorded)
     lone = toolkit.layers.LSTM(4)
     pair = keras.layers.Bidirectional(toolkit.layers.GRU(4))
     calls = {
@@ -405,15 +411,17 @@ def test_inference_split_follows_the_trace_and_bidirectional(monkeypatch):
         "eager": lone,
         "bidirectional": tf.function(lambda x: pair(x)),
     }
-    for threads, want in (
-        (2, {"xla": "steps", "graph": "loops", "eager": None, "bidirectional": None}),
-        (1, dict.fromkeys(calls)),
+    assert fused.STEP_SLICES_ROWS == 4
+    for threads, rows, want in (
+        (2, 4, {"xla": "steps", "graph": "loops", "eager": None, "bidirectional": None}),
+        (2, 3, {"xla": None, "graph": "loops", "eager": None, "bidirectional": None}),
+        (1, 5, dict.fromkeys(calls)),
     ):
         monkeypatch.setattr(fused, "_cpu_threads", lambda threads=threads: threads)
         for name, call in calls.items():
             seen.clear()
-            call(np.ones((threads + 1, 3, 3), "float32"))  # a new shape: traced again
-            assert seen and set(seen) == {want[name]}, name
+            call(np.ones((rows, 3, 3), "float32"))  # a new shape: traced again
+            assert seen and set(seen) == {want[name]}, (name, threads, rows)
 
 
 def test_training_chunks_only_where_they_run_side_by_side(monkeypatch):

@@ -254,7 +254,7 @@ def fused_inference(cell, inputs, states, mask):
         return tf.cast(cell.project_inputs(rows), dtype)
 
     mask = None if mask is None else tf.cast(mask, dtype)
-    split = _inference_split()
+    split = _inference_split(inputs.shape[1])
     if split == "steps":
         step = _parted_step(step, 2)
 
@@ -276,12 +276,13 @@ def fused_inference(cell, inputs, states, mask):
 INFERENCE_BLOCK = {LSTMCell: 4, GRUCell: 2}
 
 
-def _inference_split():
-    """How `fused_inference` splits the batch to use two CPU threads: `"steps"`,
-    `"loops"` or `None`.
+def _inference_split(batch):
+    """How `fused_inference` splits a batch of `batch` rows (`None`: unknown when
+    traced) to use two CPU threads: `"steps"`, `"loops"` or `None`.
 
-    * `"steps"` where XLA compiles the loop (a model's `jit_compile=True`): each
-      step runs on two slices of the batch side by side (`_in_parts`). XLA's CPU
+    * `"steps"` where XLA compiles the loop (a model's `jit_compile=True`) and
+      the batch is unknown or has at least `STEP_SLICES_ROWS` rows: each step
+      runs on two slices of the batch side by side (`_in_parts`). XLA's CPU
       runtime runs a model's loops one after another and a step's element-wise
       gate math on one thread; two slices run it on two.
     * `"loops"` in plain TensorFlow ops (`predict` without XLA, the exported
@@ -296,7 +297,11 @@ def _inference_split():
     256 units unless named; medians, one process; ms, whole -> split):
 
     * steps, XLA: LSTM 23.2 -> 22.5, GRU 23.0 -> 19.5; batch 8 LSTM 5.0 -> 4.5,
-      GRU 4.5 -> 3.9; batch 1 unchanged (one slice empty); one bidirectional
+      GRU 4.5 -> 3.9; with `torch.nn` timed in the same rounds (its threads
+      spinning between calls) batch 8 LSTM 4.12 -> 3.79, GRU 3.76 -> 3.30, batch
+      4 LSTM 2.92 -> 2.93, GRU 2.81 -> 2.40, but batch 2 LSTM 2.38 -> 3.54, GRU
+      1.68 -> 2.45 and batch 1 (one slice empty) LSTM 1.94 -> 2.12, GRU 1.57
+      -> 1.63 (hence `STEP_SLICES_ROWS`); one bidirectional
       layer LSTM 49.1 -> 46.9, GRU 44.4 -> 36.9; two stacked bidirectional
       layers LSTM 134 -> 131, GRU 107 -> 102; `long` (batch 32, time 500, 64
       features, 128 units) LSTM 24.4 -> 21.0 but GRU 20.6 -> 21.6.
@@ -309,9 +314,13 @@ def _inference_split():
     """
     import tensorflow as tf
 
-    if _cpu_threads() >= 2 and tf.__internal__.get_enclosing_xla_context() is not None:
-        return "steps"
+    if tf.__internal__.get_enclosing_xla_context() is not None:
+        enough = batch is None or batch >= STEP_SLICES_ROWS
+        return "steps" if enough and _cpu_threads() >= 2 else None
     return "loops" if _side_by_side() else None
+
+
+STEP_SLICES_ROWS = 4  # `_inference_split`: fewer rows run whole under XLA
 
 
 def _side_by_side():
