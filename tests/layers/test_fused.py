@@ -412,15 +412,24 @@ def test_inference_split_follows_the_trace_and_bidirectional(monkeypatch):
         "bidirectional": tf.function(lambda x: pair(x)),
     }
     assert fused.STEP_SLICES_ROWS == 4
-    for threads, rows, want in (
+    cases = (
         (2, 4, {"xla": "steps", "graph": "loops", "eager": None, "bidirectional": None}),
         (2, 3, {"xla": None, "graph": "loops", "eager": None, "bidirectional": None}),
         (1, 5, dict.fromkeys(calls)),
-    ):
+    )
+    _check_decisions(monkeypatch, calls, seen, cases, time=3, features=3)
+
+
+def _check_decisions(monkeypatch, calls, seen, cases, time, features):
+    """For each `(threads, rows, want)` case: every call, on `rows` rows (a new shape, so
+    traced again) with `threads` CPU threads, records only `want[call's name]` in `seen`."""
+    from toolkit.layers import fused
+
+    for threads, rows, want in cases:
         monkeypatch.setattr(fused, "_cpu_threads", lambda threads=threads: threads)
         for name, call in calls.items():
             seen.clear()
-            call(np.ones((rows, 3, 3), "float32"))  # a new shape: traced again
+            call(np.ones((rows, time, features), "float32"))
             assert seen and set(seen) == {want[name]}, (name, threads, rows)
 
 
@@ -444,16 +453,12 @@ def test_training_chunks_only_where_they_run_side_by_side(monkeypatch):
         "eager": lambda x: lone(x, training=True),
         "bidirectional": tf.function(lambda x: pair(x, training=True)),
     }
-    for threads, rows, want in (
+    cases = (
         (2, 32, {"xla": 1, "graph": 4, "eager": 1, "bidirectional": 1}),
         (2, 31, dict.fromkeys(calls, 1)),
         (1, 33, dict.fromkeys(calls, 1)),
-    ):
-        monkeypatch.setattr(fused, "_cpu_threads", lambda threads=threads: threads)
-        for name, call in calls.items():
-            seen.clear()
-            call(np.ones((rows, 64, 2), "float32"))  # a new shape: traced again
-            assert seen and set(seen) == {want[name]}, (name, rows, threads)
+    )
+    _check_decisions(monkeypatch, calls, seen, cases, time=64, features=2)
 
 
 def test_no_thread_splits_where_tensorflow_has_a_gpu(monkeypatch):
