@@ -364,11 +364,10 @@ def _in_two_loops(run, inputs, mask, states):
     import tensorflow as tf
 
     def halves():
-        mask_halves = (None, None) if mask is None else _split_rows_at(mask, 1)
+        input_halves = _split_rows(inputs, 2, axis=1)
+        mask_halves = (None, None) if mask is None else _split_rows(mask, 2, axis=1)
         state_halves = _split_states(states, 2)
-        results = [
-            run(x, m, s) for x, m, s in zip(_split_rows_at(inputs, 1), mask_halves, state_halves)
-        ]
+        results = [run(*half) for half in zip(input_halves, mask_halves, state_halves)]
         final = _join_states([result[0] for result in results])
         return final, tf.concat([result[1] for result in results], 1)
 
@@ -711,24 +710,16 @@ def _in_parts(step, parts):
     return run
 
 
-def _split_rows_at(value, axis):
-    """Two halves of `value` along `axis` (sizes differ by at most one)."""
-    import tensorflow as tf
-
-    rows = tf.shape(value)[axis]
-    index = [slice(None)] * axis
-    return value[(*index, slice(0, rows // 2))], value[(*index, slice(rows // 2, None))]
-
-
-def _split_rows(value, parts):
-    """`parts` slices of `value` along its first axis (sizes differ by at most one)."""
+def _split_rows(value, parts, axis=0):
+    """`parts` slices of `value` along `axis` (sizes differ by at most one)."""
     import tensorflow as tf
 
     if parts == 1:
         return (value,)
-    rows = tf.shape(value)[0]
+    rows = tf.shape(value)[axis]
     bounds = [rows * k // parts for k in range(parts + 1)]
-    return tuple(value[bounds[k] : bounds[k + 1]] for k in range(parts))
+    before = (slice(None),) * axis
+    return tuple(value[(*before, slice(bounds[k], bounds[k + 1]))] for k in range(parts))
 
 
 def _join(values):
