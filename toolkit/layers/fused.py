@@ -314,6 +314,8 @@ def _inference_split(batch):
     """
     import tensorflow as tf
 
+    if tf.executing_eagerly():  # every eager call: decided before anything costlier
+        return None
     if tf.__internal__.get_enclosing_xla_context() is not None:
         enough = batch is None or batch >= STEP_SLICES_ROWS
         return "steps" if enough and _cpu_threads() >= 2 else None
@@ -330,7 +332,7 @@ def _side_by_side():
     (whose two directions already run side by side)."""
     import tensorflow as tf
 
-    if _cpu_threads() < 2 or tf.executing_eagerly():
+    if tf.executing_eagerly() or _cpu_threads() < 2:
         return False
     if tf.__internal__.get_enclosing_xla_context() is not None:
         return False  # XLA runs a model's loops one after another
