@@ -60,8 +60,7 @@ PyTorch), `stacked` (base shapes; two bidirectional layers, the lower one return
 sequences: the recipes' models; `num_layers=2` in PyTorch) and `latency` (batch 1, time
 100, features 128, units 256; inference only; timed 6x `--repeats` calls, cheap at about 2
 ms a call, whose ratios spread from 0.92 to 1.35 over runs of 10) run by default;
-`masked_left` and
-`masked_holes` (the rows and valid steps of `masked`, with the
+`masked_left` and `masked_holes` (the rows and valid steps of `masked`, with the
 padding first, or with the masked steps spread out between a valid first and last step, so
 that no right-padding fast path applies; `torch.nn` cannot skip such steps, its rows read
 "n/a"), `length128`, `length512`, `length2048` (batch 16, features 64, units 128, that many
