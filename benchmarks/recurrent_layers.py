@@ -73,12 +73,15 @@ Method: everything runs in one process, on the same shapes and the same input da
 NumPy array per configuration, shared by all frameworks; weights are each framework's own
 random initialisation). For one configuration and layer, each model's timed function (every
 `jit_compile` variant and the PyTorch module) is first called `--warmup` times (tracing and
-compilation happen there), then they are timed in interleaved rounds, in an order rotating
-from round to round: per round one untimed call, then 3 timed ones (`time.perf_counter`),
-until each has `--repeats` timings; each model's median is reported. Interleaving spreads
+compilation happen there), then they are timed in interleaved rounds, in orders that put
+each model right after every other equally often: per round a 50 ms pause, one untimed
+call, then 3 timed ones (`time.perf_counter`), until each has `--repeats` timings; each
+model's median is reported. Interleaving spreads
 a slow spell of a shared machine over every model, so the ratios hold when absolute times
 drift; the untimed call keeps the timed ones a steady state rather than a cold switch from
-another framework (right after PyTorch, a TensorFlow step ran up to a fifth slower).
+another framework (right after PyTorch, a TensorFlow step ran up to a fifth slower), and
+the pause lets PyTorch's OpenMP workers, which spin on the cores for milliseconds after a
+call, go to sleep first (`toolkit.runtime.timing.interleaved_timings`).
 Keras' `*_on_batch` calls return NumPy values, so each timed call includes waiting for the
 result.
 
@@ -755,8 +758,8 @@ def interleaved_medians(functions, repeats, warmup, block=BLOCK):
     """Median seconds of each named function, timed in interleaved rounds.
 
     `toolkit.runtime.timing.interleaved_timings` takes the timings: every function in
-    turn, in an order rotating from round to round, one untimed call and then up to
-    `block` timed ones per round. A function that raises is dropped; returns
+    turn, each after every other equally often, a pause, one untimed call and then up
+    to `block` timed ones per round. A function that raises is dropped; returns
     `(medians, errors)`, `errors` mapping the dropped names to their exceptions.
     """
     timings, errors = interleaved_timings(functions, repeats, warmup, block)

@@ -18,8 +18,8 @@ Measured:
   `batch_size` training prefixes padded to `max_length` steps, and inference
   (`predict_on_batch`) on it. The models timed are the first seed's, after their accuracy
   run (compiled already; weights do not change a step's cost). They are timed side by side
-  in interleaved rounds whose order rotates (each round: one untimed call, then `calls`
-  timed ones per model), after a warm-up. Reported: the median and interquartile range over
+  in interleaved rounds in balanced orders (each round: a pause, one untimed call, then
+  `calls` timed ones per model), after a warm-up. Reported: the median and interquartile range over
   all timed calls, and the ratio to the LSTM paired by round (the median over rounds of the
   two round means' ratio), which cancels a slow spell of a shared machine;
 * accuracy: each model trained with the same budget (`epochs` over the training split in
@@ -157,8 +157,8 @@ def time_steps(models, inputs, labels, rounds, calls, warmup):
     """Median training and inference times per step of several models, interleaved.
 
     Each model's training step and inference step take turns with the others'
-    (`toolkit.runtime.timing.interleaved_timings`: an order rotating from round to round,
-    one untimed call, then `calls` timed ones per round).
+    (`toolkit.runtime.timing.interleaved_timings`: each model after every other equally
+    often; per round a pause, one untimed call, then `calls` timed ones).
 
     Args:
         models: Dict `{name: compiled keras.Model}`.

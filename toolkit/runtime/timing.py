@@ -11,18 +11,30 @@ import time
 import traceback
 
 
-def interleaved_timings(functions, repeats, warmup, block):
+def interleaved_timings(functions, repeats, warmup, block, settle=None):
     """Seconds of each call of several named functions, timed in interleaved rounds.
 
     Each function is first called `warmup` times, untimed (tracing, compilation).
-    Then every round gives each function, in an order that rotates from round to
-    round, one untimed call (caches and worker threads back to its own work) and
-    up to `block` timed calls, until each has `repeats` timings. Timing the
-    functions in turns, not one after the other, spreads a slow spell of a shared
-    machine over all of them, so their ratios hold when absolute times drift
-    (ratios taken round by round cancel it further); the untimed call keeps what
-    is timed a steady state, as in a training loop, not a cold switch from another
-    function (which slowed the next one by up to a fifth in the layer benchmark).
+    Then every round gives each function, in the round's order, a pause of
+    `settle` seconds, one untimed call (caches and worker threads back to its own
+    work) and up to `block` timed calls, until each has `repeats` timings. Timing
+    the functions in turns, not one after the other, spreads a slow spell of a
+    shared machine over all of them, so their ratios hold when absolute times
+    drift (ratios taken round by round cancel it further); the untimed call keeps
+    what is timed a steady state, as in a training loop, not a cold switch from
+    another function (which slowed the next one by up to a fifth in the layer
+    benchmark).
+
+    What one function leaves behind can still slow the next: PyTorch's OpenMP
+    workers spin-wait on the cores for milliseconds after a call (GNU OpenMP's
+    default), longer than a batch-1 call and its untimed twin. Hence the pause,
+    which lets them sleep, and the orders: they follow `balanced_orders`, so
+    that each function comes right after every other equally often. A rotating
+    order (round `k` starting at the `k`-th function) kept every function's
+    predecessor the same in all but one round in `len(functions)`: in the layer
+    benchmark the toolkit's model came after `torch.nn`'s in 4 rounds of 5, and
+    its batch-1 latency read 2.34 ms against 1.94 without `torch.nn` in the
+    rounds (Keras' 1.98 in both).
 
     A function that raises is dropped, with its traceback on stderr; the others go
     on.
@@ -32,6 +44,8 @@ def interleaved_timings(functions, repeats, warmup, block):
         repeats: Integer, timed calls per function.
         warmup: Integer, untimed calls per function before the first round.
         block: Integer, timed calls per function and round.
+        settle: Seconds of pause before each function's turn in a round (untimed);
+            `None` for `SETTLE_SECONDS`. With one function there is no pause.
 
     Returns:
         `(timings, errors)`: `{name: [seconds, ...]}` of the functions that did not
@@ -55,10 +69,15 @@ def interleaved_timings(functions, repeats, warmup, block):
                 break
     names = [name for name in functions if name not in errors]
     timings = {name: [] for name in names}
+    orders = balanced_orders(len(names))
+    settle = SETTLE_SECONDS if settle is None else settle
     for round_index in range(-(-repeats // block)):
-        shift = round_index % max(1, len(names))
-        for name in names[shift:] + names[:shift]:
-            if name in errors or not call(name):
+        for name in (names[index] for index in orders[round_index % len(orders)]):
+            if name in errors:
+                continue
+            if len(names) > 1:
+                time.sleep(settle)
+            if not call(name):
                 continue
             for _ in range(min(block, repeats - len(timings[name]))):
                 start = time.perf_counter()
@@ -66,3 +85,44 @@ def interleaved_timings(functions, repeats, warmup, block):
                     break
                 timings[name].append(time.perf_counter() - start)
     return {name: values for name, values in timings.items() if name not in errors}, errors
+
+
+SETTLE_SECONDS = 0.05  # `interleaved_timings`' pause before each function's turn
+
+
+def balanced_orders(count):
+    """Orders of `count` items in which each item comes right after every other
+    equally often (a Williams design).
+
+    The first order takes the items `0, 1, count - 1, 2, count - 2, ...`, whose
+    steps from one item to the next differ (modulo `count`); the others add
+    `1, 2, ..., count - 1` to it, so every ordered pair is adjacent in exactly one
+    order. An odd count also takes the reversed orders, then each pair is
+    adjacent in two.
+
+    Args:
+        count: Integer, the number of items (0 gives one empty order).
+
+    Returns:
+        A list of `count` orders (`2 * count` for an odd count), each a list of
+        the indices `0 .. count - 1`.
+
+    Example:
+
+    >>> balanced_orders(4)
+    [[0, 1, 3, 2], [1, 2, 0, 3], [2, 3, 1, 0], [3, 0, 2, 1]]
+    """
+    if count == 0:
+        return [[]]
+    first, low, high = [0], 1, count - 1
+    while len(first) < count:
+        if len(first) % 2:
+            first.append(low)
+            low += 1
+        else:
+            first.append(high)
+            high -= 1
+    orders = [[(item + shift) % count for item in first] for shift in range(count)]
+    if count % 2:
+        orders += [order[::-1] for order in orders]
+    return orders
