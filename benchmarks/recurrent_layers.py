@@ -76,12 +76,12 @@ random initialisation). For one configuration and layer, each model's timed func
 compilation happen there), then they are timed in interleaved rounds, in orders that put
 each model right after every other equally often: per round a 50 ms pause, one untimed
 call, then 3 timed ones (`time.perf_counter`), until each has `--repeats` timings; each
-model's median is reported. Interleaving spreads
-a slow spell of a shared machine over every model, so the ratios hold when absolute times
-drift; the untimed call keeps the timed ones a steady state rather than a cold switch from
-another framework (right after PyTorch, a TensorFlow step ran up to a fifth slower), and
-the pause lets PyTorch's OpenMP workers, which spin on the cores for milliseconds after a
-call, go to sleep first (`toolkit.runtime.timing.interleaved_timings`).
+model's median is reported. Interleaving spreads a slow spell of a shared machine over
+every model, so the ratios hold when absolute times drift; the untimed call keeps the
+timed ones a steady state rather than a cold switch from another framework (right after
+PyTorch, a TensorFlow step ran up to a fifth slower), and the pause lets PyTorch's OpenMP
+workers, which spin on the cores for milliseconds after a call, go to sleep first
+(`toolkit.runtime.timing.interleaved_timings`).
 Keras' `*_on_batch` calls return NumPy values, so each timed call includes waiting for the
 result.
 

@@ -19,9 +19,9 @@ Measured:
   (`predict_on_batch`) on it. The models timed are the first seed's, after their accuracy
   run (compiled already; weights do not change a step's cost). They are timed side by side
   in interleaved rounds in balanced orders (each round: a pause, one untimed call, then
-  `calls` timed ones per model), after a warm-up. Reported: the median and interquartile range over
-  all timed calls, and the ratio to the LSTM paired by round (the median over rounds of the
-  two round means' ratio), which cancels a slow spell of a shared machine;
+  `calls` timed ones per model), after a warm-up. Reported: the median and interquartile
+  range over all timed calls, and the ratio to the LSTM paired by round (the median over
+  rounds of the two round means' ratio), which cancels a slow spell of a shared machine;
 * accuracy: each model trained with the same budget (`epochs` over the training split in
   batches of `batch_size`, Adam 3e-3, gradient norm clipped to 1), `seeds` times with
   different initializations and batch orders, scored on the test split (1,692 sentences,

@@ -94,11 +94,11 @@ def balanced_orders(count):
     """Orders of `count` items in which each item comes right after every other
     equally often (a Williams design).
 
-    The first order takes the items `0, 1, count - 1, 2, count - 2, ...`, whose
-    steps from one item to the next differ (modulo `count`); the others add
-    `1, 2, ..., count - 1` to it, so every ordered pair is adjacent in exactly one
-    order. An odd count also takes the reversed orders, then each pair is
-    adjacent in two.
+    The first order takes the items `0, 1, count - 1, 2, count - 2, ...`; the
+    others add `1, 2, ..., count - 1` to it (modulo `count`). For an even count
+    the steps from one item to the next in the first order all differ, so every
+    ordered pair is adjacent in exactly one order; an odd count also takes the
+    reversed orders, and every ordered pair is then adjacent in exactly two.
 
     Args:
         count: Integer, the number of items (0 gives one empty order).
