@@ -151,6 +151,7 @@ import numpy as np
 
 import toolkit
 from benchmarks.reports import write_results
+from toolkit.runtime import reuse_freed_memory
 from toolkit.runtime.machine import machine_info as shared_machine_info
 from toolkit.runtime.timing import interleaved_timings
 
@@ -1059,8 +1060,10 @@ def rules(results):
         f"Times: medians of {settings['repeats']} timed calls per model and phase (a "
         "multiple of them where a config says so) after "
         f"{settings['warmup']} warm-up call(s), every model of a config and layer taken in "
-        f"interleaved rounds (order rotating; per round one untimed call, then up to {BLOCK} "
-        "timed ones); `toolkit/this` is the time ratio, below 1 the toolkit is faster."
+        "interleaved rounds (each model right after every other equally often; per round a "
+        f"pause, one untimed call, then up to {BLOCK} timed ones); `toolkit/this` is the time "
+        "ratio, below 1 the toolkit is faster. Freed memory: "
+        + ALLOCATOR_RULES[settings.get("allocator", "default")]
     )
     square = limits["square"]
     square_text = (
@@ -1282,6 +1285,41 @@ def jit_compile_text(value):
     return value if isinstance(value, str) else str(value).lower()
 
 
+ALLOCATOR_RULES = {
+    "reuse": "kept in the process for reuse (`toolkit.runtime.reuse_freed_memory`, as the "
+    "recipes' commands do), for every framework alike.",
+    "default": "the C library's defaults (`--allocator default`): large buffers are given "
+    "back when freed and faulted in again at the next step.",
+}
+
+
+def add_allocator_argument(parser):
+    parser.add_argument(
+        "--allocator",
+        choices=("reuse", "default"),
+        default="reuse",
+        help="reuse (default): keep freed memory in the process for reuse, for every "
+        "framework (toolkit.runtime.reuse_freed_memory, as the recipes do); default: the C "
+        "library's settings",
+    )
+
+
+def apply_allocator(choice):
+    """Sets the process's allocator as `--allocator` asks; returns what is in effect.
+
+    The benchmark's processes keep freed memory for reuse by default, as the recipes'
+    commands do and as PyTorch's CPU tuning advice (a caching allocator) amounts to: with
+    the C library's defaults each training step faults its large buffers in again, page by
+    page, which cost `torch.nn.LSTM`'s `base` training step a third (45 against 66 ms) and
+    the toolkit's and Keras' layers little (docs/performance.md). The setting is
+    process-wide, so it applies to every framework timed. Where it cannot be set (not
+    glibc) the defaults stay, and the report says so.
+    """
+    if choice == "reuse" and reuse_freed_memory():
+        return "reuse"
+    return "default"
+
+
 def parse_args(argv):
     config_names = tuple(config.name for config in FULL_CONFIGS)
     parser = argparse.ArgumentParser(
@@ -1313,6 +1351,7 @@ def parse_args(argv):
         help="the Keras-API models' dtype policies, comma-separated: float32 (default), "
         "mixed_bfloat16, or both (timed side by side in the same rounds)",
     )
+    add_allocator_argument(parser)
     parser.add_argument("--out", type=pathlib.Path, default=DEFAULT_OUT)
     parser.add_argument("--quick", action="store_true", help="tiny shapes: a smoke test")
     args = parser.parse_args(argv)
@@ -1335,6 +1374,7 @@ def run_suite(args):
         "quick": args.quick,
         "torch_device": args.torch_device,
         "dtype_policies": args.dtype_policy,
+        "allocator": apply_allocator(args.allocator),
     }
     if args.torch_device == "cuda" and "torch" in args.frameworks:
         torch = import_torch()

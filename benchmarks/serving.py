@@ -34,8 +34,8 @@ Serving batch sizes: each recipe's own default for its command (`predict_texts` 
 the signatures take any batch size (`None` in their input signatures).
 
 Method (that of `benchmarks/recurrent_layers.py`, whose `interleaved_medians` takes the
-timings): per recipe the two paths take turns in interleaved rounds, in an order rotating
-from round to round, each with one untimed call before its timed ones; a batched call is
+timings): per recipe the two paths take turns in interleaved rounds, each after the other
+equally often, each with a pause and one untimed call before its timed ones; a batched call is
 one pass over all the items (`--repeats` of them, one per round), a batch-1 call is one
 input, the next of the first `--latency-items` in turn (`--latency-repeats`, 3 a round).
 Reported: medians; items per second (sentences, translations, utterances) and ms per batch;
@@ -60,6 +60,9 @@ import time
 
 import numpy as np
 
+from benchmarks.recurrent_layers import ALLOCATOR_RULES
+from benchmarks.recurrent_layers import add_allocator_argument
+from benchmarks.recurrent_layers import apply_allocator
 from benchmarks.recurrent_layers import failure
 from benchmarks.recurrent_layers import interleaved_medians
 from benchmarks.recurrent_layers import name_list
@@ -431,6 +434,7 @@ def run_benchmark(args):
         "repeats": args.repeats,
         "latency_repeats": args.latency_repeats,
         "warmup": args.warmup,
+        "allocator": apply_allocator(args.allocator),
     }
     rows = []
     for recipe in args.recipes:
@@ -547,7 +551,8 @@ def markdown_report(results):
         f"of {settings['latency_repeats']} batch-1 calls over the first "
         f"{settings['latency_items']} items in turn. `SavedModel / .keras` is the time "
         "ratio (below 1: the SavedModel is faster). `same predictions`: the batched pass / "
-        "the batch-1 inputs, `yes` or how many agree (largest probability gap in brackets).",
+        "the batch-1 inputs, `yes` or how many agree (largest probability gap in brackets). "
+        "Freed memory: " + ALLOCATOR_RULES[settings.get("allocator", "default")],
         "",
         "| " + " | ".join(TABLE_HEADER) + " |",
         "|" + " --- |" * len(TABLE_HEADER),
@@ -618,6 +623,7 @@ def parse_args(argv):
         type=float,
         help="training budget (default: text 1, speech 1, translation 2)",
     )
+    add_allocator_argument(parser)
     parser.add_argument("--out", type=pathlib.Path, default=DEFAULT_OUT)
     args = parser.parse_args(argv)
     args.runs = dict(args.runs)

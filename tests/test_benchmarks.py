@@ -50,6 +50,8 @@ def test_quick_suite_writes_rows_ratios_and_flop_rates(tmp_path, capsys):
 
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["machine"]["os_cpu_count"] >= 1
+    assert results["settings"]["allocator"] == "reuse"  # glibc here
+    assert "Freed memory: kept in the process" in (tmp_path / "results.md").read_text()
     assert results["machine"]["backend"] in ("tensorflow", "jax")
     assert_limits(results["limits"], CONFIGS, LAYERS, has_torch)
     rows = results["rows"]
@@ -514,3 +516,15 @@ def test_gpu_check_runs_every_step_and_reports_a_failed_one(tmp_path, failing):
         if failing != "pytest":
             logged = ("benchmark.log", "benchmark_torch.log")
         assert all(f"{failing} failed" in (out / name).read_text() for name in logged)
+
+
+def test_freed_memory_is_kept_for_reuse_unless_asked_otherwise(monkeypatch):
+    calls = []
+    monkeypatch.setattr(recurrent_layers, "reuse_freed_memory", lambda: calls.append(1) or True)
+    assert recurrent_layers.parse_args([]).allocator == "reuse"
+    assert recurrent_layers.apply_allocator("reuse") == "reuse" and calls == [1]
+    assert recurrent_layers.apply_allocator("default") == "default" and calls == [1]
+    monkeypatch.setattr(recurrent_layers, "reuse_freed_memory", lambda: False)  # not glibc
+    assert recurrent_layers.apply_allocator("reuse") == "default"
+    with pytest.raises(SystemExit):
+        recurrent_layers.parse_args(["--allocator", "jemalloc"])

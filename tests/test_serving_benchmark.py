@@ -61,6 +61,7 @@ def test_both_paths_are_timed_agree_and_are_reported(runs, tmp_path, capsys):
     assert serving.main(argv) == 0
 
     results = json.loads((out / "results.json").read_text())
+    assert results["settings"]["allocator"] == "reuse"
     rows = {row["recipe"]: row for row in results["rows"]}
     assert list(rows) == list(serving.RECIPES)
     for recipe, row in rows.items():
