@@ -83,7 +83,10 @@ PyTorch, a TensorFlow step ran up to a fifth slower), and the pause lets PyTorch
 workers, which spin on the cores for milliseconds after a call, go to sleep first
 (`toolkit.runtime.timing.interleaved_timings`).
 Keras' `*_on_batch` calls return NumPy values, so each timed call includes waiting for the
-result.
+result. Freed memory is kept in the process for reuse, for every framework alike
+(`--allocator reuse`, the default: `toolkit.runtime.reuse_freed_memory`, as the recipes'
+commands do); with glibc's defaults PyTorch's training steps fault their large buffers in
+again at every step (`--allocator default` measures that).
 
 Reported: ms per step; tokens per second = tokens / seconds, where tokens = batch x time
 (masked: the valid steps only, 3/4 of batch x time); the time ratio toolkit / peer
