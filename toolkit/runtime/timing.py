@@ -10,8 +10,10 @@ part of `toolkit.runtime`'s public names.
 import time
 import traceback
 
+SETTLE_SECONDS = 0.05  # `interleaved_timings`' pause before each function's turn
 
-def interleaved_timings(functions, repeats, warmup, block, settle=None):
+
+def interleaved_timings(functions, repeats, warmup, block, settle=SETTLE_SECONDS):
     """Seconds of each call of several named functions, timed in interleaved rounds.
 
     Each function is first called `warmup` times, untimed (tracing, compilation).
@@ -44,8 +46,8 @@ def interleaved_timings(functions, repeats, warmup, block, settle=None):
         repeats: Integer, timed calls per function.
         warmup: Integer, untimed calls per function before the first round.
         block: Integer, timed calls per function and round.
-        settle: Seconds of pause before each function's turn in a round (untimed);
-            `None` for `SETTLE_SECONDS`. With one function there is no pause.
+        settle: Seconds of pause before each function's turn in a round (untimed).
+            With one function there is no pause.
 
     Returns:
         `(timings, errors)`: `{name: [seconds, ...]}` of the functions that did not
@@ -70,7 +72,6 @@ def interleaved_timings(functions, repeats, warmup, block, settle=None):
     names = [name for name in functions if name not in errors]
     timings = {name: [] for name in names}
     orders = balanced_orders(len(names))
-    settle = SETTLE_SECONDS if settle is None else settle
     for round_index in range(-(-repeats // block)):
         for name in (names[index] for index in orders[round_index % len(orders)]):
             if name in errors:
@@ -85,9 +86,6 @@ def interleaved_timings(functions, repeats, warmup, block, settle=None):
                     break
                 timings[name].append(time.perf_counter() - start)
     return {name: values for name, values in timings.items() if name not in errors}, errors
-
-
-SETTLE_SECONDS = 0.05  # `interleaved_timings`' pause before each function's turn
 
 
 def balanced_orders(count):
